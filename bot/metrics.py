@@ -1,0 +1,49 @@
+"""Prometheus metrics, in a registry of the app's own (so two apps in one test don't mix)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.webhooks = Counter(
+            "greenlight_webhooks",
+            "Webhook deliveries received, by event and outcome.",
+            ["event", "outcome"],
+            registry=self.registry,
+        )
+        self.handler_errors = Counter(
+            "greenlight_handler_errors",
+            "Handlers that raised while handling a delivery, by event.",
+            ["event"],
+            registry=self.registry,
+        )
+        self.github_requests = Counter(
+            "greenlight_github_requests",
+            "Requests made to GitHub's REST API, by method and HTTP status.",
+            ["method", "status"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "greenlight_queue_depth",
+            "Deliveries recorded and waiting to be handled.",
+            registry=self.registry,
+        )
+        self.jobs = Counter(
+            "greenlight_jobs",
+            "Jobs finished, by conclusion.",
+            ["conclusion"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "greenlight_job_seconds",
+            "How long jobs ran.",
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The metrics in Prometheus text format."""
+        return generate_latest(self.registry)

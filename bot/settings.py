@@ -1,0 +1,182 @@
+"""Settings, read once from the environment (and a `.env` file) into one frozen object."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from dotenv import dotenv_values
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_WEB_URL = "https://github.com"
+DEFAULT_DATABASE_URL = "sqlite:///greenlight.db"
+EXECUTORS = ("local", "celery")
+BUILD_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "SHELL", "TZ")
+
+
+class SettingsError(Exception):
+    """Every problem found in the environment, reported together."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    app_id: str
+    private_key: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    credentials: AppCredentials | None  # None: first run, serve the setup page
+    webhook_secret: str | None = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    web_url: str = DEFAULT_WEB_URL
+    port: int = 3000
+    public_url: str = "http://localhost:3000"
+    database_url: str = DEFAULT_DATABASE_URL
+    executor: str = "local"
+    broker_url: str | None = None
+    secrets_file: Path | None = None
+    concurrency: int = 2
+    work_dir: Path = Path(".greenlight")
+    env_file: Path = Path(".env")
+    link_secret: str = field(default="", repr=False)  # signs log links; derived when unset
+    # The service's variables a build sees (PATH to find tools…); never its credentials.
+    build_env: tuple[tuple[str, str], ...] = ()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, env_file: Path = Path(".env")
+) -> Settings:
+    """Read settings from `environ` (default: the process environment) over a `.env` file."""
+    values: dict[str, str] = (
+        {key: value for key, value in dotenv_values(env_file).items() if value is not None}
+        if env_file.is_file()
+        else {}
+    )
+    values.update(os.environ if environ is None else environ)
+    return _parse(values, env_file)
+
+
+def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
+    problems: list[str] = []
+    port = _integer(values, "PORT", 3000, problems)
+    concurrency = _integer(values, "GREENLIGHT_CONCURRENCY", os.cpu_count() or 2, problems)
+    credentials = _credentials(values, problems)
+    executor = values.get("GREENLIGHT_EXECUTOR", "local").strip() or "local"
+    if executor not in EXECUTORS:
+        problems.append(f"GREENLIGHT_EXECUTOR: {executor!r} is not one of {', '.join(EXECUTORS)}")
+    broker_url = values.get("CELERY_BROKER_URL") or None
+    if executor == "celery" and broker_url is None:
+        problems.append("CELERY_BROKER_URL: required when GREENLIGHT_EXECUTOR=celery")
+    database_url = values.get("DATABASE_URL", DEFAULT_DATABASE_URL).strip()
+    if not database_url.startswith(("sqlite://", "postgresql://", "postgres://")):
+        problems.append(
+            f"DATABASE_URL: {database_url!r} is not supported; use sqlite:///path.db or "
+            "postgresql://user@host:5432/db"
+        )
+    api_url = _url(values, "GITHUB_API_URL", DEFAULT_API_URL, problems)
+    web_url = _url(values, "GITHUB_URL", DEFAULT_WEB_URL, problems)
+    public_url = _url(values, "PUBLIC_URL", f"http://localhost:{port}", problems)
+    secrets_file = (
+        Path(values["GREENLIGHT_SECRETS_FILE"]) if values.get("GREENLIGHT_SECRETS_FILE") else None
+    )
+    if secrets_file is not None and not secrets_file.is_file():
+        problems.append(f"GREENLIGHT_SECRETS_FILE: {secrets_file} does not exist")
+    if problems:
+        raise SettingsError(problems)
+    webhook_secret = values.get("GITHUB_WEBHOOK_SECRET") or None
+    return Settings(
+        credentials=credentials,
+        webhook_secret=webhook_secret,
+        api_url=api_url,
+        web_url=web_url,
+        port=port,
+        public_url=public_url,
+        database_url=database_url,
+        executor=executor,
+        broker_url=broker_url,
+        secrets_file=secrets_file,
+        concurrency=max(1, concurrency),
+        work_dir=Path(values.get("GREENLIGHT_WORK_DIR", ".greenlight")),
+        env_file=env_file,
+        link_secret=_link_secret(values.get("GREENLIGHT_LINK_SECRET"), webhook_secret),
+        build_env=tuple((name, values[name]) for name in BUILD_ENV_PASSTHROUGH if name in values),
+    )
+
+
+def _link_secret(explicit: str | None, webhook_secret: str | None) -> str:
+    """The key that signs page links: set, derived from the webhook secret, or random."""
+    if explicit:
+        return explicit
+    if webhook_secret:
+        return hashlib.sha256(f"greenlight-links:{webhook_secret}".encode()).hexdigest()
+    return secrets.token_hex(32)  # first run: links made now stop working after a restart
+
+
+def _integer(values: Mapping[str, str], name: str, default: int, problems: list[str]) -> int:
+    raw = values.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) <= 0:
+        problems.append(f"{name}: {raw!r} is not a positive whole number")
+        return default
+    return int(raw)
+
+
+def _url(values: Mapping[str, str], name: str, default: str, problems: list[str]) -> str:
+    url = (values.get(name) or default).strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        problems.append(f"{name}: {url!r} is not an http(s) URL")
+    return url
+
+
+def _credentials(values: Mapping[str, str], problems: list[str]) -> AppCredentials | None:
+    app_id = values.get("GITHUB_APP_ID", "").strip()
+    key_text = values.get("GITHUB_PRIVATE_KEY", "").strip()
+    key_path = values.get("GITHUB_PRIVATE_KEY_PATH", "").strip()
+    secret = values.get("GITHUB_WEBHOOK_SECRET", "")
+    if not (app_id or key_text or key_path):
+        return None  # first run: the setup page registers the app
+    if not app_id:
+        problems.append("GITHUB_APP_ID: missing (a private key is set, but no app id)")
+    elif not app_id.isdigit():
+        problems.append(f"GITHUB_APP_ID: {app_id!r} is not a number")
+    if key_path and not key_text:
+        try:
+            key_text = Path(key_path).read_text()
+        except OSError as error:
+            problems.append(f"GITHUB_PRIVATE_KEY_PATH: cannot read {key_path}: {error.strerror}")
+    if not key_text and not key_path:
+        problems.append("GITHUB_PRIVATE_KEY: missing; set it (PEM text) or GITHUB_PRIVATE_KEY_PATH")
+    elif key_text and not is_rsa_private_key(key_text.replace("\\n", "\n")):
+        source = (
+            "GITHUB_PRIVATE_KEY"
+            if values.get("GITHUB_PRIVATE_KEY")
+            else ("GITHUB_PRIVATE_KEY_PATH")
+        )
+        problems.append(f"{source}: not a valid RSA private key in PEM format")
+    if not secret:
+        problems.append("GITHUB_WEBHOOK_SECRET: missing; webhooks cannot be verified without it")
+    if problems:
+        return None
+    return AppCredentials(app_id, key_text.replace("\\n", "\n"), secret)
+
+
+def is_rsa_private_key(pem: str) -> bool:
+    """True when `pem` is an RSA private key GitHub could have issued."""
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        return False
+    return isinstance(key, RSAPrivateKey)

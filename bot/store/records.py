@@ -1,0 +1,87 @@
+"""What the store hands out: frozen records, one per row kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Status(StrEnum):
+    """Life of a run or a job, as GitHub names the check-run statuses."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    repo: str | None
+    payload: str
+    received_at: float
+
+
+@dataclass(frozen=True)
+class Installation:
+    id: int
+    account: str
+    suspended: bool
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    repo: str
+    sha: str
+    installation_id: int | None
+    clone_url: str
+    event: str
+    ref: str  # the branch built (PR head branch for pull requests)
+    base_ref: str  # PR base branch, "" otherwise
+    before_sha: str  # push `before` or PR base sha: what `paths` diffs against
+    pr_number: int | None
+    status: Status
+    conclusion: str | None
+    note: str | None
+    aggregate_check_id: int | None
+    trusted: bool
+    fork: bool  # built from a fork: never given secrets
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    run_id: int
+    name: str
+    attempt: int
+    spec: str  # the planned job as JSON
+    status: Status
+    conclusion: str | None
+    check_run_id: int | None
+    steps: str  # step results as JSON
+    report: str | None  # test report as JSON
+    skip_reason: str | None
+    started_at: float | None
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class PullRequestState:
+    repo: str
+    number: int
+    held_by: str | None = None
+    merge_requested_by: str | None = None
+    merge_method: str | None = None
+    trusted_sha: str | None = None
+    merge_refused_sha: str | None = None
+    merged_by_app: bool = False

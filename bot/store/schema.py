@@ -1,0 +1,102 @@
+"""The tables as the queries see them, at the latest migration."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("action", sa.Text),
+    sa.Column("installation_id", sa.BigInteger),
+    sa.Column("repo", sa.Text),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("handled_at", sa.Float),
+)
+
+installations = sa.Table(
+    "installations",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("account", sa.Text, nullable=False),
+    sa.Column("suspended", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+repositories = sa.Table(
+    "repositories",
+    metadata,
+    sa.Column("full_name", sa.Text, primary_key=True),
+    sa.Column("id", sa.BigInteger, nullable=False),
+    sa.Column("installation_id", sa.BigInteger, nullable=False),
+    sa.Column("private", sa.Boolean, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("repo", sa.Text, nullable=False),
+    sa.Column("sha", sa.Text, nullable=False),
+    sa.Column("installation_id", sa.BigInteger),
+    sa.Column("clone_url", sa.Text, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("base_ref", sa.Text, nullable=False),
+    sa.Column("before_sha", sa.Text, nullable=False),
+    sa.Column("pr_number", sa.Integer),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("conclusion", sa.Text),
+    sa.Column("note", sa.Text),
+    sa.Column("aggregate_check_id", sa.BigInteger),
+    sa.Column("trusted", sa.Boolean, nullable=False),
+    sa.Column("fork", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("run_id", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("conclusion", sa.Text),
+    sa.Column("check_run_id", sa.BigInteger),
+    sa.Column("steps", sa.Text, nullable=False),
+    sa.Column("report", sa.Text),
+    sa.Column("skip_reason", sa.Text),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+)
+
+log_chunks = sa.Table(
+    "log_chunks",
+    metadata,
+    sa.Column("job_id", sa.BigInteger, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+pull_requests = sa.Table(
+    "pull_requests",
+    metadata,
+    sa.Column("repo", sa.Text, primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("held_by", sa.Text),
+    sa.Column("merge_requested_by", sa.Text),
+    sa.Column("merge_method", sa.Text),
+    sa.Column("trusted_sha", sa.Text),
+    sa.Column("merge_refused_sha", sa.Text),
+    sa.Column("merged_by_app", sa.Boolean, nullable=False),
+)

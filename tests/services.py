@@ -1,0 +1,72 @@
+"""Real PostgreSQL and Redis for the tests that need them.
+
+Where a service is absent the test skips with a reason, unless
+GREENLIGHT_REQUIRE_SERVICES=1 (as `.ci/run` sets), where it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import uuid4
+
+import pytest
+
+POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+def is_listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or, when services are required, fail) unless the service listens."""
+    if is_listening(host, port):
+        return
+    message = f"{name} is not listening on {host}:{port}"
+    if os.environ.get("GREENLIGHT_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message}, and GREENLIGHT_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh, empty database on the local server, dropped afterwards; yields its URL."""
+    import asyncpg
+
+    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    user = os.environ.get("GREENLIGHT_TEST_PGUSER", "postgres")
+    admin = await asyncpg.connect(
+        host=POSTGRES_HOST, port=POSTGRES_PORT, user=user, database="test"
+    )
+    name = f"greenlight_{uuid4().hex[:12]}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"postgresql://{user}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def drop_database(url: str) -> None:
+    """Take a test database away from under its users, as an outage would."""
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(
+        host=POSTGRES_HOST,
+        port=POSTGRES_PORT,
+        user=url.split("//")[1].split("@")[0],
+        database="test",
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

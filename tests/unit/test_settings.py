@@ -1,0 +1,116 @@
+"""Settings: read once, every problem reported at once, naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+NO_ENV_FILE = Path("/nonexistent/.env")
+
+
+def test_defaults_start_the_setup_page() -> None:
+    settings = load_settings({}, env_file=NO_ENV_FILE)
+    assert settings.credentials is None
+    assert settings.database_url == "sqlite:///greenlight.db"
+    assert settings.port == 3000
+    assert settings.public_url == "http://localhost:3000"
+    assert settings.api_url == "https://api.github.com"
+    assert settings.executor == "local"
+
+
+def test_full_credentials(private_key_pem: str) -> None:
+    settings = load_settings(
+        {
+            "GITHUB_APP_ID": "42",
+            "GITHUB_PRIVATE_KEY": private_key_pem,
+            "GITHUB_WEBHOOK_SECRET": "s3cret",
+            "GITHUB_API_URL": "https://ghe.example.com/api/v3/",
+            "PORT": "8080",
+        },
+        env_file=NO_ENV_FILE,
+    )
+    assert settings.credentials is not None
+    assert settings.credentials.app_id == "42"
+    assert settings.api_url == "https://ghe.example.com/api/v3"
+    assert settings.public_url == "http://localhost:8080"
+    assert "s3cret" not in repr(settings)
+    assert "PRIVATE KEY" not in repr(settings)
+
+
+def test_key_with_escaped_newlines_as_in_dotenv_files(private_key_pem: str) -> None:
+    escaped = private_key_pem.replace("\n", "\\n")
+    settings = load_settings(
+        {"GITHUB_APP_ID": "1", "GITHUB_PRIVATE_KEY": escaped, "GITHUB_WEBHOOK_SECRET": "x"},
+        env_file=NO_ENV_FILE,
+    )
+    assert settings.credentials is not None
+
+
+def test_key_from_a_file(private_key_pem: str, tmp_path: Path) -> None:
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(private_key_pem)
+    settings = load_settings(
+        {
+            "GITHUB_APP_ID": "1",
+            "GITHUB_PRIVATE_KEY_PATH": str(key_file),
+            "GITHUB_WEBHOOK_SECRET": "x",
+        },
+        env_file=NO_ENV_FILE,
+    )
+    assert settings.credentials is not None
+    assert settings.credentials.private_key == private_key_pem
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            {
+                "GITHUB_APP_ID": "abc",
+                "GITHUB_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n",
+                "PORT": "eighty",
+                "GREENLIGHT_EXECUTOR": "kubernetes",
+                "GITHUB_API_URL": "ftp://x",
+            },
+            env_file=NO_ENV_FILE,
+        )
+    problems = "\n".join(raised.value.problems)
+    for name in (
+        "GITHUB_APP_ID",
+        "GITHUB_PRIVATE_KEY",
+        "PORT",
+        "GREENLIGHT_EXECUTOR",
+        "GITHUB_API_URL",
+        "GITHUB_WEBHOOK_SECRET",
+    ):
+        assert name in problems
+    assert "not a valid RSA private key" in problems
+
+
+def test_celery_needs_a_broker() -> None:
+    with pytest.raises(SettingsError, match="CELERY_BROKER_URL"):
+        load_settings({"GREENLIGHT_EXECUTOR": "celery"}, env_file=NO_ENV_FILE)
+
+
+def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=4000\nPUBLIC_URL=https://ci.example.com\n")
+    settings = load_settings({"PORT": "5000"}, env_file=env_file)
+    assert settings.port == 5000
+    assert settings.public_url == "https://ci.example.com"
+
+
+def test_builds_see_path_but_never_credentials(private_key_pem: str) -> None:
+    settings = load_settings(
+        {
+            "PATH": "/usr/bin",
+            "GITHUB_APP_ID": "1",
+            "GITHUB_PRIVATE_KEY": private_key_pem,
+            "GITHUB_WEBHOOK_SECRET": "x",
+        },
+        env_file=NO_ENV_FILE,
+    )
+    names = dict(settings.build_env)
+    assert names == {"PATH": "/usr/bin"}
