@@ -1,0 +1,1 @@
+"""Orchestration: webhook deliveries become events, routed to the feature handlers."""

@@ -1,0 +1,1 @@
+"""Feature handlers, one Router per feature, composed in `bot.handlers.routes`."""

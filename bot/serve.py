@@ -1,0 +1,54 @@
+"""Start the service: settings from the environment and `.env`, then the aiohttp app."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from bot.settings import SettingsError, load_settings
+
+
+class ContextFilter(logging.Filter):
+    """Put delivery id, installation and repo on every log line that has them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        parts = [
+            f"{key}={getattr(record, key)}"
+            for key in ("delivery", "installation", "repo")
+            if getattr(record, key, None) is not None
+        ]
+        record.context = f" [{' '.join(parts)}]" if parts else ""
+        return True
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s")
+    )
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def serve(args: Sequence[str]) -> int:
+    """Run until interrupted; report every settings problem at once and exit 2."""
+    if args:
+        print(f"serve takes no arguments (got {' '.join(args)})", file=sys.stderr)
+        return 2
+    configure_logging()
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print("Greenlight cannot start; fix these settings:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    from bot.web.app import create_app
+
+    print(f"Greenlight listening on port {settings.port}; open {settings.public_url}/")
+    web.run_app(create_app(settings), port=settings.port, print=None)
+    return 0

@@ -1,0 +1,1 @@
+"""The edge: HTTP endpoints (webhook intake, health, metrics, setup page, log pages)."""

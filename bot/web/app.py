@@ -1,0 +1,79 @@
+"""The application factory: every resource opened and closed in one cleanup context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from bot.context import Context
+from bot.dispatch.queue import Dispatcher
+from bot.github.client import GitHubApp
+from bot.handlers.routes import build_router
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.store import open_store
+from bot.web import pages, setup
+from bot.web.keys import CONTEXT, DISPATCHER, GITHUB, METRICS, SETTINGS, STORE
+from bot.web.webhook import MAX_PAYLOAD_BYTES, receive
+
+log = logging.getLogger("greenlight")
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The whole service as one aiohttp application."""
+    app = web.Application(client_max_size=MAX_PAYLOAD_BYTES + 1024)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[setup.SETUP_STATE] = set()
+    app.cleanup_ctx.append(_services)
+    app.router.add_post("/webhook", receive)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", setup.home)
+    app.router.add_get("/setup/callback", setup.callback)
+    pages.add_routes(app)
+    return app
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = await open_store(settings.database_url)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+    github = GitHubApp(
+        session, api_url=settings.api_url, credentials=settings.credentials, metrics=app[METRICS]
+    )
+    context = Context(settings=settings, store=store, github=github, metrics=app[METRICS])
+    app[STORE], app[GITHUB], app[CONTEXT] = store, github, context
+    dispatcher = Dispatcher(store, build_router(), context, app[METRICS])
+    app[DISPATCHER] = dispatcher
+    from bot.pipeline.service import Pipeline
+
+    context.pipeline = Pipeline(context)
+    await context.pipeline.start()
+    await dispatcher.start()
+    if settings.credentials is None:
+        log.warning("no GitHub App credentials: open %s/ to register the app", settings.public_url)
+    try:
+        yield
+    finally:
+        await dispatcher.stop()
+        await context.pipeline.stop()
+        await session.close()
+        await store.close()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the store answers, 503 when it does not."""
+    if await request.app[STORE].is_healthy():
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "store unreachable"}, status=503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[METRICS].render(),
+        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+    )

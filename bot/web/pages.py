@@ -1,0 +1,127 @@
+"""Pages linked from check runs: a run and a job's full log (followed live while it runs).
+
+Every link carries a signed token (see `bot.links`), so logs of private repositories are
+readable only by whoever got the link from GitHub.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+from aiohttp import web
+
+from bot import links
+from bot.pipeline.jobspec import load_job
+from bot.store.records import Status
+from bot.web.keys import SETTINGS, STORE
+
+FOLLOW_SCRIPT = """
+<script>
+let after = %(after)d;
+async function follow() {
+  const r = await fetch("%(url)s&after=" + after);
+  if (!r.ok) return;
+  const data = await r.json();
+  if (data.text) { document.getElementById("log").textContent += data.text; }
+  after = data.after;
+  if (!data.done) setTimeout(follow, 1000); else location.reload();
+}
+setTimeout(follow, 1000);
+</script>
+"""
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/jobs/{job_id:\\d+}/log", job_log)
+    app.router.add_get("/jobs/{job_id:\\d+}/log.json", job_log_chunk)
+    app.router.add_get("/runs/{run_id:\\d+}", run_page)
+
+
+def _authorized(request: web.Request, kind: str, ident: int) -> None:
+    secret = request.app[SETTINGS].link_secret
+    if not links.is_signed(kind, ident, request.query.get("token", ""), secret):
+        raise web.HTTPForbidden(text="This link is not valid; open it from the check run.")
+
+
+async def job_log(request: web.Request) -> web.Response:
+    job_id = int(request.match_info["job_id"])
+    _authorized(request, "job", job_id)
+    store = request.app[STORE]
+    job = await store.runs.job(job_id)
+    if job is None:
+        raise web.HTTPNotFound(text="No such job.")
+    run = await store.runs.get(job.run_id)
+    text, last = await store.runs.read_log(job_id)
+    token = request.query["token"]
+    state = job.conclusion or job.status
+    follow = (
+        FOLLOW_SCRIPT % {"after": last, "url": f"/jobs/{job_id}/log.json?token={token}"}
+        if job.status != Status.COMPLETED
+        else ""
+    )
+    steps = ", ".join(step.name for step in load_job(job.spec).steps)
+    title = f"{job.name} — {run.repo if run else ''} @ {run.sha[:7] if run else ''}"
+    body = (
+        f"<p>Attempt {job.attempt}: <b>{html.escape(state)}</b>"
+        f"{' — ' + html.escape(job.skip_reason) if job.skip_reason else ''}. "
+        f"Steps: {html.escape(steps)}.</p>"
+        f"<pre id='log' style='background:#111;color:#eee;padding:1em;white-space:pre-wrap'>"
+        f"{html.escape(text)}</pre>{follow}"
+    )
+    return _page(title, body)
+
+
+async def job_log_chunk(request: web.Request) -> web.Response:
+    job_id = int(request.match_info["job_id"])
+    _authorized(request, "job", job_id)
+    store = request.app[STORE]
+    job = await store.runs.job(job_id)
+    if job is None:
+        raise web.HTTPNotFound()
+    after = int(request.query.get("after", "0") or 0)
+    text, last = await store.runs.read_log(job_id, after=after)
+    return web.json_response({"text": text, "after": last, "done": job.status == Status.COMPLETED})
+
+
+async def run_page(request: web.Request) -> web.Response:
+    run_id = int(request.match_info["run_id"])
+    _authorized(request, "run", run_id)
+    store = request.app[STORE]
+    run = await store.runs.get(run_id)
+    if run is None:
+        raise web.HTTPNotFound(text="No such run.")
+    settings = request.app[SETTINGS]
+    rows = []
+    for job in await store.runs.jobs(run_id):
+        url = links.job_log_url("", job.id, settings.link_secret)
+        duration = (
+            f"{job.finished_at - job.started_at:.1f} s"
+            if job.finished_at is not None and job.started_at is not None
+            else ""
+        )
+        steps = json.loads(job.steps or "[]")
+        rows.append(
+            f"<tr><td><a href='{html.escape(url)}'>{html.escape(job.name)}</a></td>"
+            f"<td>{html.escape(job.conclusion or job.status)}</td><td>{duration}</td>"
+            f"<td>{html.escape(', '.join(s['name'] + ' ' + s['status'] for s in steps))}</td></tr>"
+        )
+    body = (
+        f"<p>{html.escape(run.event)} on {html.escape(run.ref)}: "
+        f"<b>{html.escape(run.conclusion or run.status)}</b>"
+        f"{' — ' + html.escape(run.note) if run.note else ''}</p>"
+        "<table border=1 cellpadding=4><tr><th>job</th><th>result</th><th>time</th>"
+        f"<th>steps</th></tr>{''.join(rows)}</table>"
+    )
+    return _page(f"{run.repo} @ {run.sha[:7]}", body)
+
+
+def _page(title: str, body: str) -> web.Response:
+    return web.Response(
+        text=(
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif;"
+            f"margin:2em'><h1>{html.escape(title)}</h1>{body}</body></html>"
+        ),
+        content_type="text/html",
+    )
