@@ -1,0 +1,1 @@
+"""Command-line subcommands of `python -m bot` that need no server: `check`."""
