@@ -1,0 +1,448 @@
+"""Running a job's steps as shell processes: streamed, masked, timed and killable.
+
+Each step runs as `bash -eo pipefail -c RUN` in a new session, so in a process group of
+its own, with `cwd=workdir` and exactly the environment the caller gives: nothing of the
+service's own environment leaks in, so the caller adds `PATH`, `HOME`, `CI=true` and the
+`GREENLIGHT_*` variables itself. stdout and stderr are merged, masked and passed to
+`on_output` line by line; a partial line (a prompt, a progress bar) is passed on once it
+has waited `partial_line_seconds`. A step's leftover background processes end with the
+step (its whole group gets SIGTERM, then SIGKILL after `kill_grace_seconds`): start a
+service and use it in the same step. Processes that leave the group (`setsid`, daemons)
+are out of reach of this.
+
+The service makes itself a child subreaper (Linux), so orphans of steps come back to it
+and are reaped here even when PID 1 of a container does not reap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import ctypes
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from bot.core.config import Step
+from bot.core.masking import Masker, StreamMasker
+
+StepStatus = Literal["success", "failure", "timed_out", "cancelled", "not_run"]
+Conclusion = Literal["success", "failure", "timed_out", "cancelled"]
+OnOutput = Callable[[str], Awaitable[None]]
+_Ending = Literal["exited", "timed_out", "cancelled"]
+
+MAX_LINE_CHARS = 64 * 1024  # longer lines are passed on in pieces of this size
+_LONG_SCRIPT_BYTES = 100_000  # Linux caps one argument at 128 KiB: longer scripts go to a file
+_PAUSE_READING_BYTES = 1 << 20  # unread output at which the pipe stops being read
+_POLL_SECONDS = 0.02
+_KILLED_WAIT_SECONDS = 5.0  # SIGKILL cannot be refused; this only bounds a stuck kernel
+_PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    exit_code: int | None  # None when it did not run (earlier step failed) or was killed
+    duration_seconds: float
+    status: StepStatus
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    conclusion: Conclusion
+    steps: tuple[StepResult, ...]
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class _Context:
+    workdir: Path
+    env: Mapping[str, str]
+    on_output: OnOutput
+    masker: Masker
+    cancel: asyncio.Event
+    deadline: float  # loop time at which the job times out
+    grace: float
+    partial_seconds: float
+
+
+async def run_steps(
+    steps: Sequence[Step],
+    *,
+    workdir: Path,
+    env: Mapping[str, str],
+    timeout_seconds: float,
+    on_output: Callable[[str], Awaitable[None]],
+    cancel: asyncio.Event,
+    masker: Masker | None = None,
+    kill_grace_seconds: float = 5.0,
+    partial_line_seconds: float = 0.5,
+) -> JobOutcome:
+    """Run `steps` in order until one fails, the job times out or `cancel` is set."""
+    _become_subreaper()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    context = _Context(
+        workdir=workdir,
+        env=env,
+        on_output=on_output,
+        masker=masker or Masker(()),
+        cancel=cancel,
+        deadline=started + timeout_seconds,
+        grace=kill_grace_seconds,
+        partial_seconds=partial_line_seconds,
+    )
+    results: list[StepResult] = []
+    stopped: Conclusion | None = None
+    for step in steps:
+        stopped = stopped or _stop_before_start(context, loop.time())
+        if stopped is not None:
+            results.append(StepResult(step.name, None, 0.0, "not_run"))
+            continue
+        result = await _run_step(step, context)
+        results.append(result)
+        if result.status != "success":
+            stopped = cast(Conclusion, result.status)
+    return JobOutcome(stopped or "success", tuple(results), loop.time() - started)
+
+
+def step_started(name: str) -> str:
+    """The log line written before a step runs."""
+    return f"▶ {_one_line(name)}\n"
+
+
+def step_finished(result: StepResult) -> str:
+    """The log line written after a step ends."""
+    name, took = _one_line(result.name), format_duration(result.duration_seconds)
+    match result.status:
+        case "success":
+            return f"✓ {name} ({took})\n"
+        case "failure":
+            return f"✗ {name} exited {result.exit_code} ({took})\n"
+        case "timed_out":
+            return f"✗ {name} stopped: the job timed out ({took})\n"
+        case "cancelled":
+            return f"✗ {name} stopped: the job was cancelled ({took})\n"
+        case "not_run":
+            return f"- {name} did not run\n"
+
+
+def format_duration(seconds: float) -> str:
+    """`0.4 s`, `12.0 s`, `3 min 5 s`, `2 h 1 min`."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, whole_seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {whole_seconds} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _one_line(name: str) -> str:
+    return " ".join(name.splitlines())
+
+
+def _stop_before_start(context: _Context, now: float) -> Conclusion | None:
+    if context.cancel.is_set():
+        return "cancelled"
+    return "timed_out" if now >= context.deadline else None
+
+
+async def _run_step(step: Step, context: _Context) -> StepResult:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await context.on_output(context.masker.mask(step_started(step.name)))
+    with _bash_command(step.run) as command:
+        ending, returncode = await _run_process(command, context)
+    status, exit_code = _status(ending, returncode)
+    result = StepResult(step.name, exit_code, loop.time() - started, status)
+    await context.on_output(context.masker.mask(step_finished(result)))
+    return result
+
+
+def _status(ending: _Ending, returncode: int | None) -> tuple[StepStatus, int | None]:
+    if ending != "exited" or returncode is None:
+        return ("cancelled" if ending == "cancelled" else "timed_out"), None
+    if returncode == 0:
+        return "success", 0
+    # Killed by a signal it did not get from us: report it the way a shell does.
+    return "failure", returncode if returncode > 0 else 128 - returncode
+
+
+@contextmanager
+def _bash_command(script: str) -> Iterator[list[str]]:
+    bash = shutil.which("bash") or "/bin/bash"  # found on the service's PATH, not the step's
+    if len(script.encode()) <= _LONG_SCRIPT_BYTES:
+        yield [bash, "-eo", "pipefail", "-c", script]
+        return
+    with tempfile.TemporaryDirectory(prefix="greenlight-step-") as directory:
+        path = Path(directory, "step.sh")
+        path.write_text(script)
+        yield [bash, "-eo", "pipefail", str(path)]
+
+
+async def _run_process(command: list[str], context: _Context) -> tuple[_Ending, int | None]:
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.subprocess_exec(
+        lambda: _StepProtocol(loop),
+        *command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=context.workdir,
+        env=dict(context.env),
+        start_new_session=True,
+    )
+    group = transport.get_pid()  # a session leader's pid is its process group id
+    sink = _OutputSink(context.on_output, context.masker.stream(), context.partial_seconds)
+    pump = asyncio.create_task(_pump(protocol, sink))
+    finished = False
+    try:
+        ending = await _wait_for_end(protocol.exited, pump, context)
+        await _end_group(group, protocol.exited, context.grace)
+        await _finish_output(pump, transport, context.grace)
+        finished = True
+    finally:
+        if not finished:  # we are being cancelled, or `on_output` failed
+            _signal_group(group, signal.SIGKILL)
+            await _group_ended(group, protocol.exited, _KILLED_WAIT_SECONDS)
+        pump.cancel()
+        transport.close()
+    return ending, transport.get_returncode()
+
+
+async def _wait_for_end(
+    exited: asyncio.Future[None], pump: asyncio.Task[None], context: _Context
+) -> _Ending:
+    loop = asyncio.get_running_loop()
+    cancelled = asyncio.ensure_future(context.cancel.wait())
+    waiting: set[asyncio.Future[Any]] = {exited, pump, cancelled}
+    try:
+        while True:
+            timeout = max(context.deadline - loop.time(), 0)
+            done, _ = await asyncio.wait(
+                waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if pump in done:
+                pump.result()  # raises what `on_output` raised; else output ended first
+                waiting.discard(pump)
+                if done == {pump}:
+                    continue
+            if exited.done():
+                return "exited"
+            return "cancelled" if context.cancel.is_set() else "timed_out"
+    finally:
+        cancelled.cancel()
+
+
+async def end_process_group(group: int, *, grace: float = 5.0) -> None:
+    """End and reap what is left of a process group whose leader was waited for already."""
+    exited = asyncio.get_running_loop().create_future()
+    exited.set_result(None)
+    await _end_group(group, exited, grace)
+
+
+async def _end_group(group: int, exited: asyncio.Future[None], grace: float) -> None:
+    """End every process left in the step's group: SIGTERM, then SIGKILL after `grace`."""
+    if not _signal_group(group, signal.SIGTERM) and exited.done():
+        return  # nothing left: the usual case
+    if not await _group_ended(group, exited, grace):
+        _signal_group(group, signal.SIGKILL)
+        await _group_ended(group, exited, _KILLED_WAIT_SECONDS)
+
+
+async def _group_ended(group: int, exited: asyncio.Future[None], within: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        running = await asyncio.to_thread(_reap_and_count, group)
+        if running == 0 and exited.done():
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(_POLL_SECONDS)
+
+
+def _reap_and_count(group: int) -> int:
+    """Reap the group's zombies that are our children; count the members not yet gone."""
+    if not _signal_group(group, 0):
+        return 0
+    try:
+        entries = os.listdir("/proc")
+    except FileNotFoundError:  # no /proc: all we know is that the group exists
+        return 1
+    busy = 0
+    for name in filter(str.isdigit, entries):
+        state = _process_state(name)
+        if state is None or state[2] != group or int(name) == group:
+            continue  # asyncio waits for the leader itself
+        status, parent, _ = state
+        if status in "ZX" and parent == os.getpid():
+            with suppress(ChildProcessError):
+                os.waitpid(int(name), os.WNOHANG)
+        else:  # running, or dead and about to be reaped by its parent or to come to us
+            busy += 1
+    return busy
+
+
+def _process_state(pid: str) -> tuple[str, int, int] | None:
+    """State, parent pid and process group of a process, from /proc/PID/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def _signal_group(group: int, signal_number: int) -> bool:
+    try:
+        os.killpg(group, signal_number)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+async def _finish_output(
+    pump: asyncio.Task[None], transport: asyncio.SubprocessTransport, grace: float
+) -> None:
+    """Let the output drain; close the pipe if a process that left the group holds it."""
+    done, _ = await asyncio.wait({pump}, timeout=grace)
+    if not done and (pipe := transport.get_pipe_transport(1)) is not None:
+        pipe.close()
+    await pump
+
+
+@functools.cache
+def _become_subreaper() -> None:
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+class _StepProtocol(asyncio.SubprocessProtocol):
+    """Collects the step's output and notices its exit, which come separately.
+
+    `Process.wait()` of asyncio's high-level API waits for the pipes to close too, so it
+    would hang while a background process still holds stdout; `process_exited` does not.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._unread = 0
+        self._transport: asyncio.SubprocessTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.SubprocessTransport, transport)
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        assert isinstance(data, bytes)
+        self._chunks.put_nowait(data)
+        self._unread += len(data)
+        if self._unread >= _PAUSE_READING_BYTES:  # `on_output` is slower than the step
+            self._set_reading(False)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._chunks.put_nowait(None)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    async def next_chunk(self) -> bytes | None:
+        """The next piece of output, or None at its end."""
+        chunk = await self._chunks.get()
+        self._unread -= len(chunk or b"")
+        if self._unread < _PAUSE_READING_BYTES // 4:
+            self._set_reading(True)
+        return chunk
+
+    def _set_reading(self, reading: bool) -> None:
+        pipe = self._transport.get_pipe_transport(1) if self._transport else None
+        if isinstance(pipe, asyncio.ReadTransport) and pipe.is_reading() != reading:
+            (pipe.resume_reading if reading else pipe.pause_reading)()
+
+
+async def _pump(protocol: _StepProtocol, sink: _OutputSink) -> None:
+    getter: asyncio.Task[bytes | None] | None = None
+    try:
+        while True:
+            due = sink.partial_due_in()
+            if due is not None and due <= 0:
+                await sink.flush_partial()
+                continue
+            getter = getter or asyncio.create_task(protocol.next_chunk())
+            done, _ = await asyncio.wait({getter}, timeout=due)
+            if not done:
+                continue  # the partial line is due: the next turn passes it on
+            chunk, getter = getter.result(), None
+            if chunk is None:
+                await sink.close()
+                return
+            await sink.feed(chunk)
+    finally:
+        if getter is not None:
+            getter.cancel()
+
+
+class _OutputSink:
+    """Turns a step's bytes into masked lines for `on_output`."""
+
+    def __init__(self, on_output: OnOutput, masker: StreamMasker, partial_seconds: float):
+        self._on_output = on_output
+        self._masker = masker
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial_seconds = partial_seconds
+        self._line = ""  # masked text of the line not yet passed on
+        self._partial_since: float | None = None
+        self._at_line_start = True
+
+    async def feed(self, data: bytes) -> None:
+        await self._take(self._masker.feed(self._decoder.decode(data)))
+
+    async def close(self) -> None:
+        text = self._masker.feed(self._decoder.decode(b"", final=True))
+        await self._take(text + self._masker.flush())
+        await self.flush_partial()
+        if not self._at_line_start:  # so the step's result line starts a line of its own
+            await self._emit("\n")
+
+    def partial_due_in(self) -> float | None:
+        """Seconds until the waiting partial line is passed on; None when there is none."""
+        if self._partial_since is None:
+            return None
+        age = asyncio.get_running_loop().time() - self._partial_since
+        return max(self._partial_seconds - age, 0.0)
+
+    async def flush_partial(self) -> None:
+        # Only text the masker released: what it holds back may be the start of a secret.
+        line, self._line, self._partial_since = self._line, "", None
+        if line:
+            await self._emit(line)
+
+    async def _take(self, text: str) -> None:
+        buffer, start = self._line + text, 0
+        while True:
+            end = buffer.find("\n", start, start + MAX_LINE_CHARS)
+            if end == -1 and len(buffer) - start < MAX_LINE_CHARS:
+                break
+            stop = end + 1 if end != -1 else start + MAX_LINE_CHARS
+            await self._emit(buffer[start:stop])
+            start = stop
+        self._line = buffer[start:]
+        if not self._line:
+            self._partial_since = None
+        elif start > 0 or self._partial_since is None:  # a new partial line began
+            self._partial_since = asyncio.get_running_loop().time()
+
+    async def _emit(self, text: str) -> None:
+        self._at_line_start = text.endswith("\n")
+        await self._on_output(text)
