@@ -1,0 +1,140 @@
+"""Webhook deliveries with the headers GitHub sends.
+
+https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+Json = Any
+USER_AGENT = "GitHub-Hookshot/f1e2d3c"
+# github.com gives up on a delivery after 10 seconds.
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+@dataclass
+class Delivery:
+    """One webhook delivery and how the receiver answered."""
+
+    event: str
+    payload: Json
+    delivery_id: str
+    status: int | None = None
+    error: str | None = None
+
+    @property
+    def action(self) -> str | None:
+        """The payload's ``action``, if any."""
+        return self.payload.get("action") if isinstance(self.payload, dict) else None
+
+
+@dataclass
+class WebhookTarget:
+    """Where and how deliveries go."""
+
+    url: str
+    secret: str
+    app_id: int
+    hook_id: int = 424242
+    events: frozenset[str] | None = None  # None: every event
+
+
+def signed_headers(
+    target: WebhookTarget, event: str, delivery_id: str, body: bytes
+) -> dict[str, str]:
+    """The headers of a GitHub App delivery, signature included."""
+    sha256 = hmac.new(target.secret.encode(), body, hashlib.sha256).hexdigest()
+    sha1 = hmac.new(target.secret.encode(), body, hashlib.sha1).hexdigest()
+    return {
+        "User-Agent": USER_AGENT,
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery_id,
+        "X-GitHub-Hook-ID": str(target.hook_id),
+        "X-GitHub-Hook-Installation-Target-ID": str(target.app_id),
+        "X-GitHub-Hook-Installation-Target-Type": "integration",
+        "X-Hub-Signature": f"sha1={sha1}",
+        "X-Hub-Signature-256": f"sha256={sha256}",
+    }
+
+
+@dataclass
+class Outbox:
+    """Sends deliveries: directly (``send``) or in order in the background (``emit``)."""
+
+    target: WebhookTarget | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+    _queue: asyncio.Queue[Delivery] | None = None
+    _worker: asyncio.Task[None] | None = None
+    _session: aiohttp.ClientSession | None = None
+
+    async def send(self, event: str, payload: Json, delivery_id: str | None = None) -> int:
+        """Deliver now; return the receiver's HTTP status."""
+        delivery = Delivery(event, payload, delivery_id or str(uuid.uuid4()))
+        self.deliveries.append(delivery)
+        await self._post(delivery)
+        if delivery.status is None:
+            raise ConnectionError(f"webhook delivery failed: {delivery.error}")
+        return delivery.status
+
+    def wants(self, event: str) -> bool:
+        """Whether ``event`` would be delivered (webhooks set up and subscribed)."""
+        if self.target is None:
+            return False
+        return self.target.events is None or event in self.target.events
+
+    def emit(self, event: str, payload: Json) -> None:
+        """Queue a delivery GitHub would make after an action, in order."""
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+        delivery = Delivery(event, payload, str(uuid.uuid4()))
+        self.deliveries.append(delivery)
+        self._queue.put_nowait(delivery)
+
+    async def settle(self) -> None:
+        """Wait until every queued delivery has been answered."""
+        if self._queue is not None:
+            await self._queue.join()
+
+    async def close(self) -> None:
+        """Stop the worker and the HTTP session."""
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = self._queue = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            delivery = await self._queue.get()
+            try:
+                await self._post(delivery)
+            finally:
+                self._queue.task_done()
+
+    async def _post(self, delivery: Delivery) -> None:
+        if self.target is None:
+            raise RuntimeError("call configure_webhooks(url, secret) first")
+        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        headers = signed_headers(self.target, delivery.event, delivery.delivery_id, body)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+        try:
+            async with self._session.post(self.target.url, data=body, headers=headers) as response:
+                await response.read()
+                delivery.status = response.status
+        except (aiohttp.ClientError, TimeoutError) as error:
+            delivery.error = repr(error)

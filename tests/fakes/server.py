@@ -1,0 +1,308 @@
+"""The HTTP side of the fake: one catch-all aiohttp route that matches the spec's templates.
+
+Every request goes through: count → match a template → validate against the spec →
+authenticate → injected failures → handler → (optionally) validate the response.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from multidict import MultiMapping
+from werkzeug.datastructures import Headers
+
+from tests.fakes import spec
+from tests.fakes.auth import (
+    AuthError,
+    can_access,
+    split_authorization,
+    verify_app_jwt,
+    verify_token,
+)
+from tests.fakes.render import Renderer
+from tests.fakes.state import App, Installation, Repo, Token, User
+
+if TYPE_CHECKING:
+    from tests.fakes.github import FakeGitHub
+
+Json = Any
+DOCS = "https://docs.github.com/rest"
+FAKE_KEY: web.AppKey[FakeGitHub] = web.AppKey("fake_github")
+
+
+class ApiError(Exception):
+    """Answer the request with GitHub's error body; ``violation`` records it too."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[Json] | None = None,
+        *,
+        violation: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.violation = violation
+        self.headers = headers or {}
+
+
+@dataclass
+class Faults:
+    """Failures to inject into the next requests of an operation."""
+
+    pending: dict[tuple[str, str], list[ApiError]] = field(default_factory=dict)
+
+    def add(self, method: str, template: str, failure: ApiError, times: int) -> None:
+        """Make the next ``times`` calls of ``method template`` fail with ``failure``."""
+        self.pending.setdefault((method.lower(), template), []).extend([failure] * times)
+
+    def raise_if_due(self, method: str, template: str) -> None:
+        """Raise the next injected failure of this operation, if any."""
+        queue = self.pending.get((method, template))
+        if queue:
+            raise queue.pop(0)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A request GitHub would reject (or a response that breaks the spec)."""
+
+    kind: str  # route | request | auth | response
+    method: str
+    path: str
+    status: int
+    messages: list[str]
+
+
+@dataclass
+class Call:
+    """One authenticated, validated API call, as handlers see it."""
+
+    fake: FakeGitHub
+    request: web.Request
+    route: spec.Route
+    body: Json
+    app: App | None = None
+    token: Token | None = None
+    repo_: Repo | None = None
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Decoded path parameters."""
+        return self.route.params
+
+    @property
+    def query(self) -> MultiMapping[str]:
+        """Query parameters."""
+        return self.request.query
+
+    @property
+    def repo(self) -> Repo:
+        """The repository of a ``/repos/{owner}/{repo}/…`` call."""
+        assert self.repo_ is not None
+        return self.repo_
+
+    @property
+    def installation(self) -> Installation:
+        """The installation whose token made the call."""
+        assert self.token is not None
+        return self.fake.world.installations[self.token.installation_id]
+
+    @property
+    def actor(self) -> User:
+        """The bot user of the calling app."""
+        return self.fake.world.apps[self.installation.app_id].bot
+
+    @property
+    def r(self) -> Renderer:
+        """The JSON renderer."""
+        return self.fake.renderer()
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class RouteTable:
+    """Handlers by (method, template); the templates must exist in the spec subset."""
+
+    handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
+
+    def add(self, method: str, template: str) -> Callable[[Handler], Handler]:
+        """Decorator registering a handler."""
+
+        def register(handler: Handler) -> Handler:
+            self.handlers[(method.lower(), template)] = handler
+            return handler
+
+        return register
+
+
+def json_response(
+    data: Json, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON answer with GitHub's content type."""
+    return web.Response(
+        status=status,
+        body=json.dumps(data).encode(),
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+def error_response(status: int, message: str, errors: list[Json] | None = None) -> web.Response:
+    """GitHub's error body: message, documentation_url, status (and errors for 422)."""
+    body: Json = {"message": message, "documentation_url": DOCS, "status": str(status)}
+    if errors is not None:
+        body["errors"] = errors
+    return json_response(body, status)
+
+
+def create_application(
+    fake: FakeGitHub, handlers: dict[tuple[str, str], Handler]
+) -> web.Application:
+    """The aiohttp application serving the fake API."""
+    application = web.Application()
+    application[FAKE_KEY] = fake
+    router = spec.Router(spec.spec_document())
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        return await _dispatch(fake, router, handlers, request)
+
+    application.router.add_route("*", "/{tail:.*}", dispatch)
+    return application
+
+
+async def _dispatch(
+    fake: FakeGitHub,
+    router: spec.Router,
+    handlers: dict[tuple[str, str], Handler],
+    request: web.Request,
+) -> web.StreamResponse:
+    fake.base_url = fake.base_url or str(request.url.origin())
+    raw_path = request.rel_url.raw_path
+    route = router.match(request.method, raw_path)
+    fake.request_counts[(request.method, route.template if route else raw_path)] += 1
+    try:
+        if route is None or (route.method, route.template) not in handlers:
+            raise ApiError(404, "Not Found", violation=True)
+        call, spec_request = await _prepare(fake, route, request)
+        response = await _respond(fake, handlers[(route.method, route.template)], call)
+    except ApiError as failure:
+        if failure.violation:
+            kind = "route" if route is None else ("auth" if failure.status == 401 else "request")
+            fake.violations.append(
+                Violation(kind, request.method, raw_path, failure.status, [failure.message])
+            )
+        answer = error_response(failure.status, failure.message, failure.errors)
+        answer.headers.update(failure.headers)
+        return _finish(fake, request, answer)
+    if fake.validate_responses and isinstance(response, web.Response):
+        _check_response(fake, request, spec_request, response)
+    return _finish(fake, request, response)
+
+
+async def _prepare(
+    fake: FakeGitHub, route: spec.Route, request: web.Request
+) -> tuple[Call, spec.SpecRequest]:
+    body = await request.read()
+    spec_request = spec.make_request(
+        route, request.query, request.headers, body, request.content_type
+    )
+    problems = spec.request_errors(spec_request)
+    if problems:
+        raise ApiError(422, "Invalid request.\n\n" + "\n".join(problems), violation=True)
+    try:
+        data = json.loads(body) if body else None
+    except ValueError as error:
+        raise ApiError(400, "Problems parsing JSON", violation=True) from error
+    call = Call(fake, request, route, data if data is not None else {})
+    _authenticate(fake, call)
+    fake.faults.raise_if_due(route.method, route.template)
+    return call, spec_request
+
+
+async def _respond(fake: FakeGitHub, handler: Handler, call: Call) -> web.StreamResponse:
+    try:
+        return await handler(call)
+    except ApiError:
+        raise
+    except Exception as error:
+        # A bug in the fake: record it so the test fails, then answer 500 like aiohttp would.
+        path = call.request.rel_url.raw_path
+        fake.violations.append(
+            Violation("fake-error", call.request.method, path, 500, [repr(error)])
+        )
+        raise
+
+
+def _authenticate(fake: FakeGitHub, call: Call) -> None:
+    template = call.route.template
+    if template.startswith("/app-manifests/"):
+        return
+    credentials = split_authorization(call.request.headers.get("Authorization"))
+    try:
+        if template.startswith("/app"):
+            if credentials is None or credentials[0] != "bearer":
+                raise AuthError("A JSON web token could not be decoded")
+            call.app = verify_app_jwt(fake.world, credentials[1], fake.now())
+            return
+        if credentials is None or credentials[0] not in {"token", "bearer"}:
+            raise AuthError("Requires authentication")
+        call.token = verify_token(fake.world, credentials[1], fake.now())
+    except AuthError as error:
+        raise ApiError(401, str(error), violation=True) from error
+    if template.startswith("/repos/{owner}/{repo}"):
+        full_name = f"{call.params['owner']}/{call.params['repo']}"
+        repo = fake.world.repo(full_name)
+        if repo is None or not can_access(fake.world, call.token, repo.full_name):
+            raise ApiError(404, "Not Found")
+        call.repo_ = repo
+
+
+def _check_response(
+    fake: FakeGitHub, request: web.Request, spec_request: spec.SpecRequest, response: web.Response
+) -> None:
+    documented = spec.spec_document()["paths"][spec_request.path_pattern][spec_request.method]
+    entry = documented["responses"].get(str(response.status), {})
+    if not entry.get("content"):
+        return  # GitHub documents no body for this status: nothing to check against
+    body = response.body if isinstance(response.body, bytes) else b""
+    wrapped = spec.SpecResponse(
+        response.status, body, response.content_type, Headers(list(response.headers.items()))
+    )
+    problems = spec.response_errors(spec_request, wrapped)
+    if problems:
+        fake.violations.append(
+            Violation(
+                "response", request.method, request.rel_url.raw_path, response.status, problems
+            )
+        )
+
+
+def _finish(
+    fake: FakeGitHub, request: web.Request, response: web.StreamResponse
+) -> web.StreamResponse:
+    remaining = fake.rate_limit_remaining()
+    response.headers.update(
+        {
+            "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
+            "X-GitHub-Media-Type": "github.v3; format=json",
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Used": str(5000 - remaining),
+            "X-RateLimit-Reset": str(int(fake.now().timestamp()) + 3600),
+            "X-RateLimit-Resource": "core",
+        }
+    )
+    return response
