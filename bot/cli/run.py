@@ -1,0 +1,221 @@
+"""`python -m bot run [PATH] [--job NAME]`: a checkout's pipeline, locally, without GitHub.
+
+Each job runs in a fresh workspace made from the checkout (committed files plus the
+uncommitted changes, so a config can be tried before it is committed), with the same
+process runner the service uses. Output is printed live, prefixed by the job's name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core.config import CONFIG_PATH, Config
+from bot.core.config_parser import parse_config
+from bot.core.plan import PlanContext, PlannedJob, plan_jobs
+from bot.core.schedule import JobState, next_step
+from bot.executor.process import JobOutcome, run_steps
+from bot.settings import BUILD_ENV_PASSTHROUGH
+
+
+@dataclass
+class Result:
+    job: PlannedJob
+    conclusion: str
+    seconds: float = 0.0
+    note: str = ""
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot run", description=__doc__)
+    parser.add_argument("path", nargs="?", default=".", help="the checkout (default: .)")
+    parser.add_argument(
+        "--job",
+        action="append",
+        default=[],
+        help="run only this job (and what it needs); repeatable",
+    )
+    args = parser.parse_args(list(argv))
+    root = Path(args.path).resolve()
+    config_file = root / CONFIG_PATH
+    if not config_file.is_file():
+        print(f"{config_file}: no such file; Greenlight needs {CONFIG_PATH}", file=sys.stderr)
+        return 2
+    parsed = parse_config(config_file.read_text())
+    if isinstance(parsed, tuple):
+        for error in parsed:
+            print(f"{config_file}:{error.line}: {error.key}: {error.message}", file=sys.stderr)
+        return 1
+    plan = _select(plan_jobs(parsed, _context(root, parsed)), args.job)
+    if isinstance(plan, str):
+        print(plan, file=sys.stderr)
+        return 2
+    results = asyncio.run(_run_plan(root, plan))
+    _print_summary(results)
+    return 0 if all(r.conclusion in ("success", "skipped") for r in results) else 1
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _context(root: Path, config: Config) -> PlanContext:
+    return PlanContext(
+        event="local", branch=_git(root, "rev-parse", "--abbrev-ref", "HEAD"), mode=config.mode
+    )
+
+
+def _select(plan: tuple[PlannedJob, ...], wanted: list[str]) -> tuple[PlannedJob, ...] | str:
+    if not wanted:
+        return plan
+    names = {job.name for job in plan if job.name in wanted or job.base_name in wanted}
+    unknown = [w for w in wanted if not any(w in (j.name, j.base_name) for j in plan)]
+    if unknown:
+        return f"no job named {', '.join(unknown)}; jobs: {', '.join(j.name for j in plan)}"
+    needed = set(names)
+    changed = True
+    while changed:  # add what the chosen jobs need, transitively
+        changed = False
+        for job in plan:
+            if job.name in needed and not set(job.needs) <= needed:
+                needed |= set(job.needs)
+                changed = True
+    return tuple(job for job in plan if job.name in needed)
+
+
+def make_workspace(root: Path, dest: Path) -> None:
+    """A copy of the checkout at HEAD with the working tree's changes laid over it."""
+    if not _git(root, "rev-parse", "HEAD"):
+        shutil.copytree(root, dest, symlinks=True)
+        return
+    subprocess.run(
+        ["git", "clone", "--quiet", "--shared", "--no-checkout", str(root), str(dest)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(dest),
+            "checkout",
+            "--quiet",
+            "--detach",
+            _git(root, "rev-parse", "HEAD"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    changed = _git(root, "ls-files", "--modified", "--others", "--exclude-standard", "-z")
+    for name in filter(None, changed.split("\0")):
+        source, target = root / name, dest / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    for name in filter(None, _git(root, "ls-files", "--deleted", "-z").split("\0")):
+        (dest / name).unlink(missing_ok=True)
+
+
+def _environment(root: Path, job: PlannedJob) -> dict[str, str]:
+    env = {name: os.environ[name] for name in BUILD_ENV_PASSTHROUGH if name in os.environ}
+    env.update(
+        {
+            "CI": "true",
+            "GREENLIGHT": "true",
+            "GREENLIGHT_EVENT": "local",
+            "GREENLIGHT_SHA": _git(root, "rev-parse", "HEAD"),
+            "GREENLIGHT_REF": _git(root, "rev-parse", "--abbrev-ref", "HEAD"),
+            "GREENLIGHT_PR": "",
+            "GREENLIGHT_JOB": job.name,
+            "GREENLIGHT_RUN_URL": "",
+        }
+    )
+    env.update(dict(job.env))
+    # Locally, a job's secrets come from variables of the same name in your environment.
+    env.update({name: os.environ[name] for name in job.secrets if name in os.environ})
+    return env
+
+
+async def _run_job(root: Path, job: PlannedJob, slots: asyncio.Semaphore) -> Result:
+    async with slots:
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="greenlight-run-") as temp:
+            workspace = Path(temp) / "workspace"
+            await asyncio.to_thread(make_workspace, root, workspace)
+
+            async def show(text: str) -> None:
+                for line in text.splitlines():
+                    print(f"[{job.name}] {line}", flush=True)
+
+            outcome: JobOutcome = await run_steps(
+                job.steps,
+                workdir=workspace,
+                env=_environment(root, job),
+                timeout_seconds=job.timeout_seconds,
+                on_output=show,
+                cancel=asyncio.Event(),
+            )
+        return Result(job, outcome.conclusion, time.monotonic() - started)
+
+
+async def _run_plan(root: Path, plan: tuple[PlannedJob, ...]) -> list[Result]:
+    results: dict[str, Result] = {
+        job.name: Result(job, "skipped", note=job.skip_reason or "")
+        for job in plan
+        if job.skip_reason
+    }
+    running: dict[str, asyncio.Task[Result]] = {}
+    slots = asyncio.Semaphore(int(os.environ.get("GREENLIGHT_CONCURRENCY") or os.cpu_count() or 2))
+    while True:
+        states = [
+            JobState(
+                job.name,
+                job.needs,
+                "completed" if job.name in results else "queued",
+                results[job.name].conclusion if job.name in results else None,
+            )
+            for job in plan
+        ]
+        step = next_step(states, started=running)
+        for skip in step.skip:
+            job = next(j for j in plan if j.name == skip.name)
+            results[skip.name] = Result(job, "skipped", note=f"needs {skip.need}")
+        for name in step.start:
+            job = next(j for j in plan if j.name == name)
+            running[name] = asyncio.create_task(_run_job(root, job, slots))
+        if step.finished or (not running and not step.skip):
+            break
+        if step.skip and not step.start and not running:
+            continue
+        done, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            result = task.result()
+            results[result.job.name] = result
+            running.pop(result.job.name)
+    return [results[job.name] for job in plan if job.name in results]
+
+
+def _print_summary(results: list[Result]) -> None:
+    marks = {"success": "✓", "skipped": "-", "cancelled": "⊘"}
+    width = max((len(r.job.name) for r in results), default=4)
+    print()
+    print(f"{'job'.ljust(width)}  result     time")
+    for result in results:
+        mark = marks.get(result.conclusion, "✗")
+        note = f"  ({result.note})" if result.note else ""
+        print(
+            f"{result.job.name.ljust(width)}  {mark} {result.conclusion.ljust(9)}"
+            f"{result.seconds:6.1f} s{note}"
+        )

@@ -1,0 +1,99 @@
+"""Every user-visible string the orchestration writes (check runs, comments, pages).
+
+User text (branch names, logins, config values) is escaped for Markdown before it is
+placed in a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core.check_messages import code_span
+from bot.core.check_messages import escape_text as escape
+from bot.core.config import ConfigError
+
+
+def config_invalid_title(count: int) -> str:
+    return f"{count} problem{'s' if count != 1 else ''} in the config file"
+
+
+def config_invalid_summary(errors: Sequence[ConfigError], *, path: str) -> str:
+    lines = [
+        f"Greenlight could not use `{path}`, so no job ran. Fix these and push again:",
+        "",
+    ]
+    lines += [
+        f"- line {e.line}, {code_span(e.key) if e.key else 'the file'}: "
+        f"{escape(e.message, limit=1000)}"
+        for e in errors
+    ]
+    lines += ["", "Check a config locally with `python -m bot check`."]
+    return "\n".join(lines)
+
+
+def config_unreadable(reason: str) -> str:
+    return f"The config file could not be read: {escape(reason)}"
+
+
+def skipped_by_marker(marker: str) -> tuple[str, str]:
+    return (
+        "Skipped: the commit asks not to be built",
+        f"The commit message contains {code_span(marker)}, so Greenlight built nothing. "
+        "Push a commit without it to build.",
+    )
+
+
+def awaiting_approval(author: str) -> tuple[str, str]:
+    return (
+        "Waiting for approval to run",
+        f"{code_span('@' + author)} is not yet trusted to run CI on this repository. "
+        "Someone with write access can comment `/ok-to-test` to build this commit.",
+    )
+
+
+def run_in_progress(done: int, total: int) -> str:
+    return f"{done} of {total} jobs done"
+
+
+def job_queued() -> str:
+    return "Queued"
+
+
+def job_started() -> str:
+    return "Running"
+
+
+def needs_failed(need: str, conclusion: str) -> str:
+    return f"needs {need}, which ended {conclusion.replace('_', ' ')}"
+
+
+def superseded(new_sha: str) -> str:
+    return f"a newer commit ({new_sha[:7]}) was pushed"
+
+
+def cancelled_by(who: str) -> str:
+    return f"cancelled by @{who}"
+
+
+def restarted_rerun() -> str:
+    return "\n--- Greenlight restarted while this job was running; running it again. ---\n"
+
+
+def restarted_failed() -> str:
+    return (
+        "Greenlight restarted while this job was running and could not run it again. "
+        "Re-run it with the Re-run button or `/retest`."
+    )
+
+
+def pr_closed() -> str:
+    return "the pull request was closed"
+
+
+def internal_error(error: str) -> tuple[str, str]:
+    return (
+        "Greenlight could not build this commit",
+        "Something went wrong inside Greenlight, not in your code: "
+        f"{code_span(error, limit=500)}. The service log has the details; push again or "
+        "use Re-run to try once more.",
+    )

@@ -1,0 +1,216 @@
+"""Check runs on GitHub for a run's jobs and its aggregate `greenlight` check.
+
+The pipeline decides; this module only turns records into check-run requests.
+GitHub's limits (65,535 characters a field, 50 annotations a request, 3 actions) are
+kept by the renderer in `bot.core.checks`; annotations beyond the first 50 go in
+further PATCHes, which GitHub appends.
+https://docs.github.com/en/rest/checks/runs#update-a-check-run
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot import messages
+from bot.core.annotations import Annotation, annotations_from_log, annotations_from_report
+from bot.core.checks import CheckOutput, JobView, StepSummary
+from bot.core.config import ConfigError
+from bot.core.junit import TestFailure, TestReport
+from bot.github.client import InstallationClient
+from bot.github.errors import GitHubError
+from bot.store.records import Job, Run
+
+log = logging.getLogger("greenlight.checks")
+AGGREGATE = "greenlight"
+CONFIG_CHECK = "greenlight/config"
+LOG_TAIL_CHARS = 60_000
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def annotation_json(annotation: Annotation) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "path": annotation.path,
+        "start_line": annotation.start_line,
+        "end_line": annotation.end_line,
+        "annotation_level": annotation.level,
+        "message": annotation.message,
+    }
+    if annotation.title:
+        body["title"] = annotation.title
+    return body
+
+
+def output_json(output: CheckOutput, batch: int = 0) -> dict[str, Any]:
+    """The `output` object; later batches carry only the next annotations (text is kept)."""
+    body: dict[str, Any] = {"title": output.title, "summary": output.summary}
+    if output.text and batch == 0:
+        body["text"] = output.text
+    if batch < len(output.annotation_batches):
+        body["annotations"] = [annotation_json(a) for a in output.annotation_batches[batch]]
+    return body
+
+
+def load_report(job: Job) -> TestReport | None:
+    if not job.report:
+        return None
+    data = json.loads(job.report)
+    data["failures"] = tuple(TestFailure(**failure) for failure in data.get("failures", ()))
+    return TestReport(**data)
+
+
+def job_view(job: Job, *, log_text: str, log_url: str, workspace_prefix: str = "") -> JobView:
+    """What a check run shows of a stored job."""
+    steps = tuple(
+        StepSummary(
+            name=step["name"],
+            status=step["status"],
+            exit_code=step["exit_code"],
+            duration_seconds=step["duration_seconds"],
+        )
+        for step in json.loads(job.steps or "[]")
+    )
+    report = load_report(job)
+    annotations = annotations_from_log(log_text.splitlines(), workspace=workspace_prefix)
+    if report is not None:
+        annotations = annotations_from_report(report) + annotations
+    duration = (
+        job.finished_at - job.started_at
+        if job.finished_at is not None and job.started_at is not None
+        else None
+    )
+    return JobView(
+        name=job.name,
+        conclusion=job.conclusion,
+        steps=steps,
+        duration_seconds=duration,
+        report=report,
+        log_tail=log_text[-LOG_TAIL_CHARS:],
+        log_url=log_url,
+        skip_reason=job.skip_reason,
+        annotations=annotations,
+    )
+
+
+class CheckReporter:
+    """Creates and updates one repository's check runs; GitHub failures are logged, not raised."""
+
+    def __init__(self, client: InstallationClient, run: Run) -> None:
+        self._client = client
+        self._run = run
+
+    async def _send(self, check_run_id: int | None, body: dict[str, Any]) -> int | None:
+        try:
+            if check_run_id is None:
+                created = await self._client.create_check_run(
+                    self._run.repo, {"head_sha": self._run.sha, **body}
+                )
+                return int(created["id"])
+            await self._client.update_check_run(self._run.repo, check_run_id, body)
+            return check_run_id
+        except GitHubError as error:
+            log.warning(
+                "check run %s on %s@%s not reported: %s",
+                body.get("name", check_run_id),
+                self._run.repo,
+                self._run.sha[:7],
+                error,
+                extra={"repo": self._run.repo},
+            )
+            return check_run_id
+
+    async def create(
+        self,
+        name: str,
+        *,
+        external_id: str,
+        details_url: str,
+        status: str = "queued",
+        output: CheckOutput | None = None,
+        conclusion: str | None = None,
+        now: float | None = None,
+        actions: Sequence[dict[str, str]] = (),
+    ) -> int | None:
+        body: dict[str, Any] = {
+            "name": name,
+            "external_id": external_id,
+            "details_url": details_url,
+            "status": status,
+        }
+        if conclusion is not None:
+            body["conclusion"] = conclusion
+            if now is not None:
+                body["completed_at"] = iso(now)
+        if output is not None:
+            body["output"] = output_json(output)
+        if actions:
+            body["actions"] = list(actions)
+        check_id = await self._send(None, body)
+        if output is not None and check_id is not None:
+            await self._append_annotations(check_id, output)
+        return check_id
+
+    async def start(self, check_run_id: int | None, *, started_at: float, title: str) -> None:
+        if check_run_id is None:
+            return
+        await self._send(
+            check_run_id,
+            {
+                "status": "in_progress",
+                "started_at": iso(started_at),
+                "output": {"title": title, "summary": title},
+            },
+        )
+
+    async def complete(
+        self,
+        check_run_id: int | None,
+        *,
+        conclusion: str,
+        output: CheckOutput,
+        now: float,
+        actions: Sequence[dict[str, str]] = (),
+    ) -> None:
+        if check_run_id is None:
+            return
+        body: dict[str, Any] = {
+            "status": "completed",
+            "conclusion": conclusion,
+            "completed_at": iso(now),
+            "output": output_json(output),
+            "actions": list(actions),
+        }
+        await self._send(check_run_id, body)
+        await self._append_annotations(check_run_id, output)
+
+    async def _append_annotations(self, check_run_id: int, output: CheckOutput) -> None:
+        for batch in range(1, len(output.annotation_batches)):
+            await self._send(check_run_id, {"output": output_json(output, batch)})
+
+
+def config_error_output(errors: Sequence[ConfigError], *, path: str) -> CheckOutput:
+    """The `greenlight/config` check: every error, each annotated on its line."""
+    annotations = tuple(
+        Annotation(
+            path=path,
+            start_line=e.line,
+            end_line=e.line,
+            level="failure",
+            message=e.message,
+            title=e.key,
+        )
+        for e in errors
+    )
+    batches = tuple(annotations[i : i + 50] for i in range(0, len(annotations), 50))
+    return CheckOutput(
+        title=messages.config_invalid_title(len(errors)),
+        summary=messages.config_invalid_summary(errors, path=path),
+        text=None,
+        annotation_batches=batches,
+    )

@@ -1,0 +1,157 @@
+"""What the pipeline tells GitHub about a run, check run by check run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bot import links, messages
+from bot.core.checks import (
+    CheckOutput,
+    aggregate_conclusion,
+    check_run_actions,
+    render_aggregate_output,
+    render_job_output,
+)
+from bot.core.config import CONFIG_PATH, ConfigError
+from bot.pipeline.reporting import (
+    AGGREGATE,
+    CONFIG_CHECK,
+    CheckReporter,
+    config_error_output,
+    job_view,
+)
+from bot.store.records import Job, Run, Status
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+
+def _plain(title: str, summary: str) -> CheckOutput:
+    return CheckOutput(title=title, summary=summary, text=None, annotation_batches=())
+
+
+class Reports:
+    def __init__(self, context: Context) -> None:
+        self._context = context
+
+    def _reporter(self, run: Run) -> CheckReporter:
+        return CheckReporter(self._context.github.installation(run.installation_id or 0), run)
+
+    def _run_url(self, run: Run) -> str:
+        settings = self._context.settings
+        return links.run_url(settings.public_url, run.id, settings.link_secret)
+
+    def _log_url(self, job: Job) -> str:
+        settings = self._context.settings
+        return links.job_log_url(settings.public_url, job.id, settings.link_secret)
+
+    async def _aggregate_now(
+        self, run: Run, output: CheckOutput, conclusion: str | None, status: str = "completed"
+    ) -> None:
+        """Create or finish the aggregate check outside a normal run (config, skip, hold)."""
+        reporter = self._reporter(run)
+        now = self._context.clock()
+        if run.aggregate_check_id is not None and conclusion is not None:
+            await reporter.complete(
+                run.aggregate_check_id, conclusion=conclusion, output=output, now=now
+            )
+            return
+        check_id = await reporter.create(
+            AGGREGATE,
+            external_id=f"run:{run.id}",
+            details_url=self._run_url(run),
+            status=status,
+            output=output,
+            conclusion=conclusion,
+            now=now,
+        )
+        await self._context.store.runs.update(run.id, now=now, aggregate_check_id=check_id)
+
+    async def config_errors(self, run: Run, errors: Sequence[ConfigError]) -> None:
+        output = config_error_output(errors, path=CONFIG_PATH)
+        await self._reporter(run).create(
+            CONFIG_CHECK,
+            external_id=f"config:{run.id}",
+            details_url=self._run_url(run),
+            status="completed",
+            conclusion="failure",
+            output=output,
+            now=self._context.clock(),
+        )
+        await self._aggregate_now(run, _plain(output.title, output.summary), "failure")
+
+    async def skipped(self, run: Run, marker: str) -> None:
+        await self._aggregate_now(run, _plain(*messages.skipped_by_marker(marker)), "skipped")
+
+    async def awaiting_approval(self, run: Run, author: str) -> None:
+        await self._aggregate_now(
+            run, _plain(*messages.awaiting_approval(author)), None, status="queued"
+        )
+
+    async def internal_error(self, run: Run, error: str) -> None:
+        await self._aggregate_now(run, _plain(*messages.internal_error(error)), "failure")
+
+    async def cancelled(self, run: Run, reason: str) -> None:
+        title = f"Cancelled: {reason}"
+        await self._aggregate_now(run, _plain(title, title), "cancelled")
+
+    async def create_job_checks(self, run: Run, jobs: Sequence[Job]) -> None:
+        reporter = self._reporter(run)
+        for job in jobs:
+            if job.check_run_id is not None:
+                continue
+            done = job.status == Status.COMPLETED
+            output = (
+                render_job_output(job_view(job, log_text="", log_url=self._log_url(job)))
+                if done
+                else _plain(messages.job_queued(), messages.job_queued())
+            )
+            check_id = await reporter.create(
+                job.name,
+                external_id=f"job:{job.id}",
+                details_url=self._log_url(job),
+                status="completed" if done else "queued",
+                output=output,
+                conclusion=job.conclusion if done else None,
+                now=self._context.clock(),
+            )
+            await self._context.store.runs.update_job(job.id, check_run_id=check_id)
+
+    async def create_aggregate(self, run: Run, jobs: Sequence[Job]) -> None:
+        done = sum(1 for job in jobs if job.status == Status.COMPLETED)
+        title = messages.run_in_progress(done, len(jobs))
+        await self._aggregate_now(run, _plain(title, title), None, status="in_progress")
+
+    async def job_started(self, run: Run, job: Job) -> None:
+        await self._reporter(run).start(
+            job.check_run_id,
+            started_at=job.started_at or self._context.clock(),
+            title=messages.job_started(),
+        )
+
+    async def job_done(self, run: Run, job: Job) -> None:
+        log_text, _ = await self._context.store.runs.read_log(job.id)
+        view = job_view(job, log_text=log_text, log_url=self._log_url(job))
+        await self._reporter(run).complete(
+            job.check_run_id,
+            conclusion=job.conclusion or "failure",
+            output=render_job_output(view),
+            now=self._context.clock(),
+        )
+
+    async def aggregate_done(self, run: Run, jobs: Sequence[Job]) -> str:
+        """Complete the aggregate check; return the run's conclusion."""
+        conclusion = aggregate_conclusion([job.conclusion for job in jobs]) or "failure"
+        views = [job_view(job, log_text="", log_url=self._log_url(job)) for job in jobs]
+        output = render_aggregate_output(views, run_url=self._run_url(run))
+        failed = any(job.conclusion in {"failure", "timed_out", "cancelled"} for job in jobs)
+        actions = check_run_actions(can_rerun_failed=failed, deploy_env=None)
+        await self._reporter(run).complete(
+            run.aggregate_check_id,
+            conclusion=conclusion,
+            output=output,
+            now=self._context.clock(),
+            actions=actions,
+        )
+        return conclusion

@@ -1,0 +1,375 @@
+"""The pipeline: turns a trigger into a run of jobs, schedules them, reports check runs.
+
+Everything it needs to carry on lives in the store, so a restart resumes where the last
+process stopped (`recover`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from bot import messages
+from bot.core.config import CONFIG_PATH, Config, ConfigError
+from bot.core.config_parser import parse_config
+from bot.core.plan import PlanContext, PlannedJob, plan_jobs
+from bot.core.schedule import JobState, failed_jobs, next_step, with_dependants
+from bot.core.trust import may_run
+from bot.executor.base import Executor
+from bot.executor.local import LocalExecutor
+from bot.executor.workspace import GitCache, GitError
+from bot.github.errors import GitHubError
+from bot.pipeline import reports
+from bot.pipeline.jobspec import dump_job, load_job
+from bot.pipeline.requests import BuildRequest
+from bot.pipeline.secrets import load_secrets
+from bot.pipeline.tickets import TicketMaker
+from bot.store import NewJob, NewRun
+from bot.store.records import Job, Run, Status
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+log = logging.getLogger("greenlight.pipeline")
+RunHook = Callable[[Run], Awaitable[None]]
+NULL_SHA = "0" * 40
+
+
+class Pipeline:
+    def __init__(self, context: Context, executor: Executor | None = None) -> None:
+        self.context = context
+        settings = context.settings
+        self.cache = GitCache(settings.work_dir / "cache")
+        self.executor: Executor = executor or LocalExecutor(
+            context.store,
+            work_dir=settings.work_dir,
+            concurrency=settings.concurrency,
+            cache=self.cache,
+        )
+        self.tickets = TicketMaker(context, load_secrets(settings.secrets_file))
+        self.reports = reports.Reports(context)
+        self.on_run_completed: list[RunHook] = []
+        self._started: set[int] = set()  # job ids handed to the executor
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    # Life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.executor.start(on_started=self._job_started, on_finished=self._job_finished)
+        await self.recover()
+
+    async def stop(self) -> None:
+        await self.executor.stop()
+
+    async def recover(self) -> None:
+        """Re-queue jobs a previous process left running, then resume every open run."""
+        if self.context.settings.credentials is None:
+            return
+        for job in await self.context.store.runs.unfinished_jobs():
+            if job.status == Status.IN_PROGRESS:
+                await self.context.store.runs.append_log(job.id, messages.restarted_rerun())
+                await self.context.store.runs.update_job(job.id, status=Status.QUEUED)
+        for run in await self.context.store.runs.unfinished():
+            if run.trusted and run.aggregate_check_id is not None:
+                await self.advance(run.id)
+
+    # Triggers --------------------------------------------------------------------------------
+
+    async def build(self, request: BuildRequest) -> Run | None:
+        """Build a commit once: a second trigger for the same SHA joins the first run."""
+        store = self.context.store
+        run, created = await store.runs.start(
+            NewRun(
+                repo=request.repo,
+                sha=request.sha,
+                installation_id=request.installation_id,
+                clone_url=request.clone_url,
+                event=request.event,
+                ref=request.ref,
+                base_ref=request.base_ref,
+                before_sha=request.before_sha,
+                pr_number=request.pr_number,
+                fork=request.is_fork,
+            ),
+            now=self.context.clock(),
+        )
+        if not created:
+            if request.pr_number is not None and run.pr_number is None:
+                await store.runs.update(
+                    run.id,
+                    now=self.context.clock(),
+                    pr_number=request.pr_number,
+                    base_ref=request.base_ref,
+                )
+            return await store.runs.get(run.id)
+        try:
+            return await self._start_new_run(run, request)
+        except Exception as error:
+            # Never leave a commit pending forever: say on GitHub that the build broke.
+            await self.reports.internal_error(run, f"{type(error).__name__}: {error}")
+            await self._finish_run(run.id, "failure", note="internal error")
+            raise
+
+    async def _start_new_run(self, run: Run, request: BuildRequest) -> Run | None:
+        store = self.context.store
+        config = await self._read_config(run)
+        if config is None:
+            return run
+        marker = await self._skip_marker(run, config, request.commit_message)
+        if marker is not None:
+            await self.reports.skipped(run, marker)
+            await self._finish_run(run.id, "skipped")
+            return run
+        if request.pr_number is not None and not await self._may_run(request, config):
+            await store.runs.update(run.id, now=self.context.clock(), trusted=False)
+            await self.reports.awaiting_approval(run, request.author)
+            return await store.runs.get(run.id)
+        await self._plan_and_start(run, config)
+        return await store.runs.get(run.id)
+
+    async def approve(self, repo: str, sha: str) -> Run | None:
+        """Build a run held for `/ok-to-test` (its head SHA was approved)."""
+        run = await self.context.store.runs.for_sha(repo, sha)
+        if run is None or run.trusted:
+            return run
+        await self.context.store.runs.update(run.id, now=self.context.clock(), trusted=True)
+        run = await self.context.store.runs.get(run.id)
+        assert run is not None
+        config = await self._read_config(run)
+        if config is not None:
+            await self._plan_and_start(run, config)
+        return run
+
+    async def cancel_run(self, run_id: int, reason: str) -> None:
+        """Stop every unfinished job of a run; their check runs end `cancelled`."""
+        store = self.context.store
+        run = await store.runs.get(run_id)
+        if run is None or run.status == Status.COMPLETED:
+            return
+        async with self._lock(run_id):
+            for job in await store.runs.jobs(run_id):
+                if job.status == Status.COMPLETED:
+                    continue
+                if job.id in self._started and self.executor.cancel(job.id):
+                    continue  # the executor records `cancelled` and calls back
+                await store.runs.update_job(
+                    job.id, status=Status.COMPLETED, conclusion="cancelled", skip_reason=reason
+                )
+                await self.reports.job_done(run, await self._job(job.id))
+        if not run.trusted or run.aggregate_check_id is None:
+            await self.reports.cancelled(run, reason)
+            await self._finish_run(run.id, "cancelled")
+            return
+        await self.advance(run_id)
+
+    async def cancel_pull_request(
+        self, repo: str, number: int, *, keep_sha: str | None, reason: str
+    ) -> None:
+        """Cancel the PR's runs at other SHAs (superseded) or all of them (closed)."""
+        for run in await self.context.store.runs.for_pull_request(repo, number):
+            if run.sha != keep_sha and run.status != Status.COMPLETED:
+                await self.cancel_run(run.id, reason)
+
+    async def rerun(
+        self, run_id: int, *, names: set[str] | None = None, failed_only: bool = False
+    ) -> list[str]:
+        """Run jobs again as new attempts (with what depends on them); return their names."""
+        store = self.context.store
+        run = await store.runs.get(run_id)
+        if run is None or not run.trusted:
+            return []
+        async with self._lock(run_id):
+            jobs = await store.runs.jobs(run_id)
+            if not jobs:
+                return []
+            states = [_state(job) for job in jobs]
+            if failed_only:
+                chosen = failed_jobs(states)
+            elif names is not None:
+                chosen = with_dependants(states, names & {job.name for job in jobs})
+            else:
+                chosen = {job.name for job in jobs}
+            if not chosen or any(j.status != Status.COMPLETED for j in jobs if j.name in chosen):
+                return []
+            again = [NewJob(name=job.name, spec=job.spec) for job in jobs if job.name in chosen]
+            new_jobs = await store.runs.add_jobs(run_id, again)
+            await store.runs.update(
+                run_id, now=self.context.clock(), status=Status.IN_PROGRESS, conclusion=None
+            )
+            run = await store.runs.get(run_id)
+            assert run is not None
+            await self.reports.create_job_checks(run, new_jobs)
+            await self.reports.create_aggregate(run, await store.runs.jobs(run_id))
+        await self.advance(run_id)
+        return sorted(chosen)
+
+    # Scheduling ------------------------------------------------------------------------------
+
+    async def advance(self, run_id: int) -> None:
+        """Start what may start, skip what cannot run, and finish the run when all is done."""
+        store = self.context.store
+        async with self._lock(run_id):
+            run = await store.runs.get(run_id)
+            if run is None or run.status == Status.COMPLETED:
+                return
+            jobs = await store.runs.jobs(run_id)
+            by_name = {job.name: job for job in jobs}
+            started = {job.name for job in jobs if job.id in self._started}
+            step = next_step([_state(job) for job in jobs], started=started)
+            for skip in step.skip:
+                job = by_name[skip.name]
+                await store.runs.update_job(
+                    job.id,
+                    status=Status.COMPLETED,
+                    conclusion="skipped",
+                    skip_reason=messages.needs_failed(skip.need, skip.need_conclusion),
+                )
+                await self.reports.job_done(run, await self._job(job.id))
+            for name in step.start:
+                job = by_name[name]
+                self._started.add(job.id)
+                self.executor.submit(await self.tickets.make(run, job))
+            if step.finished:
+                jobs = await store.runs.jobs(run_id)
+                conclusion = await self.reports.aggregate_done(run, jobs)
+                await self._finish_run(run_id, conclusion)
+
+    async def _job_started(self, job_id: int) -> None:
+        job = await self._job(job_id)
+        run = await self.context.store.runs.get(job.run_id)
+        if run is not None:
+            await self.reports.job_started(run, job)
+
+    async def _job_finished(self, job_id: int) -> None:
+        self._started.discard(job_id)
+        job = await self._job(job_id)
+        run = await self.context.store.runs.get(job.run_id)
+        if run is None:
+            return
+        self.context.metrics.jobs.labels(job.conclusion or "unknown").inc()
+        if job.started_at is not None and job.finished_at is not None:
+            self.context.metrics.job_seconds.observe(job.finished_at - job.started_at)
+        await self.reports.job_done(run, job)
+        await self.advance(run.id)
+
+    # Steps of a build ------------------------------------------------------------------------
+
+    async def _read_config(self, run: Run) -> Config | None:
+        """The config at the run's SHA; None when absent (silence) or invalid (reported)."""
+        client = self.context.github.installation(run.installation_id or 0)
+        try:
+            text = await client.file_text(run.repo, CONFIG_PATH, run.sha)
+        except GitHubError as error:
+            await self.reports.config_errors(
+                run, (ConfigError("", 1, messages.config_unreadable(str(error))),)
+            )
+            await self._finish_run(run.id, "failure")
+            return None
+        if text is None:
+            await self._finish_run(run.id, "neutral", note="no config file")
+            return None
+        parsed = parse_config(text)
+        if isinstance(parsed, tuple):
+            await self.reports.config_errors(run, parsed)
+            await self._finish_run(run.id, "failure")
+            return None
+        return parsed
+
+    async def _skip_marker(self, run: Run, config: Config, message: str | None) -> str | None:
+        if message is None:
+            try:
+                token = await self.tickets.clone_token(run)
+                message = await self.cache.commit_message(run.clone_url, run.sha, token=token)
+            except (GitError, GitHubError) as error:
+                log.warning("cannot read the message of %s: %s", run.sha, error)
+                return None
+        lowered = message.lower()
+        return next((m for m in config.skip_markers if m.lower() in lowered), None)
+
+    async def _may_run(self, request: BuildRequest, config: Config) -> bool:
+        assert request.pr_number is not None
+        state = await self.context.store.pull_requests.get(request.repo, request.pr_number)
+        return may_run(
+            config.trust,
+            author_association=request.author_association,
+            approved_sha=state.trusted_sha,
+            head_sha=request.sha,
+        )
+
+    async def _plan_and_start(self, run: Run, config: Config) -> None:
+        plan = plan_jobs(
+            config,
+            PlanContext(
+                event=run.event,
+                branch=run.ref,
+                base=run.base_ref,
+                mode=config.mode,
+                changed_files=await self._changed_files(run),
+            ),
+        )
+        store = self.context.store
+        await store.runs.add_jobs(run.id, [_new_job(job, order) for order, job in enumerate(plan)])
+        await store.runs.update(run.id, now=self.context.clock(), status=Status.IN_PROGRESS)
+        run = await store.runs.get(run.id) or run
+        jobs = await store.runs.jobs(run.id)
+        await self.reports.create_job_checks(run, jobs)
+        await self.reports.create_aggregate(run, jobs)
+        await self.advance(run.id)
+
+    async def _changed_files(self, run: Run) -> tuple[str, ...] | None:
+        if not run.before_sha or run.before_sha == NULL_SHA:
+            return None
+        try:
+            token = await self.tickets.clone_token(run)
+            return await self.cache.changed_files(
+                run.clone_url, run.before_sha, run.sha, token=token
+            )
+        except (GitError, GitHubError) as error:
+            log.info("changed files of %s unknown, running every job: %s", run.sha[:7], error)
+            return None
+
+    async def _finish_run(self, run_id: int, conclusion: str, *, note: str | None = None) -> None:
+        await self.context.store.runs.update(
+            run_id,
+            now=self.context.clock(),
+            status=Status.COMPLETED,
+            conclusion=conclusion,
+            note=note,
+        )
+        self._locks.pop(run_id, None)
+        run = await self.context.store.runs.get(run_id)
+        if run is None or note == "no config file":
+            return
+        for hook in self.on_run_completed:
+            try:
+                await hook(run)
+            except Exception:  # one hook's failure must not stop the others
+                log.exception("run-completed hook %s failed", hook.__qualname__)
+
+    async def _job(self, job_id: int) -> Job:
+        job = await self.context.store.runs.job(job_id)
+        assert job is not None, f"job {job_id} vanished from the store"
+        return job
+
+    def _lock(self, run_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(run_id, asyncio.Lock())
+
+
+def _state(job: Job) -> JobState:
+    return JobState(
+        name=job.name, needs=load_job(job.spec).needs, status=job.status, conclusion=job.conclusion
+    )
+
+
+def _new_job(job: PlannedJob, order: int) -> NewJob:
+    if job.skip_reason is not None:
+        return NewJob(
+            name=job.name,
+            spec=dump_job(job, order=order),
+            status=Status.COMPLETED,
+            conclusion="skipped",
+            skip_reason=job.skip_reason,
+        )
+    return NewJob(name=job.name, spec=dump_job(job, order=order))

@@ -1,0 +1,166 @@
+"""`python -m bot` as people run it: serve, run, check."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def python_m_bot(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def git_repo(path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(textwrap.dedent(text).lstrip("\n"))
+    for command in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "c"],
+    ):
+        subprocess.run(command, cwd=path, check=True, capture_output=True)
+    return path
+
+
+def test_check_reports_errors_with_lines(tmp_path: Path) -> None:
+    git_repo(
+        tmp_path,
+        {
+            ".github/greenlight.yml": """
+        jobs:
+          test:
+            run: pytest
+            needs: [lint]
+    """
+        },
+    )
+    done = python_m_bot("check", cwd=tmp_path)
+    assert done.returncode == 1
+    assert ".github/greenlight.yml:4: jobs.test.needs" in done.stdout
+
+
+def test_run_runs_the_pipeline_locally(tmp_path: Path) -> None:
+    repo = git_repo(
+        tmp_path,
+        {
+            ".github/greenlight.yml": """
+        jobs:
+          build:
+            run: echo "built $GREENLIGHT_JOB"; cat uncommitted.txt
+          test:
+            needs: build
+            matrix: {n: ["1", "2"]}
+            run: echo "test ${{ matrix.n }}"
+    """
+        },
+    )
+    (repo / "uncommitted.txt").write_text("work in progress\n")
+    done = python_m_bot("run", str(repo), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[build] built build" in done.stdout
+    assert "[build] work in progress" in done.stdout  # uncommitted changes are built too
+    assert "[test (2)] test 2" in done.stdout
+    assert "✓ success" in done.stdout
+    assert not (repo / "build").exists()  # the checkout itself is untouched
+
+
+def test_run_fails_when_a_job_fails_and_selects_jobs(tmp_path: Path) -> None:
+    repo = git_repo(
+        tmp_path,
+        {
+            ".github/greenlight.yml": """
+        jobs:
+          lint:
+            run: echo lint
+          test:
+            needs: lint
+            run: exit 4
+          docs:
+            run: echo docs
+    """
+        },
+    )
+    done = python_m_bot("run", str(repo), "--job", "test", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "[lint] lint" in done.stdout
+    assert "docs" not in done.stdout
+    assert "✗ failure" in done.stdout
+    unknown = python_m_bot("run", str(repo), "--job", "nope", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "no job named nope" in unknown.stderr
+
+
+def test_serve_reports_bad_settings_at_once(tmp_path: Path) -> None:
+    done = python_m_bot(
+        "serve",
+        cwd=tmp_path,
+        env={"GITHUB_APP_ID": "x", "GITHUB_PRIVATE_KEY": "nope", "PORT": "-1"},
+    )
+    assert done.returncode == 2
+    for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "PORT", "GITHUB_WEBHOOK_SECRET"):
+        assert name in done.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("args", [(), ("serve",)])
+def test_serve_starts_on_embedded_defaults(tmp_path: Path, args: tuple[str, ...]) -> None:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port)}
+    for name in (
+        "GITHUB_APP_ID",
+        "GITHUB_PRIVATE_KEY",
+        "GITHUB_PRIVATE_KEY_PATH",
+        "GITHUB_WEBHOOK_SECRET",
+        "DATABASE_URL",
+    ):
+        env.pop(name, None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as health:
+                    assert health.status == 200
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "the service did not answer in 30 s"
+                time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as setup:
+            page = setup.read().decode()
+        assert "Register the GitHub App" in page
+        assert (tmp_path / "greenlight.db").exists()  # SQLite in the working directory
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
