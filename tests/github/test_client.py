@@ -1,0 +1,135 @@
+"""The GitHub client against the fake: auth, token caching, retries, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import jwt
+import pytest
+
+from bot.github.auth import InstallationToken, TokenCache, app_jwt
+from bot.github.client import GitHubApp
+from bot.github.errors import NotFound, RateLimited, Transient
+from bot.metrics import Metrics
+from bot.settings import AppCredentials
+from tests.fakes.github import FakeGitHub
+
+REPO = "octo/hello"
+
+
+@pytest.fixture
+async def github(fake_github: FakeGitHub) -> AsyncIterator[GitHubApp]:
+    key = fake_github.private_key_pem
+    pem = key.decode() if isinstance(key, bytes) else key
+    fake_github.create_repo(REPO, {"README.md": "hi\n", "docs/a.md": "a\n"})
+    async with aiohttp.ClientSession() as session:
+        app = GitHubApp(
+            session,
+            api_url=fake_github.base_url,
+            metrics=Metrics(),
+            credentials=AppCredentials(str(fake_github.app_id), pem, "s"),
+        )
+        app.api._backoff_base = 0.01  # keep the retry test quick
+        yield app
+
+
+def installation_id(fake: FakeGitHub) -> int:
+    installation = fake.world.installation_for(REPO, fake.app_id)
+    assert installation is not None
+    return installation.id
+
+
+def test_the_app_jwt_is_what_github_asks_for(private_key_pem: str) -> None:
+    now = time.time()
+    token = app_jwt("42", private_key_pem, now=now)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["iss"] == "42"  # a string: PyJWT 2.10+ rejects an integer issuer
+    assert claims["iat"] <= now - 59
+    assert claims["exp"] - now <= 600
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
+
+
+async def test_files_are_read_at_a_ref(github: GitHubApp, fake_github: FakeGitHub) -> None:
+    client = github.installation(installation_id(fake_github))
+    assert await client.file_text(REPO, "README.md", "main") == "hi\n"
+    assert await client.file_text(REPO, "missing.yml", "main") is None
+    assert await client.file_text(REPO, "docs", "main") is None  # a directory is not a file
+
+
+async def test_tokens_are_fetched_once_under_concurrency(
+    github: GitHubApp, fake_github: FakeGitHub
+) -> None:
+    client = github.installation(installation_id(fake_github))
+    tokens = await asyncio.gather(*(client.token() for _ in range(20)))
+    assert len(set(tokens)) == 1
+    issued = [key for key in fake_github.request_counts if "access_tokens" in str(key)]
+    assert sum(fake_github.request_counts[key] for key in issued) == 1
+
+
+async def test_a_token_is_refreshed_before_it_expires() -> None:
+    now = [1000.0]
+    fetched: list[int] = []
+
+    async def fetch(installation: int) -> InstallationToken:
+        fetched.append(installation)
+        return InstallationToken(f"token-{len(fetched)}", expires_at=now[0] + 3600)
+
+    cache = TokenCache(fetch, clock=lambda: now[0])
+    assert await cache.token(1) == "token-1"
+    assert await cache.token(1) == "token-1"  # cached
+    now[0] += 3600 - 299  # inside the safety margin of five minutes
+    assert await cache.token(1) == "token-2"
+    assert "token" not in repr(InstallationToken("secret-value", 0))
+
+
+async def test_transient_failures_are_retried(github: GitHubApp, fake_github: FakeGitHub) -> None:
+    client = github.installation(installation_id(fake_github))
+    await client.token()
+    fake_github.fail_next("get", "/repos/{owner}/{repo}/contents/{path}", times=2, status=502)
+    assert await client.file_text(REPO, "README.md", "main") == "hi\n"
+
+
+async def test_an_outage_ends_in_a_transient_error(
+    github: GitHubApp, fake_github: FakeGitHub
+) -> None:
+    client = github.installation(installation_id(fake_github))
+    await client.token()
+    fake_github.fail_next("get", "/repos/{owner}/{repo}/contents/{path}", times=10, status=503)
+    with pytest.raises(Transient):
+        await client.file_text(REPO, "README.md", "main")
+
+
+async def test_secondary_rate_limits_wait_for_retry_after(
+    github: GitHubApp, fake_github: FakeGitHub
+) -> None:
+    client = github.installation(installation_id(fake_github))
+    await client.token()
+    fake_github.rate_limit_next(
+        "get", "/repos/{owner}/{repo}/contents/{path}", times=1, retry_after=0
+    )
+    assert await client.file_text(REPO, "README.md", "main") == "hi\n"
+    fake_github.rate_limit_next(
+        "get", "/repos/{owner}/{repo}/contents/{path}", times=10, retry_after=0
+    )
+    with pytest.raises(RateLimited):
+        await client.file_text(REPO, "README.md", "main")
+
+
+async def test_token_exchange_during_an_outage_is_a_clear_error(
+    github: GitHubApp, fake_github: FakeGitHub
+) -> None:
+    fake_github.fail_next(
+        "post", "/app/installations/{installation_id}/access_tokens", times=10, status=500
+    )
+    with pytest.raises(Transient):
+        await github.installation(installation_id(fake_github)).token()
+
+
+async def test_unknown_things_are_not_found(github: GitHubApp, fake_github: FakeGitHub) -> None:
+    client = github.installation(installation_id(fake_github))
+    with pytest.raises(NotFound):
+        await client.pull_request(REPO, 999)
+    assert await client.permission(REPO, "nobody-at-all") == ("none", None)
