@@ -89,9 +89,12 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "not a valid RSA private key" in problems
 
 
-def test_celery_needs_a_broker() -> None:
-    with pytest.raises(SettingsError, match="CELERY_BROKER_URL"):
-        load_settings({"GREENLIGHT_EXECUTOR": "celery"}, env_file=NO_ENV_FILE)
+def test_the_celery_executor_is_refused_until_it_exists() -> None:
+    with pytest.raises(SettingsError, match="celery executor is not available"):
+        load_settings(
+            {"GREENLIGHT_EXECUTOR": "celery", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"},
+            env_file=NO_ENV_FILE,
+        )
 
 
 def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path) -> None:
