@@ -97,3 +97,7 @@ def internal_error(error: str) -> tuple[str, str]:
         f"{code_span(error, limit=500)}. The service log has the details; push again or "
         "use Re-run to try once more.",
     )
+
+
+def stopped_before_planning() -> str:
+    return "the service stopped before this build was planned; push again or re-run it"

@@ -67,13 +67,20 @@ class Pipeline:
         """Re-queue jobs a previous process left running, then resume every open run."""
         if self.context.settings.credentials is None:
             return
-        for job in await self.context.store.runs.unfinished_jobs():
+        store = self.context.store
+        for job in await store.runs.unfinished_jobs():
             if job.status == Status.IN_PROGRESS:
-                await self.context.store.runs.append_log(job.id, messages.restarted_rerun())
-                await self.context.store.runs.update_job(job.id, status=Status.QUEUED)
-        for run in await self.context.store.runs.unfinished():
-            if run.trusted and run.aggregate_check_id is not None:
+                await store.runs.append_log(job.id, messages.restarted_rerun())
+                await store.runs.update_job(job.id, status=Status.QUEUED)
+        for run in await store.runs.unfinished():
+            if not run.trusted:
+                continue  # still waiting for /ok-to-test
+            if await store.runs.jobs(run.id):
                 await self.advance(run.id)
+                continue
+            # The process stopped between recording the run and planning it.
+            await self.reports.internal_error(run, messages.stopped_before_planning())
+            await self._finish_run(run.id, "failure", note="internal error")
 
     # Triggers --------------------------------------------------------------------------------
 
