@@ -77,12 +77,11 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     if executor not in EXECUTORS:
         problems.append(f"GREENLIGHT_EXECUTOR: {executor!r} is not one of {', '.join(EXECUTORS)}")
     broker_url = values.get("CELERY_BROKER_URL") or None
-    if executor == "celery":
-        # Refuse rather than silently run jobs locally: the Celery executor is not built yet.
-        problems.append(
-            "GREENLIGHT_EXECUTOR: the celery executor is not available in this version; "
-            "use local (the default)"
-        )
+    if executor == "celery" and broker_url is None:
+        problems.append("CELERY_BROKER_URL: required when GREENLIGHT_EXECUTOR=celery")
+    elif executor == "celery" and not (broker_url or "").startswith(("redis://", "rediss://")):
+        # Cancellation and worker heartbeats travel through Redis keys.
+        problems.append(f"CELERY_BROKER_URL: {broker_url!r} is not a redis:// URL")
     database_url = values.get("DATABASE_URL", DEFAULT_DATABASE_URL).strip()
     if not database_url.startswith(("sqlite://", "postgresql://", "postgres://")):
         problems.append(

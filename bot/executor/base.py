@@ -28,11 +28,19 @@ JobEvent = Callable[[int], Awaitable[None]]
 
 
 class Executor(Protocol):
+    # True when running jobs outlive the service (Celery workers): after a restart they
+    # are watched, not run again.
+    owns_running_jobs: bool
+
     async def start(self, *, on_started: JobEvent, on_finished: JobEvent) -> None: ...
 
     async def stop(self) -> None: ...
 
     def submit(self, ticket: JobTicket) -> None: ...
+
+    def watch(self, job_id: int) -> None:
+        """Report on a job submitted by an earlier process of the service."""
+        ...
 
     def cancel(self, job_id: int) -> bool:
         """Stop a queued or running job; False when it is not known here."""

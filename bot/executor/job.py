@@ -43,10 +43,13 @@ async def execute_job(
     if job is None:
         raise LookupError(f"job {ticket.job_id} is not in the store")
     spec = load_job(job.spec)
+    if job.status != Status.QUEUED:
+        return job.conclusion or job.status  # submitted twice: the other copy has it
     if cancel.is_set():
         await _finish(store, ticket.job_id, "cancelled", (), None)
         return "cancelled"
-    await store.runs.update_job(ticket.job_id, status=Status.IN_PROGRESS, started_at=time.time())
+    if not await store.runs.claim_job(ticket.job_id, now=time.time()):
+        return "claimed elsewhere"
     await on_started(ticket.job_id)
     masker = Masker(ticket.secrets.values())
     writer = LogWriter(store.runs, ticket.job_id)

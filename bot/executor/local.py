@@ -20,6 +20,8 @@ async def _ignore(_job_id: int) -> None:
 
 
 class LocalExecutor:
+    owns_running_jobs = False  # its processes end with the service
+
     def __init__(
         self,
         store: Store,
@@ -58,6 +60,9 @@ class LocalExecutor:
         self._tasks[ticket.job_id] = asyncio.create_task(
             self._run(ticket), name=f"job-{ticket.job_id}"
         )
+
+    def watch(self, job_id: int) -> None:
+        """Nothing to watch: a job of an earlier process died with it."""
 
     def cancel(self, job_id: int) -> bool:
         event = self._cancels.get(job_id)

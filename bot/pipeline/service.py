@@ -42,12 +42,7 @@ class Pipeline:
         self.context = context
         settings = context.settings
         self.cache = GitCache(settings.work_dir / "cache")
-        self.executor: Executor = executor or LocalExecutor(
-            context.store,
-            work_dir=settings.work_dir,
-            concurrency=settings.concurrency,
-            cache=self.cache,
-        )
+        self.executor: Executor = executor or _make_executor(context, self.cache)
         self.tickets = TicketMaker(context, load_secrets(settings.secrets_file))
         self.reports = reports.Reports(context)
         self.on_run_completed: list[RunHook] = []
@@ -69,7 +64,12 @@ class Pipeline:
             return
         store = self.context.store
         for job in await store.runs.unfinished_jobs():
-            if job.status == Status.IN_PROGRESS:
+            if job.status != Status.IN_PROGRESS:
+                continue
+            if self.executor.owns_running_jobs:
+                self._started.add(job.id)
+                self.executor.watch(job.id)
+            else:
                 await store.runs.append_log(job.id, messages.restarted_rerun())
                 await store.runs.update_job(job.id, status=Status.QUEUED)
         for run in await store.runs.unfinished():
@@ -362,6 +362,18 @@ class Pipeline:
 
     def _lock(self, run_id: int) -> asyncio.Lock:
         return self._locks.setdefault(run_id, asyncio.Lock())
+
+
+def _make_executor(context: Context, cache: GitCache) -> Executor:
+    settings = context.settings
+    if settings.executor == "celery":
+        from bot.executor.celery import CeleryExecutor  # imported only when chosen
+
+        assert settings.broker_url is not None
+        return CeleryExecutor(context.store, broker_url=settings.broker_url)
+    return LocalExecutor(
+        context.store, work_dir=settings.work_dir, concurrency=settings.concurrency, cache=cache
+    )
 
 
 def _state(job: Job) -> JobState:

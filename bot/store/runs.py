@@ -161,6 +161,28 @@ class Runs:
         async with self._engine.begin() as connection:
             await connection.execute(jobs.update().where(jobs.c.id == job_id).values(**changes))
 
+    async def claim_job(self, job_id: int, *, now: float) -> bool:
+        """Mark a queued job running; False when it is not queued (already claimed, or done).
+
+        This makes a job run once even when it is submitted twice (a restart re-submits
+        what a Celery broker may still hold).
+        """
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                jobs.update()
+                .where((jobs.c.id == job_id) & (jobs.c.status == Status.QUEUED))
+                .values(status=Status.IN_PROGRESS, started_at=now)
+            )
+        return bool(result.rowcount)
+
+    async def jobs_by_id(self, job_ids: Sequence[int]) -> list[Job]:
+        if not job_ids:
+            return []
+        query = sa.select(jobs).where(jobs.c.id.in_(list(job_ids)))
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [_job(row) for row in rows]
+
     async def unfinished_jobs(self) -> list[Job]:
         """Latest attempts queued or running: after a restart these are re-queued."""
         newer = jobs.alias("newer")

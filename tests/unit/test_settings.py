@@ -89,12 +89,20 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "not a valid RSA private key" in problems
 
 
-def test_the_celery_executor_is_refused_until_it_exists() -> None:
-    with pytest.raises(SettingsError, match="celery executor is not available"):
-        load_settings(
-            {"GREENLIGHT_EXECUTOR": "celery", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"},
-            env_file=NO_ENV_FILE,
-        )
+@pytest.mark.parametrize(
+    ("broker", "problem"),
+    [(None, "required"), ("amqp://guest@127.0.0.1//", "not a redis:// URL")],
+)
+def test_celery_needs_a_redis_broker(broker: str | None, problem: str) -> None:
+    values = {"GREENLIGHT_EXECUTOR": "celery"}
+    if broker:
+        values["CELERY_BROKER_URL"] = broker
+    with pytest.raises(SettingsError, match=problem):
+        load_settings(values, env_file=NO_ENV_FILE)
+    ok = load_settings(
+        {**values, "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}, env_file=NO_ENV_FILE
+    )
+    assert ok.executor == "celery"
 
 
 def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path) -> None:

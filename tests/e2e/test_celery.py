@@ -1,0 +1,178 @@
+"""The Celery executor: the same builds, run by a real Celery worker over a real Redis broker,
+against a real PostgreSQL store shared by the service and the worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot.store.records import Status
+from tests.e2e.conftest import Greenlight, start_greenlight
+from tests.fakes.github import FakeGitHub
+from tests.helpers import wait_until
+from tests.services import REDIS_HOST, REDIS_PORT, postgres_database, require_service
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+BROKER = f"redis://{REDIS_HOST}:{REDIS_PORT}/15"  # a database of its own, emptied per test
+REPO = "octo/celery"
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    require_service("Redis", REDIS_HOST, REDIS_PORT)
+    client = redis.Redis.from_url(BROKER)
+    client.flushdb()
+    yield BROKER
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[str]:
+    async with postgres_database() as url:
+        yield url
+
+
+def start_worker(tmp_path: Path, database: str, broker: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "CELERY_BROKER_URL": broker,
+        "GREENLIGHT_EXECUTOR": "celery",
+        "GREENLIGHT_WORK_DIR": str(tmp_path / "worker"),
+    }
+    with (tmp_path / "worker.log").open("wb") as log:  # the worker keeps its own copy
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "bot.worker",
+                "worker",
+                "--concurrency=2",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+@pytest.fixture
+async def celery_greenlight(
+    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
+) -> AsyncIterator[Greenlight]:
+    worker = start_worker(tmp_path, database, broker)
+    server = await start_greenlight(
+        fake_github,
+        tmp_path,
+        DATABASE_URL=database,
+        GREENLIGHT_EXECUTOR="celery",
+        CELERY_BROKER_URL=broker,
+    )
+    try:
+        yield Greenlight(fake_github, server, tmp_path)
+    finally:
+        await fake_github.settle()
+        await server.close()
+        stop_worker(worker)
+
+
+async def test_a_worker_builds_the_push(celery_greenlight: Greenlight) -> None:
+    greenlight = celery_greenlight
+    fake = greenlight.fake
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    sha = await fake.push(
+        REPO,
+        "main",
+        {
+            ".github/greenlight.yml": (
+                "jobs:\n  build:\n    run: echo built by pid $$\n"
+                "  test:\n    needs: build\n    run: 'echo tested; exit 2'\n"
+            )
+        },
+    )
+    assert type(greenlight.context.require_pipeline().executor).__name__ == "CeleryExecutor"
+    run = await greenlight.run_for(REPO, sha, deadline=60)
+    jobs = await greenlight.jobs(run)
+    assert (jobs["build"].conclusion, jobs["test"].conclusion) == ("success", "failure")
+    assert "built by pid" in await greenlight.log(jobs["build"])
+    checks = greenlight.checks(REPO, sha)
+    assert checks["build"].conclusion == "success"
+    assert checks["test"].conclusion == "failure"
+    assert checks["greenlight"].conclusion == "failure"
+
+
+async def test_a_new_push_cancels_the_job_on_the_worker(celery_greenlight: Greenlight) -> None:
+    greenlight = celery_greenlight
+    fake = greenlight.fake
+    fake.create_repo(REPO, {".github/greenlight.yml": "jobs:\n  slow:\n    run: sleep 120\n"})
+    first = fake.commit(REPO, "feature", {"a.txt": "1\n"})
+    pr = fake.open_pull_request(REPO, "feature")
+    await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
+
+    async def running() -> bool:
+        run = await greenlight.store.runs.for_sha(REPO, first)
+        jobs = await greenlight.store.runs.jobs(run.id) if run else []
+        return any(job.status == Status.IN_PROGRESS for job in jobs)
+
+    await wait_until(running, deadline=60, message="the worker to start the job")
+    await fake.push(
+        REPO, "feature", {".github/greenlight.yml": "jobs:\n  slow:\n    run: 'true'\n"}
+    )
+    cancelled = await greenlight.run_for(REPO, first, deadline=60)
+    assert cancelled.conclusion == "cancelled"
+    assert greenlight.checks(REPO, first)["slow"].conclusion == "cancelled"
+
+
+async def test_a_service_restart_leaves_the_worker_job_running(
+    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
+) -> None:
+    fake = fake_github
+    gate, started = tmp_path / "gate", tmp_path / "started"
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    worker = start_worker(tmp_path, database, broker)
+    options = {
+        "DATABASE_URL": database,
+        "GREENLIGHT_EXECUTOR": "celery",
+        "CELERY_BROKER_URL": broker,
+    }
+    server = await start_greenlight(fake, tmp_path, **options)
+    try:
+        script = f"echo run >> {started}; while [ ! -e {gate} ]; do sleep 0.05; done"
+        sha = await fake.push(
+            REPO, "main", {".github/greenlight.yml": f"jobs:\n  wait:\n    run: '{script}'\n"}
+        )
+        await fake.settle()
+        await wait_until(started.exists, deadline=60, message="the worker to start the job")
+        await server.close()  # the web tier restarts; the worker keeps the job
+        server = await start_greenlight(fake, tmp_path, **options)
+        gate.touch()
+        greenlight = Greenlight(fake, server, tmp_path)
+        run = await greenlight.run_for(REPO, sha, deadline=60)
+        assert run.conclusion == "success"
+        assert started.read_text().count("run") == 1  # ran once, not again after the restart
+        assert greenlight.checks(REPO, sha)["wait"].conclusion == "success"
+    finally:
+        await fake.settle()
+        await server.close()
+        stop_worker(worker)
