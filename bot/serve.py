@@ -8,25 +8,13 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from bot.logcontext import DeliveryContextFilter
 from bot.settings import SettingsError, load_settings
-
-
-class ContextFilter(logging.Filter):
-    """Put delivery id, installation and repo on every log line that has them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        parts = [
-            f"{key}={getattr(record, key)}"
-            for key in ("delivery", "installation", "repo")
-            if getattr(record, key, None) is not None
-        ]
-        record.context = f" [{' '.join(parts)}]" if parts else ""
-        return True
 
 
 def configure_logging() -> None:
     handler = logging.StreamHandler()
-    handler.addFilter(ContextFilter())
+    handler.addFilter(DeliveryContextFilter())
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s")
     )

@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 from bot.dispatch.events import WebhookEvent, from_delivery
 from bot.dispatch.router import Router
+from bot.logcontext import current_delivery
 from bot.metrics import Metrics
 from bot.store import Store
 from bot.store.records import Delivery, DeliveryStatus
@@ -84,6 +85,7 @@ class Dispatcher(Generic[ContextT]):
                 self._queue.task_done()
 
     async def _handle(self, delivery: Delivery) -> None:
+        current_delivery.set((delivery.id, delivery.installation_id, delivery.repo))
         extra = {
             "delivery": delivery.id,
             "installation": delivery.installation_id,
