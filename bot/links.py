@@ -9,12 +9,12 @@ import hashlib
 import hmac
 
 
-def sign(kind: str, ident: int, secret: str) -> str:
+def sign(kind: str, ident: int | str, secret: str) -> str:
     digest = hmac.new(secret.encode(), f"{kind}:{ident}".encode(), hashlib.sha256).hexdigest()
     return digest[:32]
 
 
-def is_signed(kind: str, ident: int, token: str, secret: str) -> bool:
+def is_signed(kind: str, ident: int | str, token: str, secret: str) -> bool:
     return hmac.compare_digest(sign(kind, ident, secret), token)
 
 
@@ -24,3 +24,7 @@ def job_log_url(public_url: str, job_id: int, secret: str) -> str:
 
 def run_url(public_url: str, run_id: int, secret: str) -> str:
     return f"{public_url}/runs/{run_id}?token={sign('run', run_id, secret)}"
+
+
+def repo_url(public_url: str, repo: str, secret: str) -> str:
+    return f"{public_url}/repos/{repo}?token={sign('repo', repo, secret)}"

@@ -36,9 +36,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/jobs/{job_id:\\d+}/log", job_log)
     app.router.add_get("/jobs/{job_id:\\d+}/log.json", job_log_chunk)
     app.router.add_get("/runs/{run_id:\\d+}", run_page)
+    app.router.add_get("/repos/{owner}/{name}", repo_page)
 
 
-def _authorized(request: web.Request, kind: str, ident: int) -> None:
+def _authorized(request: web.Request, kind: str, ident: int | str) -> None:
     secret = request.app[SETTINGS].link_secret
     if not links.is_signed(kind, ident, request.query.get("token", ""), secret):
         raise web.HTTPForbidden(text="This link is not valid; open it from the check run.")
@@ -113,7 +114,32 @@ async def run_page(request: web.Request) -> web.Response:
         "<table border=1 cellpadding=4><tr><th>job</th><th>result</th><th>time</th>"
         f"<th>steps</th></tr>{''.join(rows)}</table>"
     )
+    repo_link = links.repo_url("", run.repo, settings.link_secret)
+    body += f"<p><a href='{html.escape(repo_link)}'>All runs of {html.escape(run.repo)}</a></p>"
     return _page(f"{run.repo} @ {run.sha[:7]}", body)
+
+
+async def repo_page(request: web.Request) -> web.Response:
+    """A repository's recent runs, newest first."""
+    repo = f"{request.match_info['owner']}/{request.match_info['name']}"
+    _authorized(request, "repo", repo)
+    settings = request.app[SETTINGS]
+    rows = []
+    for run in await request.app[STORE].runs.recent(repo, limit=50):
+        url = links.run_url("", run.id, settings.link_secret)
+        where = f"#{run.pr_number}" if run.pr_number else run.ref
+        rows.append(
+            f"<tr><td><a href='{html.escape(url)}'>{run.sha[:7]}</a></td>"
+            f"<td>{html.escape(run.event)}</td><td>{html.escape(where)}</td>"
+            f"<td>{html.escape(run.conclusion or run.status)}</td>"
+            f"<td>{html.escape(run.note or '')}</td></tr>"
+        )
+    body = (
+        "<table border=1 cellpadding=4><tr><th>commit</th><th>event</th><th>branch or PR</th>"
+        f"<th>result</th><th>note</th></tr>{''.join(rows) or '<tr><td colspan=5>no runs yet'}"
+        "</table>"
+    )
+    return _page(f"{repo}: recent runs", body)
 
 
 def _page(title: str, body: str) -> web.Response:

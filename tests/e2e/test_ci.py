@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import textwrap
 
 from bot.store.records import Status
@@ -369,4 +371,12 @@ async def test_the_log_page_needs_the_signed_link(greenlight: Greenlight) -> Non
             greenlight.server.make_url(run_url.removeprefix("http://greenlight.test"))
         )
         assert run_page.status == 200
-        assert "hello" in await run_page.text()
+        run_text = await run_page.text()
+        assert "hello" in run_text
+        repo_link = re.search(r"href='(/repos/[^']+)'", run_text)
+        assert repo_link is not None
+        repo_page = await session.get(greenlight.server.make_url(html.unescape(repo_link[1])))
+        assert repo_page.status == 200
+        assert sha[:7] in await repo_page.text()
+        refused = await session.get(greenlight.server.make_url(f"/repos/{REPO}?token=nope"))
+        assert refused.status == 403
