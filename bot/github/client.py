@@ -6,9 +6,11 @@ installation, which authenticates with the installation's cached token.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import collections
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -21,6 +23,7 @@ from bot.metrics import Metrics
 from bot.settings import AppCredentials
 
 RAW = "application/vnd.github.raw+json"
+MAX_NETWORK_ATTEMPTS = 3
 
 
 class GitHubApp:
@@ -90,15 +93,22 @@ class GitHubApp:
             kwargs["jwt"] = jwt
         if oauth_token is not None:
             kwargs["oauth_token"] = oauth_token
-        try:
-            if method == "get":
-                return await self.api.getitem(url, url_vars, **kwargs)
-            if method == "delete":
-                await self.api.delete(url, url_vars, **kwargs)
-                return None
-            return await getattr(self.api, method)(url, url_vars, data=data, **kwargs)
-        except (gidgethub.GitHubException, aiohttp.ClientError, TimeoutError) as error:
-            raise map_error(error, now=self._clock()) from error
+        for attempt in range(1, MAX_NETWORK_ATTEMPTS + 1):
+            try:
+                if method == "get":
+                    return await self.api.getitem(url, url_vars, **kwargs)
+                if method == "delete":
+                    await self.api.delete(url, url_vars, **kwargs)
+                    return None
+                return await getattr(self.api, method)(url, url_vars, data=data, **kwargs)
+            except (aiohttp.ClientConnectionError, TimeoutError) as error:
+                # Reads are safe to repeat; a write may have landed, so it is not repeated.
+                if method != "get" or attempt == MAX_NETWORK_ATTEMPTS:
+                    raise map_error(error, now=self._clock()) from error
+                await asyncio.sleep(0.2 * 2**attempt)
+            except (gidgethub.GitHubException, aiohttp.ClientError) as error:
+                raise map_error(error, now=self._clock()) from error
+        raise AssertionError("unreachable")
 
     async def iterate(
         self, url: str, url_vars: Mapping[str, Any], *, oauth_token: str, key: str | None = None
@@ -119,11 +129,14 @@ class InstallationClient:
     def __init__(self, app: GitHubApp, installation_id: int) -> None:
         self._app = app
         self.installation_id = installation_id
+        self.writes = WritePacer()
 
     async def token(self) -> str:
         return await self._app.tokens.token(self.installation_id)
 
     async def _call(self, method: str, url: str, url_vars: Mapping[str, Any], **kwargs: Any) -> Any:
+        if method != "get":
+            await self.writes.wait()
         return await self._app.call(method, url, url_vars, oauth_token=await self.token(), **kwargs)
 
     async def _list(
@@ -361,3 +374,52 @@ class InstallationClient:
                 data=dict(body),
             )
         )
+
+
+# Pacing writes --------------------------------------------------------------------------
+
+# GitHub allows 80 content-creating requests a minute, counted where they arrive: a write
+# let through here reaches GitHub a little later, and bench/api_requests.py saw up to 5
+# more arrive in one 60-second window than were let through in any, hence the margin.
+WRITES_PER_MINUTE = 70
+
+
+class WritePacer:
+    """At most `limit` writes in any `window` seconds for one installation, in FIFO order.
+
+    GitHub's secondary limit allows 80 content-creating requests a minute (and 500 an
+    hour) and answers 403/429 beyond; a burst of PRs going green at once (check runs,
+    merges, comments, the builds the merges start) exceeds it within seconds, so writes
+    wait for room instead of being refused.
+    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = WRITES_PER_MINUTE,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: collections.deque[float] = collections.deque()
+        self._lock = asyncio.Lock()
+        self.waited = 0.0  # seconds writes spent waiting, for benchmarks and metrics
+
+    async def wait(self) -> None:
+        """Return when one more write fits in the window (and count it)."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                while self._sent and now - self._sent[0] >= self.window:
+                    self._sent.popleft()
+                if len(self._sent) < self.limit:
+                    self._sent.append(now)
+                    return
+                delay = self.window - (now - self._sent[0])
+                self.waited += delay
+                await self._sleep(delay)

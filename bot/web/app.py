@@ -12,7 +12,9 @@ from bot.context import Context
 from bot.dispatch.queue import Dispatcher
 from bot.github.client import GitHubApp
 from bot.handlers.routes import build_router
+from bot.merging import service as merging
 from bot.metrics import Metrics
+from bot.pipeline.service import Pipeline
 from bot.settings import Settings
 from bot.store import open_store
 from bot.web import pages, setup
@@ -49,9 +51,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[STORE], app[GITHUB], app[CONTEXT] = store, github, context
     dispatcher = Dispatcher(store, build_router(), context, app[METRICS])
     app[DISPATCHER] = dispatcher
-    from bot.pipeline.service import Pipeline
 
     context.pipeline = Pipeline(context)
+    merging.install(context)  # auto-merge re-evaluates when our runs complete
     await context.pipeline.start()
     await dispatcher.start()
     if settings.credentials is None:

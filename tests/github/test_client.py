@@ -133,3 +133,11 @@ async def test_unknown_things_are_not_found(github: GitHubApp, fake_github: Fake
     with pytest.raises(NotFound):
         await client.pull_request(REPO, 999)
     assert await client.permission(REPO, "nobody-at-all") == ("none", None)
+
+
+async def test_reads_survive_a_dropped_connection() -> None:
+    """A GET that meets a closed port is retried, then fails as Transient, never hangs."""
+    async with aiohttp.ClientSession() as session:
+        app = GitHubApp(session, api_url="http://127.0.0.1:9", metrics=Metrics(), credentials=None)
+        with pytest.raises(Transient):
+            await app.call("get", "/repos/{owner}/{repo}", {"owner": "o", "repo": "r"})

@@ -1,0 +1,93 @@
+"""Buttons on the aggregate `greenlight` check run (`check_run` requested_action).
+
+A click arrives with the clicker as `sender` and no pull request to reply on, so a refusal
+is written into that check run's summary. Each identifier maps to one function in
+`BUTTONS`; issue 5 adds `deploy` there.
+https://docs.github.com/en/rest/guides/using-the-rest-api-to-interact-with-checks#check-runs-and-requested-actions
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.context import Context
+from bot.core.permissions import Permission
+from bot.dispatch.events import WebhookEvent
+from bot.dispatch.router import Router
+from bot.merging import messages
+from bot.merging.service import Merging, merging_for
+
+router: Router[Context] = Router()
+MAX_SUMMARY = 65_535
+
+
+@dataclass(frozen=True)
+class Click:
+    """One button press on one of our check runs."""
+
+    installation_id: int
+    repo: str
+    check_run: dict[str, Any]
+    run_id: int  # from the aggregate's external_id `run:<id>`
+    actor: str
+    identifier: str
+
+
+Button = Callable[[Merging, Click], Awaitable[None]]
+
+
+@router.register("check_run", "requested_action")
+async def press_button(event: WebhookEvent, context: Context) -> None:
+    click = read_click(event)
+    if click is None:
+        return
+    button = BUTTONS.get(click.identifier.partition(":")[0])
+    merging = merging_for(context)
+    if button is None:
+        await explain(merging, click, "Nothing done", messages.unknown_action(click.identifier))
+        return
+    await button(merging, click)
+
+
+def read_click(event: WebhookEvent) -> Click | None:
+    check_run = event.payload.get("check_run") or {}
+    kind, _, ident = str(check_run.get("external_id") or "").partition(":")
+    if event.installation_id is None or event.repo is None or kind != "run" or not ident.isdigit():
+        return None
+    return Click(
+        installation_id=event.installation_id,
+        repo=event.repo,
+        check_run=check_run,
+        run_id=int(ident),
+        actor=event.sender,
+        identifier=str((event.payload.get("requested_action") or {}).get("identifier") or ""),
+    )
+
+
+async def rerun_failed(merging: Merging, click: Click) -> None:
+    """ "Re-run failed": write access needed, as for `/retest` by someone else."""
+    client = merging.client(click.installation_id)
+    level = await merging.permissions.permission(client, click.repo, click.actor)
+    if level < Permission.WRITE:
+        await explain(merging, click, *messages.rerun_refused(click.actor, level))
+        return
+    await merging.context.require_pipeline().rerun(click.run_id, failed_only=True)
+
+
+async def explain(merging: Merging, click: Click, title: str, paragraph: str) -> None:
+    """Put `paragraph` at the top of the check run's summary, keeping what it said."""
+    output = click.check_run.get("output") or {}
+    summary = f"{paragraph}\n\n{output.get('summary') or ''}".rstrip()[:MAX_SUMMARY]
+    await merging.client(click.installation_id).update_check_run(
+        click.repo,
+        int(click.check_run["id"]),
+        {"output": {"title": output.get("title") or title, "summary": summary}},
+    )
+
+
+BUTTONS: dict[str, Button] = {
+    "rerun-failed": rerun_failed,
+    # "deploy": issue 5 (deployments) registers its button here.
+}

@@ -1,0 +1,49 @@
+"""Greenlight's own comments on a pull request: found again by their hidden marker.
+
+A reply that restates state (`/status`, `/help`, a refused merge) is edited in place on
+the next request, as CPython's bedevere does, so a busy pull request does not fill up
+with copies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.github.client import InstallationClient
+
+MAX_COMMENT = 65_536  # GitHub's limit on a comment body
+_TRUNCATED = "\n\n… (shortened to fit GitHub's comment limit)\n\n"
+
+
+async def upsert_marked(
+    client: InstallationClient, repo: str, number: int, *, marker: str, body: str, bot_login: str
+) -> None:
+    """Edit the bot's latest comment carrying `marker`, or post one."""
+    body = fit(body, marker)
+    existing = find_marked(await client.comments(repo, number), marker, bot_login)
+    if existing is None:
+        await client.comment(repo, number, body)
+    else:
+        await client.edit_comment(repo, int(existing["id"]), body)
+
+
+def find_marked(
+    comments: list[dict[str, Any]], marker: str, bot_login: str
+) -> dict[str, Any] | None:
+    """The newest comment by the bot whose body carries `marker`."""
+    login = bot_login.lower()
+    mine = [
+        comment
+        for comment in comments
+        if str((comment.get("user") or {}).get("login", "")).lower() == login
+        and marker in str(comment.get("body") or "")
+    ]
+    return mine[-1] if mine else None
+
+
+def fit(body: str, marker: str) -> str:
+    """The body within GitHub's comment limit, keeping the marker at the end."""
+    if len(body) <= MAX_COMMENT:
+        return body
+    keep = MAX_COMMENT - len(_TRUNCATED) - len(marker)
+    return body[:keep] + _TRUNCATED + marker

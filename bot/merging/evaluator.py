@@ -1,0 +1,141 @@
+"""Auto-merge: read the facts, decide, act. Safe to call for any trigger, any number of times.
+
+At most one evaluation runs per pull request; a trigger that arrives meanwhile queues one
+more (further ones fold into it), which reads the facts after the running one acted. A
+merge passes the head SHA it evaluated, so a commit pushed meanwhile is never merged
+untested. A refused merge is reported once and recorded with the fingerprint of the facts
+it was tried on; it is tried again only when those facts change (never in a loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, assert_never
+
+from bot.core.merge import Block, Decision, MergeNow, UpdateBranch, Wait, decide_merge
+from bot.core.merge_messages import MERGE_REFUSED_MARKER, merge_comment, merge_refused_comment
+from bot.github.client import InstallationClient
+from bot.github.errors import Conflict, GitHubError, NotFound, NotMergeable, ValidationFailed
+from bot.merging import messages
+from bot.merging.access import PermissionCache
+from bot.merging.comments import upsert_marked
+from bot.merging.facts import PullRequest, Snapshot, fingerprint, gather
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+log = logging.getLogger("greenlight.merging")
+_REFUSALS = (NotMergeable, Conflict, ValidationFailed)  # 405, 409, 422
+
+
+class Evaluator:
+    def __init__(self, context: Context, permissions: PermissionCache, bot_login: str) -> None:
+        self.context = context
+        self.permissions = permissions
+        self.bot_login = bot_login  # "<slug>[bot]": finds the bot's own comments
+        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
+        self._queued: set[tuple[str, int]] = set()
+        self.evaluations = 0  # how many ran to the end (benchmarks and tests read it)
+
+    async def evaluate(self, installation_id: int, repo: str, number: int) -> None:
+        """Decide from fresh facts and act; a no-op for closed PRs and repos without config."""
+        key = (repo.lower(), number)
+        if key in self._queued:
+            return  # one queued evaluation already reads the facts after the running one
+        self._queued.add(key)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            self._queued.discard(key)
+            await self._evaluate(self.context.github.installation(installation_id), repo, number)
+            self.evaluations += 1
+
+    async def snapshot(
+        self, client: InstallationClient, repo: str, number: int
+    ) -> tuple[Snapshot | None, Decision | None]:
+        """The facts and the decision for a pull request, without acting (`/status`)."""
+        data = await client.pull_request(repo, number)
+        pull = PullRequest.from_github(repo, data)
+        snapshot = await gather(client, self.context.store, self.permissions, pull, data)
+        return snapshot, (decide_merge(snapshot.facts) if snapshot else None)
+
+    async def _evaluate(self, client: InstallationClient, repo: str, number: int) -> None:
+        data = await client.pull_request(repo, number)
+        pull = PullRequest.from_github(repo, data)
+        if not pull.is_open:
+            return
+        snapshot = await gather(client, self.context.store, self.permissions, pull, data)
+        if snapshot is None:
+            return
+        decision = decide_merge(snapshot.facts)
+        match decision:
+            case MergeNow():
+                await self._merge(client, snapshot, decision)
+            case UpdateBranch(sha=sha):
+                await self._update_branch(client, pull, sha)
+            case Wait() | Block():
+                pass  # /status shows the reasons; nothing to do until something changes
+            case _:
+                assert_never(decision)
+
+    async def _merge(
+        self, client: InstallationClient, snapshot: Snapshot, decision: MergeNow
+    ) -> None:
+        pull, store = snapshot.pull, self.context.store
+        attempt = fingerprint(snapshot.facts)
+        if snapshot.state.merge_refused_sha == attempt:
+            return  # refused on exactly these facts already; reported once
+        try:
+            await client.merge(
+                pull.repo, pull.number, method=decision.method.value, sha=decision.sha
+            )
+        except _REFUSALS as refusal:
+            log.info("GitHub refused to merge %s#%d: %s", pull.repo, pull.number, refusal)
+            await store.pull_requests.update(pull.repo, pull.number, merge_refused_sha=attempt)
+            await upsert_marked(
+                client,
+                pull.repo,
+                pull.number,
+                marker=MERGE_REFUSED_MARKER,
+                body=merge_refused_comment(str(refusal)),
+                bot_login=self.bot_login,
+            )
+            return
+        await store.pull_requests.update(pull.repo, pull.number, merged_by_app=True)
+        await self._announce(client, snapshot, decision)
+        if snapshot.config is not None and snapshot.config.merge.delete_branch:
+            await self._delete_branch(client, pull)
+
+    async def _announce(
+        self, client: InstallationClient, snapshot: Snapshot, decision: MergeNow
+    ) -> None:
+        pull = snapshot.pull
+        next_step = messages.merge_next_step(snapshot.config) if snapshot.config else None
+        body = merge_comment(decision, pr_number=pull.number, title=pull.title, next_step=next_step)
+        await client.comment(pull.repo, pull.number, body)
+
+    async def _delete_branch(self, client: InstallationClient, pull: PullRequest) -> None:
+        if pull.is_fork or not pull.head_ref:
+            return  # a fork's branch is not ours to delete
+        try:
+            await client.delete_branch(pull.repo, pull.head_ref)
+        except (NotFound, ValidationFailed) as error:
+            log.info("branch %s of %s already gone: %s", pull.head_ref, pull.repo, error)
+
+    async def _update_branch(self, client: InstallationClient, pull: PullRequest, sha: str) -> None:
+        try:
+            await client.update_branch(pull.repo, pull.number, expected_head=sha)
+        except GitHubError as error:
+            # The head moved or the update conflicts: the next trigger decides again.
+            log.info("could not update %s#%d: %s", pull.repo, pull.number, error)
+
+
+def pull_numbers(pulls: list[dict[str, Any]], sha: str) -> list[int]:
+    """Open pull requests whose head is `sha` (GitHub's PRs of a commit include others)."""
+    return sorted(
+        {
+            int(pr["number"])
+            for pr in pulls
+            if pr.get("state") == "open" and (pr.get("head") or {}).get("sha") == sha
+        }
+    )

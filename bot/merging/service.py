@@ -1,0 +1,94 @@
+"""The merging service of one running app: the app's identity, permissions, the evaluator.
+
+`install(context)` creates it and hooks auto-merge to the end of Greenlight's own runs; the
+app factory calls it once the pipeline exists. Handlers reach it with `merging_for`, which
+also installs it on first use, so a webhook never finds it missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import TYPE_CHECKING
+
+from bot.github.client import InstallationClient
+from bot.merging.access import PermissionCache
+from bot.merging.evaluator import Evaluator, pull_numbers
+from bot.store.records import Run
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+log = logging.getLogger("greenlight.merging")
+
+
+class Merging:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.permissions = PermissionCache()
+        self._slug: str | None = None
+        self._slug_lock = asyncio.Lock()
+        self._evaluator: Evaluator | None = None
+
+    async def app_slug(self) -> str:
+        """The app's slug from `GET /app`, asked once per process."""
+        async with self._slug_lock:
+            if self._slug is None:
+                info = await self.context.github.app_info()
+                self._slug = str(info.get("slug") or "")
+            return self._slug
+
+    async def bot_login(self) -> str:
+        return f"{await self.app_slug()}[bot]"
+
+    async def evaluator(self) -> Evaluator:
+        if self._evaluator is None:
+            self._evaluator = Evaluator(self.context, self.permissions, await self.bot_login())
+        return self._evaluator
+
+    async def evaluate(self, installation_id: int, repo: str, number: int) -> None:
+        await (await self.evaluator()).evaluate(installation_id, repo, number)
+
+    async def evaluate_commit(self, installation_id: int, repo: str, sha: str) -> None:
+        """Evaluate every open pull request whose head is `sha` (forks included).
+
+        A check run's `pull_requests` is empty for a fork's head, so the commit is mapped
+        to pull requests through the API instead.
+        https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit
+        """
+        client = self.context.github.installation(installation_id)
+        for number in pull_numbers(await client.pull_requests_for_commit(repo, sha), sha):
+            await self.evaluate(installation_id, repo, number)
+
+    async def on_run_completed(self, run: Run) -> None:
+        """After one of our own runs: its pull request may be mergeable now."""
+        if run.installation_id is None:
+            return
+        if run.pr_number is not None:
+            await self.evaluate(run.installation_id, run.repo, run.pr_number)
+        elif run.event == "push":
+            await self.evaluate_commit(run.installation_id, run.repo, run.sha)
+
+    def client(self, installation_id: int) -> InstallationClient:
+        return self.context.github.installation(installation_id)
+
+
+_SERVICES: dict[int, Merging] = {}
+
+
+def install(context: Context) -> Merging:
+    """Create the merging service for this app and hook it to the pipeline (idempotent)."""
+    merging = _SERVICES.get(id(context))
+    if merging is None or merging.context is not context:
+        merging = _SERVICES[id(context)] = Merging(context)
+        weakref.finalize(context, _SERVICES.pop, id(context), None)
+    hooks = context.pipeline.on_run_completed if context.pipeline is not None else None
+    if hooks is not None and merging.on_run_completed not in hooks:
+        hooks.append(merging.on_run_completed)
+    return merging
+
+
+def merging_for(context: Context) -> Merging:
+    """The merging service of this app, installed on first use."""
+    return install(context)
