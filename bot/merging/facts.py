@@ -17,7 +17,7 @@ from bot.core.merge import CheckFact, MergeFacts, Review, latest_checks
 from bot.core.permissions import Permission
 from bot.github.client import InstallationClient
 from bot.merging.access import PermissionCache
-from bot.pipeline.reporting import AGGREGATE
+from bot.pipeline.check_runs import AGGREGATE
 from bot.store import Store
 from bot.store.records import PullRequestState
 

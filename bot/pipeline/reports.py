@@ -14,7 +14,7 @@ from bot.core.checks import (
     render_job_output,
 )
 from bot.core.config import CONFIG_PATH, ConfigError
-from bot.pipeline.reporting import (
+from bot.pipeline.check_runs import (
     AGGREGATE,
     CONFIG_CHECK,
     CheckReporter,
