@@ -13,6 +13,7 @@ from bot.settings import Settings
 from bot.store import Store
 
 if TYPE_CHECKING:
+    from bot.deploy.service import Deployer
     from bot.pipeline.service import Pipeline
 
 
@@ -23,6 +24,7 @@ class Context:
     github: GitHubApp
     metrics: Metrics
     pipeline: Pipeline | None = None
+    deployer: Deployer | None = None
     clock: Callable[[], float] = field(default=time.time)
 
     def require_pipeline(self) -> Pipeline:

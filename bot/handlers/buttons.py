@@ -14,6 +14,8 @@ from typing import Any
 
 from bot.context import Context
 from bot.core.permissions import Permission
+from bot.deploy.commands import deploy_button
+from bot.deploy.messages import REFUSED_PREFIX
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.router import Router
 from bot.merging import messages
@@ -87,7 +89,14 @@ async def explain(merging: Merging, click: Click, title: str, paragraph: str) ->
     )
 
 
+async def deploy(merging: Merging, click: Click) -> None:
+    """ "Deploy to <env>": write access, admin for a protected environment (checked there)."""
+    answer = await deploy_button(merging.context, run_id=click.run_id, actor=click.actor)
+    if answer.startswith(REFUSED_PREFIX):
+        await explain(merging, click, "Not deployed", answer)
+
+
 BUTTONS: dict[str, Button] = {
     "rerun-failed": rerun_failed,
-    # "deploy": issue 5 (deployments) registers its button here.
+    "deploy": deploy,
 }

@@ -25,6 +25,8 @@ from bot.core.commands import (
 from bot.core.config import Config
 from bot.core.merge_messages import STATUS_MARKER, status_report
 from bot.core.permissions import Permission, Refused, authorize, required_permission
+from bot.deploy.commands import deploy_command, rollback_command
+from bot.deploy.messages import REFUSED_PREFIX
 from bot.github.client import InstallationClient
 from bot.merging import messages
 from bot.merging.comments import upsert_marked
@@ -177,7 +179,18 @@ class CommandRunner:
         return Outcome(True)
 
     async def deploy(self, command: Command) -> Outcome:
-        return Outcome(True, messages.deploy_not_available(command.name))
+        c, context, env = self.comment, self.merging.context, command.args[0]
+        if command.name is CommandName.ROLLBACK:
+            answer = await rollback_command(
+                context, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
+                actor=c.actor, env=env,
+            )  # fmt: skip
+        else:
+            answer = await deploy_command(
+                context, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
+                actor=c.actor, env=env, sha=command.args[1] if len(command.args) > 1 else None,
+            )  # fmt: skip
+        return Outcome(not answer.startswith(REFUSED_PREFIX), answer)
 
     # -- Helpers ----------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """What Greenlight says in reply to slash-commands, and the `/help` comment.
 
 User text (logins, job names, config values) goes through `escape_markdown` or `code_span`
-before it is placed in Markdown. `deploy_not_available` is the one answer issue 5 replaces.
+before it is placed in Markdown.
 """
 
 from __future__ import annotations
@@ -36,11 +36,6 @@ def bad_arguments(text: str) -> str:
 
 def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
-
-
-def deploy_not_available(command: CommandName) -> str:
-    """The answer to /deploy and /rollback until deployments exist (issue 5 replaces it)."""
-    return f"/{command}: deployments are not configured yet, so Greenlight cannot do that."
 
 
 def no_build(sha: str) -> str:

@@ -86,6 +86,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             merged_by_app BOOLEAN NOT NULL DEFAULT FALSE,
             PRIMARY KEY (repo, number))""",
     ),
+    (  # 2: deployments, their logs, and the comment on each PR telling where its change is
+        """CREATE TABLE deployments (
+            id {pk},
+            repo TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            sha TEXT NOT NULL,
+            github_id BIGINT,
+            installation_id BIGINT,
+            run_id BIGINT,
+            state TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            requested_by TEXT,
+            rollback BOOLEAN NOT NULL DEFAULT FALSE,
+            created_at DOUBLE PRECISION NOT NULL,
+            started_at DOUBLE PRECISION,
+            finished_at DOUBLE PRECISION)""",
+        "CREATE INDEX deployments_env ON deployments (repo, environment, id)",
+        """CREATE TABLE deployment_logs (
+            deployment_id BIGINT NOT NULL REFERENCES deployments (id),
+            seq INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (deployment_id, seq))""",
+        """CREATE TABLE deploy_notices (
+            repo TEXT NOT NULL,
+            pr_number INTEGER NOT NULL,
+            comment_id BIGINT,
+            lines TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (repo, pr_number))""",
+    ),
 )
 
 

@@ -100,3 +100,39 @@ pull_requests = sa.Table(
     sa.Column("merge_refused_sha", sa.Text),
     sa.Column("merged_by_app", sa.Boolean, nullable=False),
 )
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("repo", sa.Text, nullable=False),
+    sa.Column("environment", sa.Text, nullable=False),
+    sa.Column("sha", sa.Text, nullable=False),
+    sa.Column("github_id", sa.BigInteger),
+    sa.Column("installation_id", sa.BigInteger),
+    sa.Column("run_id", sa.BigInteger),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("requested_by", sa.Text),
+    sa.Column("rollback", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+)
+
+deployment_logs = sa.Table(
+    "deployment_logs",
+    metadata,
+    sa.Column("deployment_id", sa.BigInteger, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+deploy_notices = sa.Table(
+    "deploy_notices",
+    metadata,
+    sa.Column("repo", sa.Text, primary_key=True),
+    sa.Column("pr_number", sa.Integer, primary_key=True),
+    sa.Column("comment_id", sa.BigInteger),
+    sa.Column("lines", sa.Text, nullable=False),
+)

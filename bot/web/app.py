@@ -9,6 +9,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.context import Context
+from bot.deploy import pages as deploy_pages
+from bot.deploy import service as deploy
 from bot.dispatch.queue import Dispatcher
 from bot.github.client import GitHubApp
 from bot.handlers.routes import build_router
@@ -37,6 +39,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/", setup.home)
     app.router.add_get("/setup/callback", setup.callback)
     pages.add_routes(app)
+    deploy_pages.add_routes(app)
     return app
 
 
@@ -54,7 +57,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
     context.pipeline = Pipeline(context)
     merging.install(context)  # auto-merge re-evaluates when our runs complete
+    deployer = deploy.install(context)  # green default-branch runs deploy per `mode`
     await context.pipeline.start()
+    await deployer.recover()
     await dispatcher.start()
     if settings.credentials is None:
         log.warning("no GitHub App credentials: open %s/ to register the app", settings.public_url)
@@ -62,6 +67,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await dispatcher.stop()
+        await deployer.stop()
         await context.pipeline.stop()
         await session.close()
         await store.close()

@@ -131,7 +131,7 @@ async def test_help_lists_the_commands_and_the_config(greenlight: Greenlight) ->
     assert "Auto-merge: on, method squash" in help_comment.body
 
 
-async def test_deploy_is_permission_checked_then_not_available(greenlight: Greenlight) -> None:
+async def test_deploy_is_permission_checked_then_answered(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     pr = await open_pull_request(greenlight, "jobs:\n  ok:\n    run: echo\n")
     await comment(greenlight, pr.number, "mallory", "/deploy staging")
@@ -139,7 +139,8 @@ async def test_deploy_is_permission_checked_then_not_available(greenlight: Green
     refused, answered = bot_comments(fake, pr.number)
     assert "refused" in refused.body
     assert "write access" in refused.body
-    assert answered.body.count("deployments are not configured yet") == 2
+    assert answered.body.count("Not deployed:") == 2  # no such environment in this config
+    assert "configures no `deploy.environments`" in answered.body
 
 
 async def test_unknown_commands_and_bad_arguments_get_a_reply(greenlight: Greenlight) -> None:

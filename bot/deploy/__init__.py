@@ -1,0 +1,1 @@
+"""Continuous delivery and deployment: green builds go through the environments."""

@@ -1,0 +1,188 @@
+"""`/deploy ENV [SHA]`, `/rollback ENV` and the aggregate check's `deploy` button.
+
+The caller has checked write access (DESIGN.md section 5); these check what only the
+deploy knows: admin for protected environments, the environment, the SHA's build.
+Each returns the Markdown to reply with (or to show on the check run, for the button).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.core.commands import CommandName
+from bot.core.config import Config, Environment
+from bot.core.permissions import Permission, Refused, authorize
+from bot.deploy import decide, messages
+from bot.deploy.facts import Facts
+from bot.deploy.service import DeployRequest, deployer_for
+from bot.store.records import Run
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+SHA_SEARCH_RUNS = 500  # how far back `/deploy ENV abc1234` looks for the build of a short SHA
+MIN_SHA_CHARS = 7  # a shorter prefix could name several commits
+
+
+async def deploy_command(
+    context: Context,
+    *,
+    repo: str,
+    installation_id: int,
+    pr_number: int,
+    actor: str,
+    env: str,
+    sha: str | None,
+) -> str:
+    """Deploy the PR's head (its merge commit once merged), or `sha`, to `env`."""
+    facts = Facts(context, installation_id, repo)
+    default_branch = await facts.default_branch()
+    config = await facts.config(default_branch)
+    if config is None:
+        return messages.refused(messages.no_config())
+    target_sha = await _target_sha(context, facts, pr_number, sha)
+    if target_sha is None:
+        return messages.refused(messages.not_found(sha or "the pull request's head"))
+    environments = config.deploy.environments
+    in_history = not decide.is_production(environments, env) or (
+        await facts.in_default_history(target_sha, default_branch)
+    )
+    target = decide.command_environment(environments, env, in_default_history=in_history)
+    if isinstance(target, decide.Refuse):
+        return messages.refused(target.reason)
+    return await _deploy(
+        context,
+        facts,
+        config,
+        target,
+        target_sha,
+        actor=actor,
+        default_branch=default_branch,
+        pr_number=pr_number,
+    )
+
+
+async def rollback_command(
+    context: Context, *, repo: str, installation_id: int, pr_number: int, actor: str, env: str
+) -> str:
+    """Redeploy the last successful deployment of `env` before the current one."""
+    facts = Facts(context, installation_id, repo)
+    config = await facts.config(await facts.default_branch())
+    if config is None:
+        return messages.refused(messages.no_config())
+    environment = config.deploy.environment(env)
+    if environment is None:
+        names = [e.name for e in config.deploy.environments]
+        return messages.refused(messages.unknown_environment(env, names))
+    deployer = deployer_for(context)
+    history = await deployer.store.history(repo, env)
+    past = [decide.PastDeploy(d.sha, d.state.value, d.rollback) for d in history]
+    target = decide.rollback_target(past)
+    if isinstance(target, decide.Refuse):
+        return messages.refused(target.reason)
+    run = await context.store.runs.for_sha(repo, target.sha)
+    if run is None:
+        return messages.refused(messages.never_built(target.sha[:7]))
+    current = next(p for p in past if p.state in {"success", "failure"})
+    request = DeployRequest(
+        run,
+        environment,
+        config.deploy.environments,
+        requested_by=actor,
+        rollback=True,
+        pr_number=pr_number,
+    )
+    queued = await deployer.submit(request)
+    if isinstance(queued, str):
+        return messages.refused(queued)
+    return messages.rollback_queued(env, target.sha, current.sha, actor)
+
+
+async def deploy_button(context: Context, *, run_id: int, actor: str) -> str:
+    """The `deploy` button of a green default-branch commit: the last environment."""
+    run = await context.store.runs.get(run_id)
+    if run is None or run.installation_id is None:
+        return messages.refused(messages.never_built(str(run_id)))
+    facts = Facts(context, run.installation_id, run.repo)
+    default_branch = await facts.default_branch()
+    config = await facts.config(run.sha)
+    if config is None:
+        return messages.refused(messages.no_config())
+    env = decide.button_environment(config.mode, config.deploy.environments)
+    if env is None or run.ref != default_branch or run.event != "push":
+        return messages.refused(messages.no_button(config.mode.value))
+    target = config.deploy.environment(env)
+    assert target is not None
+    refusal = await _permission_refusal(facts, actor, target)
+    if refusal is not None:
+        return refusal
+    return await _deploy(
+        context,
+        facts,
+        config,
+        target,
+        run.sha,
+        actor=actor,
+        default_branch=default_branch,
+        pr_number=None,
+        permission_checked=True,
+    )
+
+
+async def _deploy(
+    context: Context,
+    facts: Facts,
+    config: Config,
+    target: Environment,
+    sha: str,
+    *,
+    actor: str,
+    default_branch: str,
+    pr_number: int | None,
+    permission_checked: bool = False,
+) -> str:
+    if not permission_checked and target.protected:
+        refusal = await _permission_refusal(facts, actor, target)
+        if refusal is not None:
+            return refusal
+    verdict = decide.may_deploy(await facts.sha_facts(sha, default_branch))
+    if isinstance(verdict, decide.Refuse):
+        return messages.refused(verdict.reason)
+    run = await context.store.runs.for_sha(facts.repo, sha)
+    assert run is not None  # may_deploy refuses a SHA that was never built
+    request = DeployRequest(
+        run, target, config.deploy.environments, requested_by=actor, pr_number=pr_number
+    )
+    queued = await deployer_for(context).submit(request)
+    if isinstance(queued, str):
+        return messages.refused(queued)
+    return messages.deploy_queued(target.name, sha, actor)
+
+
+async def _permission_refusal(facts: Facts, actor: str, target: Environment) -> str | None:
+    """Write access deploys; a protected environment needs admin."""
+    permission, role = await facts.client.permission(facts.repo, actor)
+    verdict = authorize(
+        CommandName.DEPLOY,
+        actor=actor,
+        actor_permission=Permission.from_github(permission, role),
+        pr_author="",
+        protected_env=target.protected,
+    )
+    return messages.admin_needed(verdict.reason) if isinstance(verdict, Refused) else None
+
+
+async def _target_sha(
+    context: Context, facts: Facts, pr_number: int, sha: str | None
+) -> str | None:
+    """The full SHA meant: the one given (short ones found among builds), or the PR's."""
+    if sha is None:
+        pr = await facts.client.pull_request(facts.repo, pr_number)
+        if pr.get("merged_at") and pr.get("merge_commit_sha"):
+            return str(pr["merge_commit_sha"])
+        return str(pr["head"]["sha"])
+    wanted = sha.lower()
+    if len(wanted) < MIN_SHA_CHARS:
+        return None
+    runs: list[Run] = await context.store.runs.recent(facts.repo, limit=SHA_SEARCH_RUNS)
+    return next((run.sha for run in runs if run.sha.startswith(wanted)), None)

@@ -1,0 +1,120 @@
+"""What a deploy decision needs to know, read from GitHub and the store."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bot.core.config import CONFIG_PATH, Config
+from bot.core.config_parser import parse_config
+from bot.deploy.decide import Ancestry, ShaFacts
+from bot.github.client import InstallationClient
+from bot.github.errors import GitHubError, NotFound
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+log = logging.getLogger("greenlight.deploy")
+MAX_COMMITS_FOR_NOTICES = 50  # PRs told about one deploy: the commits since the last live SHA
+
+
+class Facts:
+    """Reads for one repository as one installation."""
+
+    def __init__(self, context: Context, installation_id: int, repo: str) -> None:
+        self._context = context
+        self.repo = repo
+        self.client: InstallationClient = context.github.installation(installation_id)
+
+    async def _get(self, url: str, **url_vars: Any) -> Any:
+        # The client has no typed call for these two reads yet; GitHubApp.call is its seam.
+        owner, name = self.repo.split("/", 1)
+        return await self._context.github.call(
+            "get",
+            url,
+            {"owner": owner, "repo": name, **url_vars},
+            oauth_token=await self.client.token(),
+        )
+
+    async def default_branch(self) -> str:
+        data = await self._get("/repos/{owner}/{repo}")
+        return str(data.get("default_branch") or "main")
+
+    async def ancestry(self, live: str | None, candidate: str) -> Ancestry:
+        """Where `candidate` stands against `live` (GitHub compare `live...candidate`)."""
+        if live is None:
+            return Ancestry.NOTHING_LIVE
+        if live == candidate:
+            return Ancestry.SAME
+        data = await self._get(
+            "/repos/{owner}/{repo}/compare/{basehead}", basehead=f"{live}...{candidate}"
+        )
+        return Ancestry(str(data.get("status")))
+
+    async def compare_commits(self, base: str, head: str) -> list[str]:
+        """SHAs of the commits in `head` that `base` lacks, oldest first."""
+        data = await self._get(
+            "/repos/{owner}/{repo}/compare/{basehead}", basehead=f"{base}...{head}"
+        )
+        return [str(commit["sha"]) for commit in data.get("commits") or []]
+
+    async def in_default_history(self, sha: str, default_branch: str) -> bool:
+        try:
+            data = await self._get(
+                "/repos/{owner}/{repo}/compare/{basehead}", basehead=f"{default_branch}...{sha}"
+            )
+        except NotFound:
+            return False
+        return data.get("status") in {"identical", "behind"}
+
+    async def config(self, ref: str) -> Config | None:
+        """The repository config at `ref`; None when absent or invalid."""
+        try:
+            text = await self.client.file_text(self.repo, CONFIG_PATH, ref)
+        except GitHubError as error:
+            log.warning("config of %s at %s unreadable: %s", self.repo, ref, error)
+            return None
+        parsed = parse_config(text) if text is not None else None
+        return parsed if isinstance(parsed, Config) else None
+
+    async def sha_facts(self, sha: str, default_branch: str) -> ShaFacts:
+        """Greenlight's own build of `sha` and every required check on it."""
+        run = await self._context.store.runs.for_sha(self.repo, sha)
+        required = await self.client.required_checks(self.repo, default_branch)
+        results: dict[str, str | None] = {}
+        if required:
+            for check in sorted(
+                await self.client.check_runs_for_ref(self.repo, sha), key=lambda c: c["id"]
+            ):
+                results[check["name"]] = check.get("conclusion")
+            combined = await self.client.combined_status(self.repo, sha)
+            for status in combined.get("statuses") or []:
+                state = status.get("state")
+                results[status["context"]] = (
+                    "success" if state == "success" else (None if state == "pending" else state)
+                )
+        return ShaFacts(
+            sha=sha,
+            run_conclusion=None if run is None else (run.conclusion or "pending"),
+            trusted=run is not None and run.trusted,
+            fork=run is not None and run.fork,
+            required=required,
+            results=results,
+        )
+
+    async def merged_pull_requests(self, sha: str, since: str | None) -> list[int]:
+        """Numbers of the merged PRs whose change a deploy of `sha` (after `since`) carries."""
+        commits = [sha]
+        if since is not None and since != sha:
+            try:
+                commits = (await self.compare_commits(since, sha))[-MAX_COMMITS_FOR_NOTICES:]
+            except GitHubError as error:
+                log.info(
+                    "compare %s...%s failed, telling only the PR of %s: %s", since, sha, sha, error
+                )
+        numbers: dict[int, None] = {}
+        for commit in commits:
+            for pr in await self.client.pull_requests_for_commit(self.repo, commit):
+                if pr.get("merged_at") and pr.get("merge_commit_sha") in set(commits):
+                    numbers[int(pr["number"])] = None
+        return list(numbers)

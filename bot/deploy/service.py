@@ -1,0 +1,397 @@
+"""The deployer: a queue per repository and environment, GitHub Deployments, promotion.
+
+At most one deploy runs per repository and environment (one worker task drains each
+queue); the queue holds one waiting deploy, so a newer one supersedes an older one that
+has not started. A deploy that succeeds promotes its SHA to the next environment of its
+chain; a failure stops the chain there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from bot import links
+from bot.core.checks import check_run_actions
+from bot.core.config import Environment
+from bot.deploy import decide, messages
+from bot.deploy.facts import Facts
+from bot.deploy.notices import Notices
+from bot.deploy.runner import DeployTicket, deploy_variables, run_deploy
+from bot.github.errors import GitHubError
+from bot.pipeline.secrets import load_secrets, secrets_for
+from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
+from bot.store.records import Run
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+log = logging.getLogger("greenlight.deploy")
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    run: Run  # Greenlight's build of the SHA: where the code comes from
+    environment: Environment
+    environments: tuple[Environment, ...]  # the promotion order, from the config used
+    chain: tuple[str, ...] = ()  # environments to promote to after this one
+    requested_by: str | None = None  # None: automatic
+    rollback: bool = False
+    pr_number: int | None = None  # the PR a command came from, told too
+    live_id: int | None = None  # what was live when it was queued: re-check if it changed
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.run.repo, self.environment.name
+
+
+@dataclass
+class _Queue:
+    waiting: tuple[DeploymentRecord, DeployRequest] | None = None
+    running: DeploymentRecord | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one submit at a time
+    worker: asyncio.Task[None] | None = None
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Deployer:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.store = Deployments(context.store.engine)
+        self.notices = Notices(context, self.store)
+        self._secrets = load_secrets(context.settings.secrets_file)
+        self._queues: dict[tuple[str, str], _Queue] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    # Life cycle --------------------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Deploys a previous process left unfinished end as `error` on GitHub."""
+        if self.context.settings.credentials is None:
+            return
+        for record in await self.store.unfinished():
+            await self._status(record, "error", description=messages.restarted())
+            await self.store.update(
+                record.id, state=DeployState.FAILURE, finished_at=self.context.clock()
+            )
+
+    async def stop(self) -> None:
+        for queue in self._queues.values():
+            queue.cancel.set()
+        await self.wait_idle()
+
+    async def wait_idle(self) -> None:
+        """Until no deploy runs or waits and every comment is written."""
+        while True:
+            tasks = [q.worker for q in self._queues.values() if q.worker and not q.worker.done()]
+            tasks += [t for t in self._background if not t.done()]
+            if not tasks:
+                return
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # The mode at work ----------------------------------------------------------------------------
+
+    async def on_run_completed(self, run: Run) -> None:
+        """A green build of the default branch goes as far as the mode takes it."""
+        await self._carry(run, add_button=True)
+
+    async def reconsider(self, repo: str, sha: str) -> None:
+        """Checks of other apps changed on `sha`: deploy it if that is allowed now.
+
+        A branch may require checks that finish after Greenlight's own run; their
+        `check_suite` / `status` events call this so the deploy is not lost.
+        """
+        run = await self.context.store.runs.for_sha(repo, sha)
+        if run is not None:
+            await self._carry(run, add_button=False)
+
+    async def _carry(self, run: Run, *, add_button: bool) -> None:
+        if run.conclusion != "success" or run.event != "push" or run.installation_id is None:
+            return
+        facts = Facts(self.context, run.installation_id, run.repo)
+        default_branch = await facts.default_branch()
+        if run.ref != default_branch:
+            return
+        config = await facts.config(run.sha)
+        if config is None or not config.deploy.environments:
+            return
+        environments = config.deploy.environments
+        button = decide.button_environment(config.mode, environments)
+        if button is not None and add_button:
+            await self._add_button(run, button)
+        automatic = decide.automatic_environments(config.mode, environments)
+        if not automatic:
+            return
+        verdict = decide.may_deploy(await facts.sha_facts(run.sha, default_branch))
+        if isinstance(verdict, decide.Refuse):
+            log.info("not deploying %s of %s: %s", run.sha[:7], run.repo, verdict.reason)
+            return
+        first = config.deploy.environment(automatic[0])
+        assert first is not None
+        await self.submit(
+            DeployRequest(
+                run, first, environments, chain=decide.promotion_chain(automatic, first.name)
+            )
+        )
+
+    async def _add_button(self, run: Run, environment: str) -> None:
+        if run.aggregate_check_id is None:
+            return
+        client = self.context.github.installation(run.installation_id or 0)
+        actions = check_run_actions(can_rerun_failed=False, deploy_env=environment)
+        try:
+            await client.update_check_run(
+                run.repo, run.aggregate_check_id, {"actions": list(actions)}
+            )
+        except GitHubError as error:
+            log.warning("could not add the deploy button to %s: %s", run.sha[:7], error)
+
+    # The queue --------------------------------------------------------------------------------
+
+    async def submit(self, request: DeployRequest) -> DeploymentRecord | str:
+        """Queue a deploy (replacing an older waiting one); a string says why it did not."""
+        queue = self._queues.setdefault(request.key, _Queue())
+        async with queue.lock:
+            queued = await self._enqueue(queue, request)
+        if isinstance(queued, decide.Skip):
+            if queued.already_live and request.chain:
+                return await self.submit(self._next(request))
+            return queued.reason
+        return queued
+
+    async def _enqueue(
+        self, queue: _Queue, request: DeployRequest
+    ) -> DeploymentRecord | decide.Skip | str:
+        live = await self.store.live(*request.key)
+        skip = await self._behind_live(request, live) or await self._behind_queue(queue, request)
+        if skip is not None:
+            return skip
+        try:
+            record = await self._create(request)
+        except GitHubError as error:
+            return messages.github_refused(str(error))
+        if queue.waiting is not None:
+            older, _ = queue.waiting
+            await self._finish(
+                older, DeployState.SUPERSEDED, messages.superseded_by(request.run.sha)
+            )
+        queue.waiting = (record, replace(request, live_id=live.id if live else None))
+        if queue.worker is None or queue.worker.done():
+            queue.worker = asyncio.create_task(self._drain(queue), name=f"deploy-{request.key}")
+        return record
+
+    async def _behind_live(
+        self, request: DeployRequest, live: DeploymentRecord | None
+    ) -> decide.Skip | None:
+        """An automatic deploy of a SHA not newer than what is live."""
+        if request.requested_by is not None:
+            return None
+        facts = Facts(self.context, request.run.installation_id or 0, request.run.repo)
+        ancestry = await facts.ancestry(live.sha if live else None, request.run.sha)
+        verdict = decide.may_replace_live(ancestry, asked_by_person=False)
+        return verdict if isinstance(verdict, decide.Skip) else None
+
+    async def _behind_queue(self, queue: _Queue, request: DeployRequest) -> decide.Skip | None:
+        """An automatic deploy must not repeat the running one nor replace a newer waiting one."""
+        if request.requested_by is not None:
+            return None
+        if queue.running is not None and queue.running.sha == request.run.sha:
+            return decide.Skip(messages.already_deploying())
+        waiting = queue.waiting[0] if queue.waiting else None
+        if waiting is None or waiting.requested_by is not None:
+            return None
+        facts = Facts(self.context, request.run.installation_id or 0, request.run.repo)
+        ancestry = await facts.ancestry(waiting.sha, request.run.sha)
+        if ancestry in {decide.Ancestry.OLDER, decide.Ancestry.SAME}:
+            return decide.Skip(messages.older_than_waiting())
+        return None
+
+    def _next(self, request: DeployRequest) -> DeployRequest:
+        following = next(e for e in request.environments if e.name == request.chain[0])
+        return replace(request, environment=following, chain=request.chain[1:])
+
+    async def _drain(self, queue: _Queue) -> None:
+        while queue.waiting is not None and not queue.cancel.is_set():
+            record, request = queue.waiting
+            queue.waiting, queue.running = None, record
+            try:
+                promote, follow_ups = await self._deploy(record, request, queue.cancel)
+            except Exception:  # one broken deploy must not stop the queue
+                log.exception("deploy %s crashed", record.id)
+                await self._finish(record, DeployState.FAILURE, messages.crashed())
+                continue
+            finally:
+                queue.running = None
+            if promote and request.chain:
+                await self.submit(self._next(request))
+            # Comments and check runs after the promotion: people wait on production first.
+            for work in follow_ups:
+                self._in_background(work)
+
+    # One deploy ------------------------------------------------------------------------------
+
+    async def _create(self, request: DeployRequest) -> DeploymentRecord:
+        run, env = request.run, request.environment
+        description = messages.description(
+            env.name, run.sha, actor=request.requested_by, rollback=request.rollback
+        )
+        record = await self.store.add(
+            NewDeployment(
+                repo=run.repo,
+                environment=env.name,
+                sha=run.sha,
+                installation_id=run.installation_id,
+                run_id=run.id,
+                requested_by=request.requested_by,
+                rollback=request.rollback,
+                description=description,
+            ),
+            now=self.context.clock(),
+        )
+        client = self.context.github.installation(run.installation_id or 0)
+        created = await client.create_deployment(
+            run.repo,
+            {
+                "ref": run.sha,
+                "task": "deploy",
+                "environment": env.name,
+                "description": description,
+                # The pipeline already gated the SHA; GitHub must neither merge the default
+                # branch in (auto_merge) nor re-check contexts, or it answers 409.
+                # https://docs.github.com/en/rest/deployments/deployments#create-a-deployment
+                "auto_merge": False,
+                "required_contexts": [],
+                "production_environment": decide.is_production(request.environments, env.name),
+                "payload": {"greenlight_deployment": record.id, "rollback": request.rollback},
+            },
+        )
+        # No `queued` status: writes are paced (80 a minute), and a deployment without
+        # statuses already shows as waiting on GitHub.
+        return await self.store.update(record.id, github_id=int(created["id"]))
+
+    async def _deploy(
+        self, record: DeploymentRecord, request: DeployRequest, cancel: asyncio.Event
+    ) -> tuple[bool, list[Coroutine[Any, Any, None]]]:
+        """Run one deploy: whether its SHA goes on to the next environment, and what to tell."""
+        env = request.environment
+        since = await self.store.live(*request.key)
+        if (since.id if since else None) != request.live_id:  # changed while it waited
+            skip = await self._behind_live(request, since)
+            if skip is not None:
+                await self._finish(record, DeployState.SKIPPED, messages.skipped(skip.reason))
+                return skip.already_live, []
+        record = await self.store.update(
+            record.id, state=DeployState.IN_PROGRESS, started_at=self.context.clock()
+        )
+        await self._status(record, "in_progress", description=messages.status_started(env.name))
+        conclusion = await run_deploy(
+            await self._ticket(record, request),
+            store=self.store,
+            cache=self.context.require_pipeline().cache,
+            work_dir=self.context.settings.work_dir,
+            cancel=cancel,
+        )
+        success = conclusion == "success"
+        state = DeployState.SUCCESS if success else DeployState.FAILURE
+        record = await self.store.update(record.id, state=state, finished_at=self.context.clock())
+        extra: dict[str, Any] = {"environment_url": env.url} if success and env.url else {}
+        await self._status(
+            record, state.value, description=messages.status_done(env.name, conclusion), **extra
+        )
+        log_url = self.log_url(record.id)
+        follow_ups: list[Coroutine[Any, Any, None]] = []
+        if not request.rollback:  # a rollback's reply says who asked; no PR's change arrives
+            follow_ups.append(
+                self.notices.tell(
+                    record,
+                    url=env.url,
+                    log_url=log_url,
+                    since=since.sha if since else None,
+                    order=tuple(e.name for e in request.environments),
+                    extra_pr=request.pr_number,
+                )
+            )
+        if not success:
+            follow_ups.append(
+                self.notices.failed_check(record, conclusion=conclusion, log_url=log_url)
+            )
+        return success, follow_ups
+
+    async def _ticket(self, record: DeploymentRecord, request: DeployRequest) -> DeployTicket:
+        run, env = request.run, request.environment
+        settings = self.context.settings
+        secrets, missing = secrets_for(self._secrets, run.repo, env.secrets)
+        if missing:
+            await self.store.append_log(
+                record.id, f"Secrets not defined on the server: {', '.join(missing)}\n"
+            )
+        variables = deploy_variables(
+            settings,
+            run,
+            env.name,
+            deployment_id=record.github_id,
+            pr_number=request.pr_number or run.pr_number,
+        )
+        return DeployTicket(
+            deployment_id=record.id,
+            clone_url=run.clone_url,
+            sha=run.sha,
+            environment=env,
+            env=variables,
+            secrets=secrets,
+            token=await self.context.require_pipeline().tickets.clone_token(run),
+        )
+
+    async def _finish(self, record: DeploymentRecord, state: DeployState, description: str) -> None:
+        await self.store.update(
+            record.id, state=state, description=description, finished_at=self.context.clock()
+        )
+        await self._status(record, "inactive", description=description)
+
+    async def _status(
+        self, record: DeploymentRecord, state: str, *, description: str, **extra: Any
+    ) -> None:
+        if record.github_id is None:
+            return
+        client = self.context.github.installation(record.installation_id or 0)
+        body = {
+            "state": state,
+            "description": description,
+            "log_url": self.log_url(record.id),
+            **extra,
+        }
+        try:
+            await client.create_deployment_status(record.repo, record.github_id, body)
+        except GitHubError as error:
+            log.warning("deployment status %s of %s failed: %s", state, record.github_id, error)
+
+    def log_url(self, deployment_id: int) -> str:
+        settings = self.context.settings
+        return deployment_log_url(settings.public_url, deployment_id, settings.link_secret)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def deployment_log_url(public_url: str, deployment_id: int, secret: str) -> str:
+    token = links.sign("deployment", deployment_id, secret)
+    return f"{public_url}/deployments/{deployment_id}/log?token={token}"
+
+
+def install(context: Context) -> Deployer:
+    """Make the app's deployer and hook it to the end of every run."""
+    deployer = Deployer(context)
+    context.require_pipeline().on_run_completed.append(deployer.on_run_completed)
+    context.deployer = deployer
+    return deployer
+
+
+def deployer_for(context: Context) -> Deployer:
+    if context.deployer is None:
+        raise LookupError("bot.deploy.service.install(context) was not called at start-up")
+    return context.deployer

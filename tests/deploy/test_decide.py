@@ -1,0 +1,181 @@
+"""The pure deploy decisions, as tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.config import Environment, Mode, Step
+from bot.deploy.decide import (
+    Ancestry,
+    Go,
+    PastDeploy,
+    Refuse,
+    ShaFacts,
+    Skip,
+    automatic_environments,
+    button_environment,
+    command_environment,
+    is_production,
+    may_deploy,
+    may_replace_live,
+    promotion_chain,
+    rollback_target,
+)
+
+STEP = (Step(name="deploy", run="./deploy.sh"),)
+QA, STAGING, PRODUCTION = (Environment(n, STEP) for n in ("qa", "staging", "production"))
+THREE = (QA, STAGING, PRODUCTION)
+SHA = "a" * 40
+
+
+@pytest.mark.parametrize(
+    ("mode", "environments", "automatic", "button"),
+    [
+        (Mode.INTEGRATION, THREE, (), None),
+        (Mode.DELIVERY, THREE, ("qa", "staging"), "production"),
+        (Mode.DEPLOYMENT, THREE, ("qa", "staging", "production"), None),
+        (Mode.DELIVERY, (PRODUCTION,), (), "production"),
+        (Mode.DEPLOYMENT, (PRODUCTION,), ("production",), None),
+        (Mode.DELIVERY, (), (), None),
+        (Mode.DEPLOYMENT, (), (), None),
+    ],
+)
+def test_where_a_green_default_branch_build_goes(
+    mode: Mode,
+    environments: tuple[Environment, ...],
+    automatic: tuple[str, ...],
+    button: str | None,
+) -> None:
+    assert automatic_environments(mode, environments) == automatic
+    assert button_environment(mode, environments) == button
+
+
+@pytest.mark.parametrize(
+    ("automatic", "start", "chain"),
+    [
+        (("qa", "staging", "production"), "qa", ("staging", "production")),
+        (("qa", "staging", "production"), "staging", ("production",)),
+        (("qa", "staging", "production"), "production", ()),
+        (("qa", "staging"), "production", ()),  # a command deploy promotes nowhere
+        ((), "staging", ()),
+    ],
+)
+def test_promotion_goes_on_in_order(
+    automatic: tuple[str, ...], start: str, chain: tuple[str, ...]
+) -> None:
+    assert promotion_chain(automatic, start) == chain
+
+
+def facts(
+    conclusion: str | None = "success",
+    *,
+    trusted: bool = True,
+    fork: bool = False,
+    required: tuple[str, ...] = (),
+    results: dict[str, str | None] | None = None,
+) -> ShaFacts:
+    return ShaFacts(SHA, conclusion, trusted, fork, required, results or {})
+
+
+@pytest.mark.parametrize(
+    ("given", "refusal"),
+    [
+        (facts(), None),
+        (facts(None), "never built"),
+        (facts("failure"), "ended `failure`"),
+        (facts("pending"), "ended `pending`"),
+        (facts(trusted=False), "untrusted"),
+        (facts(fork=True), "untrusted"),
+        (facts(required=("greenlight",), results={"greenlight": "success"}), None),
+        (facts(required=("lint",), results={"lint": "neutral"}), None),
+        (facts(required=("lint",), results={"lint": "skipped"}), None),
+        (facts(required=("lint",), results={"lint": None}), "`lint` has not finished"),
+        (facts(required=("lint",), results={}), "`lint` has not finished"),
+        (facts(required=("lint",), results={"lint": "failure"}), "`lint` ended `failure`"),
+        (facts(required=("a", "b"), results={"a": "success", "b": "timed_out"}), "`b` ended"),
+    ],
+)
+def test_a_deploy_needs_a_trusted_green_sha(given: ShaFacts, refusal: str | None) -> None:
+    verdict = may_deploy(given)
+    if refusal is None:
+        assert verdict == Go()
+    else:
+        assert isinstance(verdict, Refuse)
+        assert refusal in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("ancestry", "person", "expected"),
+    [
+        (Ancestry.NOTHING_LIVE, False, "go"),
+        (Ancestry.NEWER, False, "go"),
+        (Ancestry.DIVERGED, False, "go"),
+        (Ancestry.SAME, False, "already live"),
+        (Ancestry.OLDER, False, "older"),
+        (Ancestry.SAME, True, "go"),
+        (Ancestry.OLDER, True, "go"),  # /deploy ENV SHA and /rollback may go back
+    ],
+)
+def test_automatic_deploys_never_go_back(ancestry: Ancestry, person: bool, expected: str) -> None:
+    verdict = may_replace_live(ancestry, asked_by_person=person)
+    if expected == "go":
+        assert verdict == Go()
+    else:
+        assert isinstance(verdict, Skip)
+        assert expected in verdict.reason
+        assert verdict.already_live == (ancestry is Ancestry.SAME)
+
+
+@pytest.mark.parametrize(
+    ("name", "in_history", "expected"),
+    [
+        ("staging", False, "staging"),  # a PR head may go to a pre-production environment
+        ("staging", True, "staging"),
+        ("production", True, "production"),
+        ("production", False, "only commits of the default branch"),
+        ("prod", True, "no environment `prod`; configured: `qa`, `staging`, `production`"),
+    ],
+)
+def test_the_environment_of_a_command(name: str, in_history: bool, expected: str) -> None:
+    verdict = command_environment(THREE, name, in_default_history=in_history)
+    if isinstance(verdict, Refuse):
+        assert expected in verdict.reason
+    else:
+        assert verdict.name == expected
+
+
+def test_no_environments_configured() -> None:
+    verdict = command_environment((), "staging", in_default_history=True)
+    assert isinstance(verdict, Refuse)
+    assert "configures no" in verdict.reason
+    assert not is_production((), "staging")
+    assert is_production(THREE, "production")
+    assert not is_production(THREE, "staging")
+
+
+def past(*entries: str) -> list[PastDeploy]:
+    """ "sha:state" entries, newest first."""
+    return [PastDeploy(*entry.split(":")) for entry in entries]
+
+
+@pytest.mark.parametrize(
+    ("history", "target"),
+    [
+        (past("b:success", "a:success"), "a"),
+        (past("b:failure", "a:success"), "a"),  # the bad release did not even deploy
+        (past("c:success", "b:failure", "a:success"), "a"),
+        (past("b:success", "b:success", "a:success"), "a"),  # a redeploy is not a target
+        (past("c:superseded", "b:success", "a:success"), "a"),  # never ran: not current
+        (past("b:success", "a:skipped", "z:success"), "z"),
+        (past("a:success"), None),
+        (past("b:success", "a:failure"), None),
+        ([], None),
+    ],
+)
+def test_what_a_rollback_redeploys(history: list[PastDeploy], target: str | None) -> None:
+    verdict = rollback_target(history)
+    if target is None:
+        assert isinstance(verdict, Refuse)
+    else:
+        assert isinstance(verdict, PastDeploy)
+        assert verdict.sha == target

@@ -1,0 +1,440 @@
+"""Continuous delivery and deployment as people see it: GitHub Deployments, PR comments,
+marker files written by real deploy scripts, one per environment."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.deploy.commands import deploy_button, deploy_command, rollback_command
+from bot.deploy.messages import REFUSED_PREFIX
+from bot.deploy.service import Deployer, deployer_for
+from bot.store.deployments import DeployState, NewDeployment
+from tests.e2e.conftest import Greenlight, start_greenlight
+from tests.fakes.github import FakeGitHub
+from tests.fakes.pulls import merge
+from tests.fakes.state import Deployment
+from tests.helpers import wait_until
+
+REPO = "octo/hello"
+CONFIG = ".github/greenlight.yml"
+PROD_KEY = "prod-key-d3adb33f"
+
+
+@pytest.fixture
+async def deploying(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[Greenlight]:
+    """Greenlight (its deployer installed by the app) with a server-side production secret."""
+    secrets = tmp_path / "secrets.yml"
+    secrets.write_text(f"{REPO}:\n  PROD_KEY: {PROD_KEY}\n")
+    server = await start_greenlight(fake_github, tmp_path, GREENLIGHT_SECRETS_FILE=str(secrets))
+    greenlight = Greenlight(fake_github, server, tmp_path)
+    try:
+        yield greenlight
+    finally:
+        await fake_github.settle()
+        await server.close()
+
+
+def deployer(greenlight: Greenlight) -> Deployer:
+    return deployer_for(greenlight.context)
+
+
+def installation(fake: FakeGitHub) -> int:
+    found = fake.world.installation_for(REPO, fake.app_id)
+    assert found is not None
+    return found.id
+
+
+def marks(greenlight: Greenlight) -> Path:
+    path = greenlight.tmp_path / "marks"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def config(
+    greenlight: Greenlight, mode: str, *, staging: str = "true", protected: bool = False
+) -> dict[str, str]:
+    """A config whose deploy steps write `$GREENLIGHT_SHA` to marks/<environment>."""
+    out = marks(greenlight)
+    text = textwrap.dedent(f"""
+        mode: {mode}
+        jobs:
+          build:
+            run: echo built
+        deploy:
+          environments:
+            staging:
+              steps:
+                - run: {staging}
+                - run: echo "$GREENLIGHT_SHA" >> {out}/staging
+                - run: echo "env=$GREENLIGHT_ENVIRONMENT id=$GREENLIGHT_DEPLOYMENT_ID"
+              url: https://staging.example.com
+            production:
+              run: echo "$GREENLIGHT_SHA" >> {out}/production; echo "key=$PROD_KEY"
+              url: https://example.com
+              secrets: [PROD_KEY]
+              protected: {str(protected).lower()}
+    """).lstrip("\n")
+    return {CONFIG: text}
+
+
+def marked(greenlight: Greenlight, env: str) -> list[str]:
+    """SHAs the deploy script of `env` recorded, in order."""
+    path = marks(greenlight) / env
+    return path.read_text().split() if path.exists() else []
+
+
+def states(fake: FakeGitHub, deployment: Deployment) -> list[str]:
+    return [status.state for status in fake.deployment_statuses(deployment.id)]
+
+
+async def settled(greenlight: Greenlight) -> None:
+    """Until GitHub, the pipeline and the deployer have nothing left to do."""
+    for _ in range(3):
+        await greenlight.settle()
+        await deployer(greenlight).wait_idle()
+
+
+async def deployed(greenlight: Greenlight, env: str, sha: str, state: str = "success") -> None:
+    def done() -> bool:
+        return any(
+            d.sha == sha and states(greenlight.fake, d)[-1:] == [state]
+            for d in greenlight.fake.deployments(REPO, env)
+        )
+
+    await greenlight.settle()
+    await wait_until(done, deadline=30, message=f"{sha[:7]} {state} in {env}")
+    await settled(greenlight)
+
+
+async def merge_pr(fake: FakeGitHub, number: int, user: str = "octo") -> str:
+    """A person presses Merge: git merges, GitHub sends `push` and `closed`."""
+    pr = fake.pull(REPO, number)
+    result = merge(
+        fake.world,
+        pr,
+        method="merge",
+        sha=None,
+        title=None,
+        message=None,
+        actor=fake.world.user(user),
+    )
+    now = fake.now_iso()
+    pr.state, pr.merged, pr.merged_at, pr.closed_at = "closed", True, now, now
+    pr.merged_by, pr.merge_commit_sha = fake.world.user(user), result.after
+    fake.emit("push", lambda: fake.payloads.push(REPO, "main", result.before, result.after))
+    fake.emit("pull_request", lambda: fake.payloads.pull_request("closed", REPO, number))
+    await fake.settle()
+    return result.after
+
+
+async def open_pr(greenlight: Greenlight, branch: str, files: dict[str, str]) -> int:
+    fake = greenlight.fake
+    sha = fake.commit(REPO, branch, files)
+    pr = fake.open_pull_request(REPO, branch, title=f"Change {branch}")
+    await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
+    run = await greenlight.run_for(REPO, sha)
+    assert run.conclusion == "success"
+    return pr.number
+
+
+async def test_delivery_deploys_staging_and_offers_production(deploying: Greenlight) -> None:
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "delivery"))
+    number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
+    sha = await merge_pr(fake, number)
+    await deployed(deploying, "staging", sha)
+
+    assert marked(deploying, "staging") == [sha]
+    assert fake.deployments(REPO, "production") == []
+    (staging,) = fake.deployments(REPO, "staging")
+    assert (staging.ref, staging.production_environment) == (sha, False)
+    assert states(fake, staging) == ["in_progress", "success"]
+    success = fake.deployment_statuses(staging.id)[-1]
+    assert success.environment_url == "https://staging.example.com"
+    assert success.log_url.startswith("http://greenlight.test/deployments/")
+    aggregate = deploying.checks(REPO, sha)["greenlight"]
+    assert [a["identifier"] for a in aggregate.actions] == ["deploy"]
+    assert aggregate.actions[0]["label"] == "Deploy to production"
+    (notice,) = [c for c in fake.comments(REPO, number) if "greenlight:deploy" in c.body]
+    assert "live in staging at https://staging.example.com" in notice.body
+    assert "production" not in notice.body
+
+    run = await deploying.store.runs.for_sha(REPO, sha)
+    assert run is not None
+    fake.set_permission(REPO, "maintainer", "write")
+    reply = await deploy_button(deploying.context, run_id=run.id, actor="maintainer")
+    assert "Deploying" in reply
+    await deployed(deploying, "production", sha)
+    staging_log = await deployer(deploying).store.read_log(
+        (await deployer(deploying).store.history(REPO, "staging"))[0].id
+    )
+    assert f"env=staging id={staging.id}" in staging_log
+    assert marked(deploying, "production") == [sha]
+    (production,) = fake.deployments(REPO, "production")
+    assert production.production_environment is True
+    (notice,) = [c for c in fake.comments(REPO, number) if "greenlight:deploy" in c.body]
+    assert "live in staging" in notice.body
+    assert "live in production" in notice.body
+    store = deployer(deploying).store
+    live = await store.live(REPO, "production")
+    assert live is not None
+    log = await store.read_log(live.id)
+    assert "key=***" in log
+    assert PROD_KEY not in log
+
+
+async def test_deployment_mode_goes_through_every_environment(deploying: Greenlight) -> None:
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "deployment"))
+    number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
+    sha = await merge_pr(fake, number)
+    await deployed(deploying, "production", sha)
+
+    assert marked(deploying, "staging") == [sha]
+    assert marked(deploying, "production") == [sha]
+    (staging,) = fake.deployments(REPO, "staging")
+    (production,) = fake.deployments(REPO, "production")
+    assert staging.id < production.id
+    assert "deploy" not in [
+        a["identifier"] for a in deploying.checks(REPO, sha)["greenlight"].actions
+    ]
+    (notice,) = [c for c in fake.comments(REPO, number) if "greenlight:deploy" in c.body]
+    assert "live in production at https://example.com" in notice.body
+
+
+async def test_a_failing_staging_deploy_stops_promotion(deploying: Greenlight) -> None:
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "deployment", staging="echo broken; exit 3"))
+    number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
+    sha = await merge_pr(fake, number)
+    await deployed(deploying, "staging", sha, state="failure")
+
+    assert fake.deployments(REPO, "production") == []
+    assert marked(deploying, "staging") == []
+    failed = deploying.checks(REPO, sha)["deploy: staging"]
+    assert failed.conclusion == "failure"
+    (notice,) = [c for c in fake.comments(REPO, number) if "greenlight:deploy" in c.body]
+    assert "deploy to staging failure" in notice.body
+
+
+async def test_the_integration_mode_deploys_only_by_command(deploying: Greenlight) -> None:
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "integration"))
+    number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
+    sha = await merge_pr(fake, number)
+    await deploying.run_for(REPO, sha)
+    await settled(deploying)
+    assert fake.deployments(REPO) == []
+
+    reply = await deploy_command(
+        deploying.context,
+        repo=REPO,
+        installation_id=installation(fake),
+        pr_number=number,
+        actor="octo",
+        env="staging",
+        sha=None,
+    )
+    assert "Deploying" in reply
+    await deployed(deploying, "staging", sha)
+    assert fake.deployments(REPO, "production") == []
+
+
+async def test_two_quick_merges_deploy_in_order_and_replace_the_waiting_one(
+    deploying: Greenlight,
+) -> None:
+    fake = deploying.fake
+    gate = deploying.tmp_path / "gate"
+    wait = f"while [ ! -e {gate} ]; do sleep 0.05; done"
+    fake.create_repo(REPO, config(deploying, "delivery", staging=wait))
+    first = await fake.push(REPO, "main", {"a.txt": "1\n"})
+
+    async def first_started() -> bool:
+        history = await deployer(deploying).store.history(REPO, "staging")
+        return [r.state for r in history] == [DeployState.IN_PROGRESS]
+
+    await deploying.settle()
+    await wait_until(first_started, deadline=30, message="the first deploy to start")
+    second = await fake.push(REPO, "main", {"a.txt": "2\n"})
+    await deploying.run_for(REPO, second)
+    third = await fake.push(REPO, "main", {"a.txt": "3\n"})
+    await deploying.run_for(REPO, third)
+    gate.touch()
+    await deployed(deploying, "staging", third)
+
+    assert marked(deploying, "staging") == [first, third]
+    by_sha = {d.sha: states(fake, d) for d in fake.deployments(REPO, "staging")}
+    assert by_sha[second] == ["inactive"]
+    assert by_sha[first][-1] == "inactive"  # a later success marks it inactive
+    assert by_sha[third][-1] == "success"
+    records = {r.sha: r for r in await deployer(deploying).store.history(REPO, "staging")}
+    assert records[second].state == DeployState.SUPERSEDED
+    assert third[:7] in records[second].description
+
+
+async def test_rollback_redeploys_the_previous_good_release(deploying: Greenlight) -> None:
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "deployment"))
+    good = await fake.push(REPO, "main", {"a.txt": "good\n"})
+    await deployed(deploying, "production", good)
+    bad = await fake.push(REPO, "main", {"a.txt": "bad\n"})
+    await deployed(deploying, "production", bad)
+    fake.commit(REPO, "incident", {"notes.txt": "rolling back\n"})
+    pr = fake.open_pull_request(REPO, "incident", title="Incident")  # where /rollback is said
+
+    reply = await rollback_command(
+        deploying.context,
+        repo=REPO,
+        installation_id=installation(fake),
+        pr_number=pr.number,
+        actor="octo",
+        env="production",
+    )
+    assert f"back from `{bad[:7]}` to `{good[:7]}`" in reply
+    assert "@octo" in reply
+
+    def rolled_back() -> bool:
+        latest = fake.deployments(REPO, "production")[-1]
+        return latest.sha == good and states(fake, latest)[-1:] == ["success"]
+
+    await wait_until(rolled_back, deadline=30, message="the rollback")
+    await settled(deploying)
+    latest = fake.deployments(REPO, "production")[-1]
+    assert "Rollback" in (latest.description or "")
+    assert "octo" in (latest.description or "")
+    assert marked(deploying, "production") == [good, bad, good]
+    assert fake.comments(REPO, pr.number) == []  # the caller posts the reply; no notice
+
+
+async def test_deploys_are_refused_without_the_access_or_a_green_build(
+    deploying: Greenlight,
+) -> None:
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "delivery", protected=True))
+    number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
+    sha = await merge_pr(fake, number)
+    await deployed(deploying, "staging", sha)
+    fake.set_permission(REPO, "reader", "read")
+    fake.set_permission(REPO, "writer", "write")
+
+    run = await deploying.store.runs.for_sha(REPO, sha)
+    assert run is not None
+    reply = await deploy_button(deploying.context, run_id=run.id, actor="reader")
+    assert "only people with admin access can deploy to a protected environment" in reply
+    assert "@reader has read access" in reply
+    assert reply.startswith(REFUSED_PREFIX)
+    reply = await deploy_command(
+        deploying.context,
+        repo=REPO,
+        installation_id=installation(fake),
+        pr_number=number,
+        actor="writer",
+        env="production",
+        sha=sha[:7],
+    )
+    assert "admin access" in reply
+    assert "@writer has write access" in reply
+
+    fake.create_branch(REPO, "other", sha)  # before main breaks
+    broken = await fake.push(
+        REPO,
+        "main",
+        {CONFIG: fake.read_file(REPO, "main", CONFIG).decode().replace("echo built", "exit 1")},
+    )
+    await deploying.run_for(REPO, broken)
+    reply = await deploy_command(
+        deploying.context,
+        repo=REPO,
+        installation_id=installation(fake),
+        pr_number=number,
+        actor="octo",
+        env="staging",
+        sha=broken,
+    )
+    assert "only green builds are deployed" in reply
+
+    other = await open_pr(deploying, "other", {"b.txt": "b\n"})
+    reply = await deploy_command(
+        deploying.context,
+        repo=REPO,
+        installation_id=installation(fake),
+        pr_number=other,
+        actor="octo",
+        env="production",
+        sha=None,
+    )
+    assert "only commits of the default branch" in reply
+    await settled(deploying)
+    assert fake.deployments(REPO, "production") == []
+    assert [d.sha for d in fake.deployments(REPO, "staging")] == [sha]
+
+
+async def test_a_deploy_waits_for_every_required_check(deploying: Greenlight) -> None:
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "delivery"))
+    fake.set_required_checks(REPO, "main", ["greenlight", "security-scan"])
+    sha = await fake.push(REPO, "main", {"a.txt": "a\n"})
+    run = await deploying.run_for(REPO, sha)
+    assert run.conclusion == "success"
+    await settled(deploying)
+    assert fake.deployments(REPO) == []  # another app's required check has not reported
+
+    fake.add_check_run(REPO, sha, "security-scan", conclusion="failure")
+    await deployer(deploying).reconsider(REPO, sha)
+    await settled(deploying)
+    assert fake.deployments(REPO) == []
+
+    fake.add_check_run(REPO, sha, "security-scan", conclusion="success")
+    await deployer(deploying).reconsider(REPO, sha)
+    await deployed(deploying, "staging", sha)
+    await deployer(deploying).reconsider(REPO, sha)  # a late event deploys nothing twice
+    await settled(deploying)
+    assert [d.sha for d in fake.deployments(REPO)] == [sha]
+
+
+async def test_an_open_pull_request_deploys_its_head_for_review(deploying: Greenlight) -> None:
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "integration"))
+    number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
+    head = fake.pull(REPO, number).head_sha
+
+    reply = await deploy_command(
+        deploying.context,
+        repo=REPO,
+        installation_id=installation(fake),
+        pr_number=number,
+        actor="octo",
+        env="staging",
+        sha=None,
+    )
+    assert f"Deploying `{head[:7]}` to `staging`" in reply
+    await deployed(deploying, "staging", head)
+    assert marked(deploying, "staging") == [head]
+    (notice,) = [c for c in fake.comments(REPO, number) if "greenlight:deploy" in c.body]
+    assert "live in staging" in notice.body
+    assert fake.deployments(REPO, "production") == []
+
+
+async def test_a_restart_ends_unfinished_deploys_as_errors(deploying: Greenlight) -> None:
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "integration"))
+    sha = fake.repo(REPO).git.branch_sha("main")
+    assert sha is not None
+    client = deploying.context.github.installation(installation(fake))
+    body = {"ref": sha, "environment": "staging", "auto_merge": False, "required_contexts": []}
+    created = await client.create_deployment(REPO, body)
+    store = deployer(deploying).store
+    record = await store.add(NewDeployment(REPO, "staging", sha, installation(fake), None), now=1)
+    await store.update(record.id, github_id=created["id"], state=DeployState.IN_PROGRESS)
+
+    await deployer(deploying).recover()
+    after = await store.get(record.id)
+    assert after is not None
+    assert after.state == DeployState.FAILURE
+    (deployment,) = fake.deployments(REPO)
+    assert states(fake, deployment) == ["error"]
+    assert "restarted" in fake.deployment_statuses(deployment.id)[0].description
