@@ -103,6 +103,8 @@ class Pipeline:
             now=self.context.clock(),
         )
         if not created:
+            if request.event == "push" and run.event != "push":
+                return await self._became_a_push(run, request)
             if request.pr_number is not None and run.pr_number is None:
                 await store.runs.update(
                     run.id,
@@ -118,6 +120,19 @@ class Pipeline:
             await self.reports.internal_error(run, f"{type(error).__name__}: {error}")
             await self._finish_run(run.id, "failure", note="internal error")
             raise
+
+    async def _became_a_push(self, run: Run, request: BuildRequest) -> Run | None:
+        """A commit built for a pull request was pushed to a branch (a fast-forward merge).
+
+        The run now stands for the push, so a default-branch deploy sees it; if it is over
+        already, the run-completed hooks hear of it again.
+        """
+        store = self.context.store
+        await store.runs.update(run.id, now=self.context.clock(), event="push", ref=request.ref)
+        updated = await store.runs.get(run.id)
+        if updated is not None and updated.status == Status.COMPLETED:
+            await self._announce(updated)
+        return updated
 
     async def _start_new_run(self, run: Run, request: BuildRequest) -> Run | None:
         store = self.context.store
@@ -347,8 +362,10 @@ class Pipeline:
         )
         self._locks.pop(run_id, None)
         run = await self.context.store.runs.get(run_id)
-        if run is None or note == "no config file":
-            return
+        if run is not None and note != "no config file":
+            await self._announce(run)
+
+    async def _announce(self, run: Run) -> None:
         for hook in self.on_run_completed:
             try:
                 await hook(run)

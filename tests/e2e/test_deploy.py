@@ -206,6 +206,23 @@ async def test_deployment_mode_goes_through_every_environment(deploying: Greenli
     assert "live in production at https://example.com" in notice.body
 
 
+async def test_a_fast_forward_push_of_a_built_pr_head_deploys(deploying: Greenlight) -> None:
+    """The head was built for its pull request; pushing that very SHA to main deploys it."""
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "delivery"))  # delivery: no auto-merge
+    number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
+    sha = fake.pull(REPO, number).head_sha
+    run = await deploying.run_for(REPO, sha)
+    assert (run.event, run.conclusion) == ("pull_request", "success")
+    before = fake.repo(REPO).git.branch_sha("main")
+    fake.repo(REPO).git.set_ref("refs/heads/main", sha)
+    await fake.send("push", fake.push_event(REPO, "main", before or "0" * 40, sha))
+    await deployed(deploying, "staging", sha)
+    assert marked(deploying, "staging") == [sha]
+    assert marked(deploying, "production") == []  # one click away, in delivery mode
+    assert [c.name for c in fake.check_runs(REPO, sha)].count("build") == 1  # built once
+
+
 async def test_a_failing_staging_deploy_stops_promotion(deploying: Greenlight) -> None:
     fake = deploying.fake
     fake.create_repo(REPO, config(deploying, "deployment", staging="echo broken; exit 3"))
