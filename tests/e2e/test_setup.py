@@ -67,7 +67,8 @@ async def test_the_manifest_flow_registers_and_applies_the_app(
 
             body = json.dumps(fixture_payload("installation.created")).encode()
             accepted = await session.post(
-                server.make_url("/webhook"), data=body,
+                server.make_url("/webhook"),
+                data=body,
                 headers=signed_headers(body, "installation", secret=secret),
             )
             assert accepted.status == 202  # the new secret works without a restart
