@@ -1,0 +1,38 @@
+"""`python -m bench [intake|pipeline|all] [options]`: run Greenlight's benchmarks."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: python -m bench [intake | pipeline | all] [options]
+
+  intake     webhook intake: the app against a bare aiohttp handler and gidgethub
+  pipeline   webhook to first in_progress check, executor overhead, cached checkout
+  all        both (the default), each with its default options
+
+`python -m bench intake --help` and `python -m bench pipeline --help` list the options.
+"""
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "all"
+    rest = argv[1:]
+    if command in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    if command in ("intake", "all"):
+        from bench import intake
+
+        intake.main(rest if command == "intake" else [])
+    if command in ("pipeline", "all"):
+        from bench import pipeline
+
+        pipeline.main(rest if command == "pipeline" else [])
+    if command not in ("intake", "pipeline", "all"):
+        print(f"unknown benchmark {command!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

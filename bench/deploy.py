@@ -1,0 +1,157 @@
+"""Issue 5 benchmark: from the merge of a green PR to production's `success`, `deployment` mode.
+
+The build sleeps 1 s and each of two environments' deploy sleeps 0.5 s, so the work is
+2 s; the rest is Greenlight's overhead (webhooks, the Checks and Deployments API calls,
+git checkouts). Everything is local: the fake GitHub, real git, real processes.
+
+Auto-merge (issue 4) is not wired yet, so the clock starts when a person's merge lands on
+`main` (GitHub's `push`), not when the PR became mergeable.
+
+The client paces writes to GitHub's 80 a minute; one merge here makes about 20 writes
+(check runs of two builds, a deployment and two statuses per environment, the comment),
+so ten back-to-back merges would mostly measure that pacing. By default the benchmark
+lifts the pace to measure Greenlight itself; `--pace` keeps it.
+
+    .venv/bin/python -m bench.deploy [--runs 10] [--pace]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.deploy.service import deployer_for
+from bot.web.keys import CONTEXT
+from tests.e2e.conftest import start_greenlight
+from tests.fakes.github import FakeGitHub
+from tests.fakes.plugin import start_fake_github, stop_fake_github
+from tests.fakes.pulls import merge
+
+REPO = "octo/bench"
+BUILD_SECONDS = 1.0
+DEPLOY_SECONDS = 0.5
+CONFIG = textwrap.dedent(f"""
+    mode: deployment
+    jobs:
+      build:
+        run: sleep {BUILD_SECONDS}
+    deploy:
+      environments:
+        staging:
+          run: sleep {DEPLOY_SECONDS}
+          url: https://staging.example.com
+        production:
+          run: sleep {DEPLOY_SECONDS}
+          url: https://example.com
+""").lstrip()
+WORK_SECONDS = BUILD_SECONDS + 2 * DEPLOY_SECONDS
+
+
+async def wait_for(condition: Callable[[], bool], *, deadline: float = 60.0) -> None:
+    give_up = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > give_up:
+            raise TimeoutError("the benchmark's deploy never finished")
+        await asyncio.sleep(0.005)
+
+
+def production_success(fake: FakeGitHub, sha: str) -> bool:
+    for deployment in fake.deployments(REPO, "production"):
+        if deployment.sha == sha and any(
+            s.state == "success" for s in fake.deployment_statuses(deployment.id)
+        ):
+            return True
+    return False
+
+
+async def green_pr(fake: FakeGitHub, index: int) -> int:
+    """Open a PR and wait until its build is green (not timed)."""
+    branch = f"change-{index}"
+    sha = fake.commit(REPO, branch, {f"file-{index}.txt": f"{index}\n"})
+    pr = fake.open_pull_request(REPO, branch, title=f"Change {index}")
+    fake.add_review(REPO, pr.number, "reviewer")
+    await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
+
+    def green() -> bool:
+        return any(
+            c.name == "greenlight" and c.conclusion == "success" for c in fake.check_runs(REPO, sha)
+        )
+
+    await wait_for(green)
+    return pr.number
+
+
+async def merge_and_time(fake: FakeGitHub, number: int) -> float:
+    """Merge as a person; seconds until production reports `success` for the merge."""
+    pr = fake.pull(REPO, number)
+    actor = fake.world.user("octo")
+    started = time.monotonic()
+    result = merge(fake.world, pr, method="merge", sha=None, title=None, message=None, actor=actor)
+    now = fake.now_iso()
+    pr.state, pr.merged, pr.merged_at, pr.closed_at = "closed", True, now, now
+    pr.merged_by, pr.merge_commit_sha = actor, result.after
+    fake.emit("push", lambda: fake.payloads.push(REPO, "main", result.before, result.after))
+    fake.emit("pull_request", lambda: fake.payloads.pull_request("closed", REPO, number))
+    await wait_for(lambda: production_success(fake, result.after))
+    return time.monotonic() - started
+
+
+async def bench(runs: int, *, pace: bool) -> list[float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        fake, fake_server = await start_fake_github(root / "github")
+        (root / "greenlight").mkdir()
+        server = await start_greenlight(fake, root / "greenlight")
+        context = server.app[CONTEXT]
+        deployer = deployer_for(context)  # the app installed it
+        try:
+            fake.create_repo(REPO, {".github/greenlight.yml": CONFIG, "README.md": "bench\n"})
+            installation = fake.world.installation_for(REPO, fake.app_id)
+            assert installation is not None
+            writes = context.github.installation(installation.id).writes
+            if not pace:
+                writes.limit = 1_000_000
+            times = []
+            for index in range(runs + 1):  # the first run warms the git cache: not counted
+                number = await green_pr(fake, index)
+                elapsed = await merge_and_time(fake, number)
+                await fake.settle()
+                await deployer.wait_idle()
+                if index > 0:
+                    times.append(elapsed)
+                    print(f"run {index}: {elapsed:.2f} s", file=sys.stderr)
+            print(f"writes waited {writes.waited:.1f} s for GitHub's write limit", file=sys.stderr)
+            return times
+        finally:
+            await server.close()  # stops the deployer too
+            await stop_fake_github(fake, fake_server)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument(
+        "--pace",
+        action="store_true",
+        help="keep the client's pacing of writes to GitHub's 80 a minute (each merge here "
+        "makes ~20 writes, so back-to-back runs mostly measure that wait)",
+    )
+    args = parser.parse_args(argv)
+    times = asyncio.run(bench(args.runs, pace=args.pace))
+    median = statistics.median(times)
+    print(
+        f"merge → production success, deployment mode, median of {len(times)}: "
+        f"{median:.2f} s for {WORK_SECONDS:.1f} s of sleeps: ratio {median / WORK_SECONDS:.2f}, "
+        f"overhead {median - WORK_SECONDS:.2f} s (min {min(times):.2f}, max {max(times):.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
