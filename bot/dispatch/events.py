@@ -39,13 +39,13 @@ def summarize(event: str, payload: Any) -> tuple[str | None, int | None, str | N
     )
 
 
-def from_delivery(delivery: Delivery) -> WebhookEvent:
-    """Rebuild the event from what the store recorded."""
+def from_delivery(delivery: Delivery, payload: dict[str, Any] | None = None) -> WebhookEvent:
+    """The event of a recorded delivery; `payload` is its body when already parsed."""
     return WebhookEvent(
         name=delivery.event,
         action=delivery.action,
         delivery_id=delivery.id,
         installation_id=delivery.installation_id,
         repo=delivery.repo,
-        payload=json.loads(delivery.payload),
+        payload=json.loads(delivery.payload) if payload is None else payload,
     )

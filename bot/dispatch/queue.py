@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from bot.dispatch.events import WebhookEvent, from_delivery
 from bot.dispatch.router import Router
@@ -40,7 +40,7 @@ class Dispatcher(Generic[ContextT]):
         self._context = context
         self._metrics = metrics
         self._clock = clock
-        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Delivery, dict[str, Any] | None]] = asyncio.Queue()
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
         self._repo_locks: dict[str, asyncio.Lock] = {}
@@ -65,26 +65,28 @@ class Dispatcher(Generic[ContextT]):
         """True when some handler listens to this event."""
         return event in self._router.events()
 
-    def submit(self, delivery: Delivery) -> None:
-        self._queue.put_nowait(delivery)
+    def submit(self, delivery: Delivery, payload: dict[str, Any] | None = None) -> None:
+        """Queue a recorded delivery; `payload`: its body already parsed (else parsed later)."""
+        self._queue.put_nowait((delivery, payload))
         self._metrics.queue_depth.set(self._queue.qsize())
 
     async def wait_idle(self) -> None:
-        """Until every submitted delivery has been handled (for tests and shutdown)."""
+        """Until every submitted delivery has been handled and marked (tests, shutdown)."""
         await self._queue.join()
+        await self._store.deliveries.flush()
 
     async def _work(self) -> None:
         while True:
-            delivery = await self._queue.get()
+            delivery, payload = await self._queue.get()
             self._metrics.queue_depth.set(self._queue.qsize())
             try:
                 lock = self._repo_locks.setdefault(delivery.repo or "", asyncio.Lock())
                 async with lock:
-                    await self._handle(delivery)
+                    await self._handle(delivery, payload)
             finally:
                 self._queue.task_done()
 
-    async def _handle(self, delivery: Delivery) -> None:
+    async def _handle(self, delivery: Delivery, payload: dict[str, Any] | None) -> None:
         current_delivery.set((delivery.id, delivery.installation_id, delivery.repo))
         extra = {
             "delivery": delivery.id,
@@ -92,7 +94,7 @@ class Dispatcher(Generic[ContextT]):
             "repo": delivery.repo,
         }
         try:
-            event = from_delivery(delivery)
+            event = from_delivery(delivery, payload)
         except ValueError as error:  # recorded bodies were valid JSON; guard anyway
             await self._finish(delivery, DeliveryStatus.FAILED, f"unreadable payload: {error}")
             return
@@ -118,7 +120,6 @@ class Dispatcher(Generic[ContextT]):
         return failures
 
     async def _finish(self, delivery: Delivery, status: DeliveryStatus, error: str | None) -> None:
-        try:
-            await self._store.deliveries.finish(delivery.id, status, now=self._clock(), error=error)
-        except Exception:  # the store is down: the delivery stays pending and is retried
-            log.exception("could not mark delivery %s %s", delivery.id, status)
+        # Written with the next batch; if that fails the delivery stays pending and is
+        # handled again after a restart (the writer logs it).
+        self._store.deliveries.finish_soon(delivery.id, status, now=self._clock(), error=error)

@@ -1,99 +1,170 @@
 """The delivery log: every webhook recorded durably before it is answered, once per id.
 
-Concurrent webhook requests are written in one transaction (group commit), so recording
-every delivery costs little more than recording one.
+One writer task owns every write to this table: the deliveries of concurrent webhook
+requests and the outcomes the dispatcher reports are committed together, in one
+transaction per batch (group commit), so recording a delivery costs little more than
+recording one, and the writes never contend with each other for SQLite's lock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.records import Delivery, DeliveryStatus
 from bot.store.schema import deliveries
+
+log = logging.getLogger("greenlight.store")
+
+_MARK = (
+    deliveries.update()
+    .where(deliveries.c.id == sa.bindparam("delivery_id"))
+    .values(
+        status=sa.bindparam("new_status"),
+        error=sa.bindparam("new_error"),
+        handled_at=sa.bindparam("now"),
+    )
+)
+
+
+def _mark(
+    delivery_id: str, status: DeliveryStatus, now: float, error: str | None
+) -> dict[str, Any]:
+    return {"delivery_id": delivery_id, "new_status": status, "new_error": error, "now": now}
 
 
 class DeliveryLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._waiting: list[tuple[Delivery, asyncio.Future[bool]]] = []
+        self._new: list[tuple[Delivery, asyncio.Future[bool]]] = []
+        self._marks: list[tuple[dict[str, Any], asyncio.Future[None] | None]] = []
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._writing = False
+        self._flushes: list[asyncio.Future[None]] = []
 
     async def record(self, delivery: Delivery) -> bool:
         """Store a new delivery as pending; False when this id was recorded before."""
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_batches(), name="delivery-writer")
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((delivery, future))
-        self._wakeup.set()
+        self._new.append((delivery, future))
+        self._wake_writer()
         return await future
 
+    async def finish(
+        self, delivery_id: str, status: DeliveryStatus, *, now: float, error: str | None = None
+    ) -> None:
+        """Mark a delivery handled (done) or failed, with the error for the operator."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks.append((_mark(delivery_id, status, now, error), future))
+        self._wake_writer()
+        await future
+
+    def finish_soon(
+        self, delivery_id: str, status: DeliveryStatus, *, now: float, error: str | None = None
+    ) -> None:
+        """`finish` with the next batch, without waiting; a failure is logged, and the
+        delivery stays pending, so it is handled again after a restart."""
+        self._marks.append((_mark(delivery_id, status, now, error), None))
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches(), name="delivery-writer")
+        self._wakeup.set()
+
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+        """Write what is still waiting, then stop the writer."""
+        self._closing = True
+        if self._writer is not None and not self._writer.done():
+            self._wakeup.set()
+            await self._writer
+
+    async def flush(self) -> None:
+        """Until every write asked for so far is committed (for shutdown and tests)."""
+        if not (self._new or self._marks or self._writing):
+            return
+        flushed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._flushes.append(flushed)
+        self._wake_writer()
+        await flushed
 
     async def _write_batches(self) -> None:
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            batch, self._waiting = self._waiting, []
-            if not batch:
-                continue
-            try:
-                inserted = await self._insert(batch)
-            except Exception as error:  # every waiting request gets the failure
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future), was_new in zip(batch, inserted, strict=True):
-                if not future.done():
-                    future.set_result(was_new)
+            if not (self._new or self._marks or self._closing):
+                await self._wakeup.wait()
+                self._wakeup.clear()
+            new, self._new = self._new, []
+            marks, self._marks = self._marks, []
+            if new or marks:
+                self._writing = True
+                try:
+                    await self._write(new, marks)
+                finally:
+                    self._writing = False
+            if not (self._new or self._marks):
+                flushes, self._flushes = self._flushes, []
+                for flushed in flushes:
+                    if not flushed.done():
+                        flushed.set_result(None)
+                if self._closing:
+                    return
 
-    async def _insert(self, batch: Sequence[tuple[Delivery, asyncio.Future[bool]]]) -> list[bool]:
-        ids = [delivery.id for delivery, _ in batch]
-        async with self._engine.begin() as connection:
-            existing = set(
-                (
-                    await connection.execute(
-                        sa.select(deliveries.c.id).where(deliveries.c.id.in_(ids))
-                    )
-                ).scalars()
-            )
-            fresh: dict[str, Delivery] = {}
-            for delivery, _ in batch:
-                if delivery.id not in existing and delivery.id not in fresh:
-                    fresh[delivery.id] = delivery
-            if fresh:
-                await connection.execute(
-                    deliveries.insert(),
-                    [
-                        {
-                            "id": d.id,
-                            "event": d.event,
-                            "action": d.action,
-                            "installation_id": d.installation_id,
-                            "repo": d.repo,
-                            "payload": d.payload,
-                            "received_at": d.received_at,
-                            "status": DeliveryStatus.PENDING,
-                        }
-                        for d in fresh.values()
-                    ],
-                )
-        seen: set[str] = set()
-        result = []
-        for delivery, _ in batch:
-            result.append(delivery.id in fresh and delivery.id not in seen)
-            seen.add(delivery.id)
-        return result
+    async def _write(
+        self,
+        new: Sequence[tuple[Delivery, asyncio.Future[bool]]],
+        marks: Sequence[tuple[dict[str, Any], asyncio.Future[None] | None]],
+    ) -> None:
+        try:
+            async with self._engine.begin() as connection:
+                inserted = await self._insert(connection, [d for d, _ in new]) if new else set()
+                if marks:
+                    await connection.execute(_MARK, [values for values, _ in marks])
+        except Exception as error:  # every waiting caller gets the failure
+            futures: list[asyncio.Future[Any]] = [f for _, f in new]
+            futures += [f for _, f in marks if f is not None]
+            for future in futures:
+                if not future.done():
+                    future.set_exception(error)
+            if len(futures) < len(new) + len(marks):
+                log.exception("could not mark %d deliveries handled", len(marks))
+            return
+        for delivery, future in new:
+            if not future.done():
+                future.set_result(delivery.id in inserted)
+            inserted.discard(delivery.id)  # a second copy in the same batch is a duplicate
+        for _, mark in marks:
+            if mark is not None and not mark.done():
+                mark.set_result(None)
+
+    async def _insert(self, connection: AsyncConnection, batch: Sequence[Delivery]) -> set[str]:
+        """Insert the deliveries not seen before, in one statement; the ids inserted."""
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(deliveries)
+            .on_conflict_do_nothing(index_elements=[deliveries.c.id])
+            .returning(deliveries.c.id)
+        )
+        rows = {
+            d.id: {
+                "id": d.id,
+                "event": d.event,
+                "action": d.action,
+                "installation_id": d.installation_id,
+                "repo": d.repo,
+                "payload": d.payload,
+                "received_at": d.received_at,
+                "status": DeliveryStatus.PENDING,
+            }
+            for d in reversed(batch)  # the first copy of an id wins
+        }
+        return set((await connection.execute(statement, list(rows.values()))).scalars())
 
     async def pending(self) -> list[Delivery]:
         """Deliveries recorded but not yet handled, oldest first (re-queued at start-up)."""
@@ -116,17 +187,6 @@ class DeliveryLog:
             )
             for row in rows
         ]
-
-    async def finish(
-        self, delivery_id: str, status: DeliveryStatus, *, now: float, error: str | None = None
-    ) -> None:
-        """Mark a delivery handled (done) or failed, with the error for the operator."""
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                deliveries.update()
-                .where(deliveries.c.id == delivery_id)
-                .values(status=status, error=error, handled_at=now)
-            )
 
     async def status(self, delivery_id: str) -> DeliveryStatus | None:
         async with self._engine.connect() as connection:

@@ -83,7 +83,7 @@ async def _record(
     if not is_new:
         metrics.webhooks.labels(event, "duplicate").inc()
         return _answer(200, "already received")
-    app[DISPATCHER].submit(delivery)
+    app[DISPATCHER].submit(delivery, payload if isinstance(payload, dict) else None)
     outcome = "queued" if app[DISPATCHER].handles(event) else "ignored"
     metrics.webhooks.labels(event, outcome).inc()
     return _answer(202, outcome)
