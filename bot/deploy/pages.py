@@ -9,6 +9,7 @@ from aiohttp import web
 from bot import links
 from bot.store.deployments import Deployments
 from bot.web.keys import SETTINGS, STORE
+from bot.web.pages import page
 
 
 def add_routes(app: web.Application) -> None:
@@ -31,11 +32,4 @@ async def deployment_log(request: web.Request) -> web.Response:
         "<pre style='background:#111;color:#eee;padding:1em;white-space:pre-wrap'>"
         f"{html.escape(text)}</pre>"
     )
-    return web.Response(
-        text=(
-            "<!doctype html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif;"
-            f"margin:2em'><h1>{html.escape(title)}</h1>{body}</body></html>"
-        ),
-        content_type="text/html",
-    )
+    return page(title, body)

@@ -70,7 +70,7 @@ async def job_log(request: web.Request) -> web.Response:
         f"<pre id='log' style='background:#111;color:#eee;padding:1em;white-space:pre-wrap'>"
         f"{html.escape(text)}</pre>{follow}"
     )
-    return _page(title, body)
+    return page(title, body)
 
 
 async def job_log_chunk(request: web.Request) -> web.Response:
@@ -116,7 +116,7 @@ async def run_page(request: web.Request) -> web.Response:
     )
     repo_link = links.repo_url("", run.repo, settings.link_secret)
     body += f"<p><a href='{html.escape(repo_link)}'>All runs of {html.escape(run.repo)}</a></p>"
-    return _page(f"{run.repo} @ {run.sha[:7]}", body)
+    return page(f"{run.repo} @ {run.sha[:7]}", body)
 
 
 async def repo_page(request: web.Request) -> web.Response:
@@ -139,11 +139,13 @@ async def repo_page(request: web.Request) -> web.Response:
         f"<th>result</th><th>note</th></tr>{''.join(rows) or '<tr><td colspan=5>no runs yet'}"
         "</table>"
     )
-    return _page(f"{repo}: recent runs", body)
+    return page(f"{repo}: recent runs", body)
 
 
-def _page(title: str, body: str) -> web.Response:
+def page(title: str, body: str, *, status: int = 200) -> web.Response:
+    """One HTML page of this service: `body` is already escaped markup."""
     return web.Response(
+        status=status,
         text=(
             "<!doctype html><html><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif;"

@@ -21,6 +21,7 @@ from aiohttp import web
 from bot.github.errors import GitHubError
 from bot.settings import AppCredentials
 from bot.web.keys import GITHUB, SETTINGS, STORE
+from bot.web.pages import page
 
 log = logging.getLogger("greenlight.setup")
 MANIFEST_PATH = Path(__file__).resolve().parents[1] / "app.yml"
@@ -59,7 +60,7 @@ async def home(request: web.Request) -> web.Response:
             f"<li>{html.escape(i.account)}{' (suspended)' if i.suspended else ''}</li>"
             for i in installations
         )
-        return _page(
+        return page(
             "Greenlight is running",
             f"<p>App id {html.escape(github.credentials.app_id)}.</p>"
             f"<h2>Installations</h2><ul>{rows or '<li>none yet</li>'}</ul>",
@@ -68,7 +69,7 @@ async def home(request: web.Request) -> web.Response:
     request.app[SETUP_STATE].add(state)
     manifest = html.escape(json.dumps(load_manifest(settings.public_url)))
     action = html.escape(f"{settings.web_url}/settings/apps/new?state={state}")
-    return _page(
+    return page(
         "Set up Greenlight",
         "<p>Greenlight has no GitHub App yet. Register one on GitHub: it takes one click, "
         "and GitHub sends you back here.</p>"
@@ -83,7 +84,7 @@ async def callback(request: web.Request) -> web.Response:
     code = request.query.get("code", "")
     state = request.query.get("state", "")
     if not code or state not in request.app[SETUP_STATE]:
-        return _page(
+        return page(
             "Setup link expired",
             "<p>Start again from the <a href='/'>setup page</a>.</p>",
             status=400,
@@ -94,7 +95,7 @@ async def callback(request: web.Request) -> web.Response:
         app = await github.convert_manifest(code)
     except GitHubError as error:
         log.warning("manifest conversion failed: %s", error)
-        return _page(
+        return page(
             "GitHub refused the code",
             f"<p>{html.escape(str(error))}. Start again from the <a href='/'>setup page</a>.</p>",
             status=502,
@@ -110,19 +111,10 @@ async def callback(request: web.Request) -> web.Response:
     )
     github.credentials = credentials
     install_url = f"{app['html_url']}/installations/new"
-    return _page(
+    return page(
         "Greenlight is registered",
         f"<p>The app <b>{html.escape(app.get('slug') or app.get('name', ''))}</b> exists and "
         f"its credentials are saved in <code>{html.escape(str(request.app[SETTINGS].env_file))}"
         f"</code>.</p><p>Now <a href='{html.escape(install_url)}'>install it on your "
         "repositories</a>, and add <code>.github/greenlight.yml</code> to each.</p>",
     )
-
-
-def _page(title: str, body: str, *, status: int = 200) -> web.Response:
-    text = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif;"
-        f"max-width:40em;margin:3em auto'><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return web.Response(text=text, content_type="text/html", status=status)
