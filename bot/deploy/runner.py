@@ -11,7 +11,7 @@ The steps still run through the executor's own pieces (`GitCache.checkout`, `run
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +19,12 @@ from pathlib import Path
 from bot import links
 from bot.core.config import Environment
 from bot.core.masking import Masker
+from bot.executor.logs import LogWriter
 from bot.executor.process import run_steps
 from bot.executor.workspace import GitCache, GitError, remove_workspace
 from bot.settings import Settings
 from bot.store.deployments import Deployments
 from bot.store.records import Run
-
-FLUSH_AT_CHARS = 16 * 1024
-FLUSH_EVERY_SECONDS = 0.25
 
 
 def deploy_variables(
@@ -66,29 +64,6 @@ class DeployTicket:
     token: str | None = field(repr=False, default=None)
 
 
-class DeployLog:
-    """Stores a deploy's output as it streams, in batches."""
-
-    def __init__(self, store: Deployments, deployment_id: int) -> None:
-        self._store = store
-        self._id = deployment_id
-        self._buffer: list[str] = []
-        self._size = 0
-        self._last = time.monotonic()
-
-    async def write(self, text: str) -> None:
-        self._buffer.append(text)
-        self._size += len(text)
-        if self._size >= FLUSH_AT_CHARS or time.monotonic() - self._last > FLUSH_EVERY_SECONDS:
-            await self.flush()
-
-    async def flush(self) -> None:
-        if self._buffer:
-            text, self._buffer, self._size = "".join(self._buffer), [], 0
-            self._last = time.monotonic()
-            await self._store.append_log(self._id, text)
-
-
 async def run_deploy(
     ticket: DeployTicket,
     *,
@@ -99,7 +74,7 @@ async def run_deploy(
 ) -> str:
     """Run the environment's steps; return the conclusion (success, failure, timed_out…)."""
     masker = Masker(ticket.secrets.values())
-    log = DeployLog(store, ticket.deployment_id)
+    log = LogWriter(functools.partial(store.append_log, ticket.deployment_id))
     workspace = work_dir / "workspaces" / f"deploy-{ticket.deployment_id}"
     try:
         try:
@@ -118,5 +93,5 @@ async def run_deploy(
         )
         return outcome.conclusion
     finally:
-        await log.flush()
+        await log.close()
         await remove_workspace(workspace)

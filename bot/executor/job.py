@@ -6,6 +6,7 @@ Shared by every executor: the local one calls it in-process, a Celery worker in 
 from __future__ import annotations
 
 import asyncio
+import functools
 import glob
 import json
 import logging
@@ -52,7 +53,7 @@ async def execute_job(
         return "claimed elsewhere"
     await on_started(ticket.job_id)
     masker = Masker(ticket.secrets.values())
-    writer = LogWriter(store.runs, ticket.job_id)
+    writer = LogWriter(functools.partial(store.runs.append_log, ticket.job_id))
     workspace = work_dir / "workspaces" / f"job-{ticket.job_id}-{job.attempt}"
     try:
         try:

@@ -1,21 +1,21 @@
-"""Stores a job's output as it streams: small writes batched, nothing lost on the way."""
+"""Stores a job's or a deploy's output as it streams: small writes batched, nothing lost."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-
-from bot.store.runs import Runs
+from collections.abc import Awaitable, Callable
 
 FLUSH_EVERY_SECONDS = 0.25
 FLUSH_AT_CHARS = 16 * 1024
 
 
 class LogWriter:
-    def __init__(self, runs: Runs, job_id: int) -> None:
-        self._runs = runs
-        self._job_id = job_id
+    """Buffers output and hands it to `append` at most every quarter second (or 16 KB)."""
+
+    def __init__(self, append: Callable[[str], Awaitable[None]]) -> None:
+        self._append = append
         self._buffer: list[str] = []
         self._size = 0
         self._last_flush = time.monotonic()
@@ -43,7 +43,7 @@ class LogWriter:
                 return
             text, self._buffer, self._size = "".join(self._buffer), [], 0
             self._last_flush = time.monotonic()
-            await self._runs.append_log(self._job_id, text)
+            await self._append(text)
 
     async def close(self) -> None:
         if self._timer is not None and self._timer is not asyncio.current_task():
