@@ -7,6 +7,7 @@ restart loses nothing: `start` re-queues whatever was not handled.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -25,6 +26,12 @@ ContextT = TypeVar("ContextT")
 
 
 class Dispatcher(Generic[ContextT]):
+    """One queue per repository, drained in order; up to `workers` deliveries at once.
+
+    A slow repository (a handler waiting on GitHub's write limit, say) holds back only
+    its own deliveries, never another repository's.
+    """
+
     def __init__(
         self,
         store: Store,
@@ -40,26 +47,30 @@ class Dispatcher(Generic[ContextT]):
         self._context = context
         self._metrics = metrics
         self._clock = clock
-        self._queue: asyncio.Queue[tuple[Delivery, dict[str, Any] | None]] = asyncio.Queue()
-        self._worker_count = workers
-        self._workers: list[asyncio.Task[None]] = []
-        self._repo_locks: dict[str, asyncio.Lock] = {}
+        self._slots = asyncio.Semaphore(workers)
+        self._queues: dict[str, collections.deque[tuple[Delivery, dict[str, Any] | None]]] = {}
+        self._drainers: dict[str, asyncio.Task[None]] = {}
+        self._outstanding = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._started = False
 
     async def start(self) -> None:
-        """Re-queue deliveries a previous process recorded but did not handle; start workers."""
+        """Re-queue deliveries a previous process recorded but did not handle; start draining."""
         for delivery in await self._store.deliveries.pending():
             self.submit(delivery)
-        self._workers = [
-            asyncio.create_task(self._work(), name=f"dispatch-{n}")
-            for n in range(self._worker_count)
-        ]
+        self._started = True
+        for repo in list(self._queues):
+            self._drain_soon(repo)
 
     async def stop(self) -> None:
-        for worker in self._workers:
-            worker.cancel()
-        for worker in self._workers:
+        self._started = False
+        drainers = list(self._drainers.values())
+        for drainer in drainers:
+            drainer.cancel()
+        for drainer in drainers:
             with contextlib.suppress(asyncio.CancelledError):
-                await worker
+                await drainer
 
     def handles(self, event: str) -> bool:
         """True when some handler listens to this event."""
@@ -67,24 +78,40 @@ class Dispatcher(Generic[ContextT]):
 
     def submit(self, delivery: Delivery, payload: dict[str, Any] | None = None) -> None:
         """Queue a recorded delivery; `payload`: its body already parsed (else parsed later)."""
-        self._queue.put_nowait((delivery, payload))
-        self._metrics.queue_depth.set(self._queue.qsize())
+        repo = delivery.repo or ""
+        self._queues.setdefault(repo, collections.deque()).append((delivery, payload))
+        self._outstanding += 1
+        self._idle.clear()
+        self._metrics.queue_depth.set(self._outstanding)
+        if self._started:
+            self._drain_soon(repo)
 
     async def wait_idle(self) -> None:
         """Until every submitted delivery has been handled and marked (tests, shutdown)."""
-        await self._queue.join()
+        await self._idle.wait()
         await self._store.deliveries.flush()
 
-    async def _work(self) -> None:
-        while True:
-            delivery, payload = await self._queue.get()
-            self._metrics.queue_depth.set(self._queue.qsize())
-            try:
-                lock = self._repo_locks.setdefault(delivery.repo or "", asyncio.Lock())
-                async with lock:
-                    await self._handle(delivery, payload)
-            finally:
-                self._queue.task_done()
+    def _drain_soon(self, repo: str) -> None:
+        if repo not in self._drainers:
+            self._drainers[repo] = asyncio.create_task(self._drain(repo), name=f"dispatch {repo}")
+
+    async def _drain(self, repo: str) -> None:
+        queue = self._queues[repo]
+        try:
+            while queue:
+                delivery, payload = queue.popleft()
+                try:
+                    async with self._slots:
+                        await self._handle(delivery, payload)
+                finally:
+                    self._outstanding -= 1
+                    self._metrics.queue_depth.set(self._outstanding)
+                    if self._outstanding == 0:
+                        self._idle.set()
+        finally:
+            del self._drainers[repo]
+            if not queue:
+                del self._queues[repo]
 
     async def _handle(self, delivery: Delivery, payload: dict[str, Any] | None) -> None:
         current_delivery.set((delivery.id, delivery.installation_id, delivery.repo))

@@ -1,0 +1,75 @@
+"""The dispatcher: in order per repository, and a slow repository holds back no other."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.dispatch.events import WebhookEvent
+from bot.dispatch.queue import Dispatcher
+from bot.dispatch.router import Router
+from bot.metrics import Metrics
+from bot.store import open_store
+from bot.store.records import Delivery, DeliveryStatus
+
+
+def delivery(ident: str, repo: str) -> Delivery:
+    return Delivery(ident, "push", None, 1, repo, "{}", 0.0)
+
+
+async def test_a_slow_repository_holds_back_only_itself(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    release, quick_done = asyncio.Event(), asyncio.Event()
+    handled: list[str] = []
+    router: Router[None] = Router()
+
+    @router.register("push")
+    async def handle(event: WebhookEvent, _context: None) -> None:
+        if event.repo == "slow/repo":
+            await release.wait()
+        handled.append(event.delivery_id)
+        if event.repo == "quick/repo":
+            quick_done.set()
+
+    dispatcher = Dispatcher(store, router, None, Metrics(), workers=2)
+    await dispatcher.start()
+    for item in [delivery(f"slow-{n}", "slow/repo") for n in range(3)] + [
+        delivery("quick", "quick/repo")
+    ]:
+        await store.deliveries.record(item)
+        dispatcher.submit(item)
+    async with asyncio.timeout(5):
+        await quick_done.wait()  # handled although the slow repository is stuck
+    assert handled == ["quick"]
+    release.set()
+    await dispatcher.wait_idle()
+    assert handled == ["quick", "slow-0", "slow-1", "slow-2"]  # in order within a repo
+    assert await store.deliveries.status("slow-2") == DeliveryStatus.DONE
+    await dispatcher.stop()
+    await store.close()
+
+
+async def test_a_failing_handler_stops_no_other(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    seen: list[str] = []
+    router: Router[None] = Router()
+
+    @router.register("push")
+    async def broken(event: WebhookEvent, _context: None) -> None:
+        raise RuntimeError("boom")
+
+    @router.register("push")
+    async def working(event: WebhookEvent, _context: None) -> None:
+        seen.append(event.delivery_id)
+
+    metrics = Metrics()
+    dispatcher = Dispatcher(store, router, None, metrics)
+    await dispatcher.start()
+    await store.deliveries.record(delivery("d", "o/r"))
+    dispatcher.submit(delivery("d", "o/r"))
+    await dispatcher.wait_idle()
+    assert seen == ["d"]
+    assert await store.deliveries.status("d") == DeliveryStatus.FAILED
+    assert "greenlight_handler_errors_total" in metrics.render().decode()
+    await dispatcher.stop()
+    await store.close()
