@@ -33,7 +33,7 @@ from typing import Any
 from bench import median, ratio, table, verdict
 
 # GitHub allows an installation 80 content-creating requests a minute and the app paces its
-# writes to that (bot.github.client.WritePacer); each quick run makes about 6 writes, so the
+# writes to that (bot.github.pacing.WritePacer); each quick run makes about 6 writes, so the
 # runs rotate over 5 installations to measure latency, not that budget.
 INSTALLATIONS = 5
 SLOW_REPO = "bench-slow/project"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.github.client import WritePacer
+from bot.github.pacing import WritePacer
 
 
 async def test_writes_beyond_the_limit_wait_for_the_window() -> None:
