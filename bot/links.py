@@ -28,3 +28,8 @@ def run_url(public_url: str, run_id: int, secret: str) -> str:
 
 def repo_url(public_url: str, repo: str, secret: str) -> str:
     return f"{public_url}/repos/{repo}?token={sign('repo', repo, secret)}"
+
+
+def deployment_log_url(public_url: str, deployment_id: int, secret: str) -> str:
+    token = sign("deployment", deployment_id, secret)
+    return f"{public_url}/deployments/{deployment_id}/log?token={token}"

@@ -370,17 +370,12 @@ class Deployer:
 
     def log_url(self, deployment_id: int) -> str:
         settings = self.context.settings
-        return deployment_log_url(settings.public_url, deployment_id, settings.link_secret)
+        return links.deployment_log_url(settings.public_url, deployment_id, settings.link_secret)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-def deployment_log_url(public_url: str, deployment_id: int, secret: str) -> str:
-    token = links.sign("deployment", deployment_id, secret)
-    return f"{public_url}/deployments/{deployment_id}/log?token={token}"
 
 
 def install(context: Context) -> Deployer:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot import links
 from bot.pipeline.jobspec import load_job
+from bot.store.deployments import DeploymentRecord, Deployments, DeployState
 from bot.store.records import Status
 from bot.web.keys import SETTINGS, STORE
 
@@ -135,11 +136,40 @@ async def repo_page(request: web.Request) -> web.Response:
             f"<td>{html.escape(run.note or '')}</td></tr>"
         )
     body = (
-        "<table border=1 cellpadding=4><tr><th>commit</th><th>event</th><th>branch or PR</th>"
-        f"<th>result</th><th>note</th></tr>{''.join(rows) or '<tr><td colspan=5>no runs yet'}"
-        "</table>"
+        await _deployments_section(request, repo)
+        + "<h2>Runs</h2><table border=1 cellpadding=4><tr><th>commit</th><th>event</th>"
+        "<th>branch or PR</th><th>result</th><th>note</th></tr>"
+        f"{''.join(rows) or '<tr><td colspan=5>no runs yet'}</table>"
     )
-    return page(f"{repo}: recent runs", body)
+    return page(f"{repo}: runs and deployments", body)
+
+
+async def _deployments_section(request: web.Request, repo: str) -> str:
+    """What is live where, then the deployment history (rollback targets among it)."""
+    secret = request.app[SETTINGS].link_secret
+    history = await Deployments(request.app[STORE].engine).history(repo, limit=50)
+    if not history:
+        return ""
+    live: dict[str, DeploymentRecord] = {}
+    for record in reversed(history):  # oldest first: the last success per environment wins
+        if record.state == DeployState.SUCCESS:
+            live[record.environment] = record
+    live_rows = "".join(
+        f"<tr><td>{html.escape(env)}</td><td>{record.sha[:7]}</td></tr>"
+        for env, record in sorted(live.items())
+    )
+    rows = "".join(
+        f"<tr><td><a href='{html.escape(links.deployment_log_url('', r.id, secret))}'>"
+        f"{r.id}</a></td><td>{html.escape(r.environment)}</td><td>{r.sha[:7]}</td>"
+        f"<td>{html.escape(r.state.value)}</td><td>{html.escape(r.description)}</td></tr>"
+        for r in history
+    )
+    return (
+        "<h2>Live</h2><table border=1 cellpadding=4><tr><th>environment</th><th>commit</th>"
+        f"</tr>{live_rows or '<tr><td colspan=2>nothing deployed successfully yet'}</table>"
+        "<h2>Deployments</h2><table border=1 cellpadding=4><tr><th>#</th><th>environment</th>"
+        f"<th>commit</th><th>state</th><th>description</th></tr>{rows}</table>"
+    )
 
 
 def page(title: str, body: str, *, status: int = 200) -> web.Response:

@@ -7,8 +7,10 @@ import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from bot import links
 from bot.deploy.commands import deploy_button, deploy_command, rollback_command
 from bot.deploy.messages import REFUSED_PREFIX
 from bot.deploy.service import Deployer, deployer_for
@@ -185,6 +187,19 @@ async def test_delivery_deploys_staging_and_offers_production(deploying: Greenli
     log = await store.read_log(live.id)
     assert "key=***" in log
     assert PROD_KEY not in log
+    await what_is_live_shows(deploying, {"staging": sha, "production": sha})
+
+
+async def what_is_live_shows(greenlight: Greenlight, expected: dict[str, str]) -> None:
+    """The repository page lists each environment's live commit and links every deploy log."""
+    secret = greenlight.context.settings.link_secret
+    async with aiohttp.ClientSession() as session:
+        page = await session.get(greenlight.server.make_url(links.repo_url("", REPO, secret)))
+        text = await page.text()
+    live = text.split("<h2>Live</h2>")[1].split("</table>")[0]
+    for environment, sha in expected.items():
+        assert f"<td>{environment}</td><td>{sha[:7]}</td>" in live
+    assert "/deployments/" in text
 
 
 async def test_deployment_mode_goes_through_every_environment(deploying: Greenlight) -> None:
