@@ -15,8 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.engine import sync_sqlite_engine
 from bot.store.records import Delivery, DeliveryStatus
 from bot.store.schema import deliveries
 
@@ -33,6 +34,43 @@ _MARK = (
 )
 
 
+def _rows(batch: Sequence[Delivery]) -> list[dict[str, Any]]:
+    """Rows for the deliveries of a batch, the first copy of an id winning."""
+    rows = {
+        d.id: {
+            "id": d.id,
+            "event": d.event,
+            "action": d.action,
+            "installation_id": d.installation_id,
+            "repo": d.repo,
+            "payload": d.payload,
+            "received_at": d.received_at,
+            "status": DeliveryStatus.PENDING,
+        }
+        for d in reversed(batch)
+    }
+    return list(rows.values())
+
+
+def _insert_new(dialect: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new ids, in one statement."""
+    return (
+        dialect.insert(deliveries)
+        .on_conflict_do_nothing(index_elements=[deliveries.c.id])
+        .returning(deliveries.c.id)
+    )
+
+
+def _commit_sqlite(
+    engine: sa.Engine, rows: list[dict[str, Any]], marks: list[dict[str, Any]]
+) -> set[str]:
+    with engine.begin() as connection:
+        inserted = set(connection.execute(_insert_new(sqlite), rows).scalars()) if rows else set()
+        if marks:
+            connection.execute(_MARK, marks)
+        return inserted
+
+
 def _mark(
     delivery_id: str, status: DeliveryStatus, now: float, error: str | None
 ) -> dict[str, Any]:
@@ -42,6 +80,7 @@ def _mark(
 class DeliveryLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._sqlite = sync_sqlite_engine(engine)  # None on PostgreSQL
         self._new: list[tuple[Delivery, asyncio.Future[bool]]] = []
         self._marks: list[tuple[dict[str, Any], asyncio.Future[None] | None]] = []
         self._wakeup = asyncio.Event()
@@ -85,6 +124,8 @@ class DeliveryLog:
         if self._writer is not None and not self._writer.done():
             self._wakeup.set()
             await self._writer
+        if self._sqlite is not None:
+            self._sqlite.dispose()
 
     async def flush(self) -> None:
         """Until every write asked for so far is committed (for shutdown and tests)."""
@@ -121,11 +162,10 @@ class DeliveryLog:
         new: Sequence[tuple[Delivery, asyncio.Future[bool]]],
         marks: Sequence[tuple[dict[str, Any], asyncio.Future[None] | None]],
     ) -> None:
+        rows = _rows([delivery for delivery, _ in new])
+        mark_values = [values for values, _ in marks]
         try:
-            async with self._engine.begin() as connection:
-                inserted = await self._insert(connection, [d for d, _ in new]) if new else set()
-                if marks:
-                    await connection.execute(_MARK, [values for values, _ in marks])
+            inserted = await self._commit(rows, mark_values)
         except Exception as error:  # every waiting caller gets the failure
             futures: list[asyncio.Future[Any]] = [f for _, f in new]
             futures += [f for _, f in marks if f is not None]
@@ -143,28 +183,20 @@ class DeliveryLog:
             if mark is not None and not mark.done():
                 mark.set_result(None)
 
-    async def _insert(self, connection: AsyncConnection, batch: Sequence[Delivery]) -> set[str]:
-        """Insert the deliveries not seen before, in one statement; the ids inserted."""
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(deliveries)
-            .on_conflict_do_nothing(index_elements=[deliveries.c.id])
-            .returning(deliveries.c.id)
-        )
-        rows = {
-            d.id: {
-                "id": d.id,
-                "event": d.event,
-                "action": d.action,
-                "installation_id": d.installation_id,
-                "repo": d.repo,
-                "payload": d.payload,
-                "received_at": d.received_at,
-                "status": DeliveryStatus.PENDING,
-            }
-            for d in reversed(batch)  # the first copy of an id wins
-        }
-        return set((await connection.execute(statement, list(rows.values()))).scalars())
+    async def _commit(self, rows: list[dict[str, Any]], marks: list[dict[str, Any]]) -> set[str]:
+        """One transaction: insert the new deliveries, mark the handled; the ids inserted."""
+        if self._sqlite is not None:
+            # One hop to a thread for the whole batch, instead of one per statement through
+            # aiosqlite: each hop waits for the event loop and the GIL.
+            return await asyncio.to_thread(_commit_sqlite, self._sqlite, rows, marks)
+        async with self._engine.begin() as connection:
+            inserted: set[str] = set()
+            if rows:
+                result = await connection.execute(_insert_new(postgresql), rows)
+                inserted = set(result.scalars())
+            if marks:
+                await connection.execute(_MARK, marks)
+            return inserted
 
     async def pending(self) -> list[Delivery]:
         """Deliveries recorded but not yet handled, oldest first (re-queued at start-up)."""

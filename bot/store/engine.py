@@ -29,6 +29,16 @@ def make_engine(database_url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def sync_sqlite_engine(engine: AsyncEngine) -> sa.Engine | None:
+    """A plain (pysqlite) engine on the same SQLite file, for work done in one thread call."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None  # an in-memory database exists only inside its own connection
+    url = engine.url.set(drivername="sqlite")
+    sync = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    sa.event.listen(sync, "connect", _tune_sqlite)
+    return sync
+
+
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the web pages read while builds write; NORMAL sync in WAL mode survives a
     # crash of the service (only an OS crash can lose the last commits).
