@@ -463,7 +463,7 @@ def parser() -> argparse.ArgumentParser:
         "--servers",
         type=lambda text: [kind for kind in text.split(",") if kind],
         default=[],
-        help="also measure these app variants, e.g. app:no-store,app:fast (bench/prototypes.py)",
+        help="also measure app variants, e.g. app:no-store,app:orjson (bench/prototypes.py)",
     )
     p.add_argument("--profile", action="store_true", help="then profile the app with cProfile")
     p.add_argument("--profile-out", help="keep the app's profile in this file")
