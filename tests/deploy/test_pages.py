@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.deploy import pages
-from bot.deploy.service import deployment_log_url
+from bot.links import deployment_log_url
 from bot.store import Store, open_store
 from bot.store.deployments import Deployments, NewDeployment
 from bot.web.keys import SETTINGS, STORE
