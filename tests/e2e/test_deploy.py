@@ -133,6 +133,21 @@ async def merge_pr(fake: FakeGitHub, number: int, user: str = "octo") -> str:
     return result.after
 
 
+async def deploy_as(
+    greenlight: Greenlight, actor: str, number: int, env: str, sha: str | None
+) -> str:
+    """`/deploy ENV [SHA]` by `actor` on pull request `number`: the reply."""
+    return await deploy_command(
+        greenlight.context,
+        repo=REPO,
+        installation_id=installation(greenlight.fake),
+        pr_number=number,
+        actor=actor,
+        env=env,
+        sha=sha,
+    )
+
+
 async def open_pr(greenlight: Greenlight, branch: str, files: dict[str, str]) -> int:
     fake = greenlight.fake
     sha = fake.commit(REPO, branch, files)
@@ -262,15 +277,7 @@ async def test_the_integration_mode_deploys_only_by_command(deploying: Greenligh
     await settled(deploying)
     assert fake.deployments(REPO) == []
 
-    reply = await deploy_command(
-        deploying.context,
-        repo=REPO,
-        installation_id=installation(fake),
-        pr_number=number,
-        actor="octo",
-        env="staging",
-        sha=None,
-    )
+    reply = await deploy_as(deploying, "octo", number, "staging", None)
     assert "Deploying" in reply
     await deployed(deploying, "staging", sha)
     assert fake.deployments(REPO, "production") == []
@@ -359,15 +366,7 @@ async def test_deploys_are_refused_without_the_access_or_a_green_build(
     assert "only people with admin access can deploy to a protected environment" in reply
     assert "@reader has read access" in reply
     assert reply.startswith(REFUSED_PREFIX)
-    reply = await deploy_command(
-        deploying.context,
-        repo=REPO,
-        installation_id=installation(fake),
-        pr_number=number,
-        actor="writer",
-        env="production",
-        sha=sha[:7],
-    )
+    reply = await deploy_as(deploying, "writer", number, "production", sha[:7])
     assert "admin access" in reply
     assert "@writer has write access" in reply
 
@@ -378,27 +377,11 @@ async def test_deploys_are_refused_without_the_access_or_a_green_build(
         {CONFIG: fake.read_file(REPO, "main", CONFIG).decode().replace("echo built", "exit 1")},
     )
     await deploying.run_for(REPO, broken)
-    reply = await deploy_command(
-        deploying.context,
-        repo=REPO,
-        installation_id=installation(fake),
-        pr_number=number,
-        actor="octo",
-        env="staging",
-        sha=broken,
-    )
+    reply = await deploy_as(deploying, "octo", number, "staging", broken)
     assert "only green builds are deployed" in reply
 
     other = await open_pr(deploying, "other", {"b.txt": "b\n"})
-    reply = await deploy_command(
-        deploying.context,
-        repo=REPO,
-        installation_id=installation(fake),
-        pr_number=other,
-        actor="octo",
-        env="production",
-        sha=None,
-    )
+    reply = await deploy_as(deploying, "octo", other, "production", None)
     assert "only commits of the default branch" in reply
     await settled(deploying)
     assert fake.deployments(REPO, "production") == []
@@ -434,15 +417,7 @@ async def test_an_open_pull_request_deploys_its_head_for_review(deploying: Green
     number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
     head = fake.pull(REPO, number).head_sha
 
-    reply = await deploy_command(
-        deploying.context,
-        repo=REPO,
-        installation_id=installation(fake),
-        pr_number=number,
-        actor="octo",
-        env="staging",
-        sha=None,
-    )
+    reply = await deploy_as(deploying, "octo", number, "staging", None)
     assert f"Deploying `{head[:7]}` to `staging`" in reply
     await deployed(deploying, "staging", head)
     assert marked(deploying, "staging") == [head]
