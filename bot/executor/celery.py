@@ -30,6 +30,7 @@ from bot.store.records import Status
 
 log = logging.getLogger("greenlight.executor")
 POLL_SECONDS = 0.2
+STOP_SECONDS = 10.0
 WORKER_LOST = (
     "\nThe Celery worker running this job stopped answering for {seconds} s; "
     "Greenlight gave up on it. Re-run it.\n"
@@ -46,7 +47,12 @@ class CeleryExecutor:
     def __init__(self, store: Store, *, broker_url: str) -> None:
         self._store = store
         self._celery = Celery("greenlight-service", broker=broker_url, set_as_current=False)
-        self._celery.conf.update(task_serializer="json", accept_content=["json"])
+        self._celery.conf.update(
+            task_serializer="json",
+            accept_content=["json"],
+            broker_connection_timeout=5,  # publishing never blocks the service for long
+            broker_transport_options={"max_retries": 3, "socket_timeout": 5},
+        )
         self._redis: Any = aioredis.from_url(broker_url)
         self._watching: dict[int, bool] = {}  # job id → seen running
         self._silent_since: dict[int, float] = {}
@@ -64,9 +70,15 @@ class CeleryExecutor:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        await asyncio.gather(*self._sending, return_exceptions=True)
-        await self._redis.aclose()
-        self._celery.close()
+        # Bounded: a broker that stopped answering must not keep the service from stopping.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*self._sending, return_exceptions=True), STOP_SECONDS
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._redis.aclose(), STOP_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.to_thread(self._celery.close), STOP_SECONDS)
 
     def submit(self, ticket: JobTicket) -> None:
         self.watch(ticket.job_id)
