@@ -148,6 +148,18 @@ async def deploy_as(
     )
 
 
+async def merged_by_greenlight(greenlight: Greenlight, number: int) -> str:
+    """The merge commit of a green pull request Greenlight merged by itself."""
+    await wait_until(
+        lambda: greenlight.fake.pull(REPO, number).merged,
+        deadline=30,
+        message=f"#{number} to be merged",
+    )
+    sha = greenlight.fake.pull(REPO, number).merge_commit_sha
+    assert sha is not None
+    return sha
+
+
 async def open_pr(greenlight: Greenlight, branch: str, files: dict[str, str]) -> int:
     fake = greenlight.fake
     sha = fake.commit(REPO, branch, files)
@@ -221,7 +233,7 @@ async def test_deployment_mode_goes_through_every_environment(deploying: Greenli
     fake = deploying.fake
     fake.create_repo(REPO, config(deploying, "deployment"))
     number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
-    sha = await merge_pr(fake, number)
+    sha = await merged_by_greenlight(deploying, number)  # deployment mode auto-merges
     await deployed(deploying, "production", sha)
 
     assert marked(deploying, "staging") == [sha]
@@ -257,7 +269,7 @@ async def test_a_failing_staging_deploy_stops_promotion(deploying: Greenlight) -
     fake = deploying.fake
     fake.create_repo(REPO, config(deploying, "deployment", staging="echo broken; exit 3"))
     number = await open_pr(deploying, "feature", {"a.txt": "a\n"})
-    sha = await merge_pr(fake, number)
+    sha = await merged_by_greenlight(deploying, number)  # deployment mode auto-merges
     await deployed(deploying, "staging", sha, state="failure")
 
     assert fake.deployments(REPO, "production") == []
