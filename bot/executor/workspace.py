@@ -5,12 +5,17 @@ a repository fetches all its branches and tags; later builds fetch only when the
 missing (`git cat-file -e` first: a commit already there costs no network at all), and a
 commit on no branch (a pull request from a fork) is fetched by its SHA.
 
-A workspace is a local clone of the cache: git hard-links the object files instead of
-copying them, so it is cheap, and it owns its objects, so it stays valid while the cache
-fetches or repacks and is removed with a plain `rm -rf`. (`clone --shared` and `worktree
-add` would tie every workspace to the cache's objects and metadata.) Its `origin` is the
-real clone URL. One lock per repository, in this process and across processes through a
-lock file, keeps concurrent builds from fetching into the same cache at once.
+A workspace is what `git clone --no-checkout` of the cache would make, written directly
+(see `_make_repository`): its object files hard-linked from the cache's (copied across
+file systems), the cache's branches as `refs/remotes/origin/*` and its tags, `origin`
+the real clone URL, HEAD detached at the commit; then one `git read-tree -u --reset`
+writes the index and the files. It owns its objects, so it stays valid while the cache
+fetches or repacks and is removed with a plain `rm -rf` (`clone --shared` and `worktree
+add` would tie every workspace to the cache's objects and metadata), and it costs two git
+processes instead of four: on a 500-commit repository about 12 ms against 27 ms for
+clone, set-url and checkout (`python -m bench pipeline`). One lock per repository, in
+this process and across processes through a lock file, keeps concurrent builds from
+fetching into the same cache at once, and a repack from removing a pack being linked.
 
 Git runs with no user or system config and never prompts. Over http(s) the installation
 token travels as an `Authorization` header given through `GIT_CONFIG_*` variables, scoped
@@ -23,6 +28,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import errno
 import fcntl
 import hashlib
 import logging
@@ -114,12 +120,15 @@ class GitCache:
     ) -> None:
         """Make `dest` a new clone of `clone_url` with `sha` checked out, detached."""
         _require_sha(sha)
+        if "\n" in clone_url or "\0" in clone_url:
+            raise GitError(f"not a clone URL: {clone_url[:80]!r}")
         async with self._locked(clone_url) as cache:
             await self._ensure_commit(cache, clone_url, sha, token)
-            clone = ("clone", "--quiet", "--no-checkout", "--", cache, dest)
-            await self._git(clone_url, token, *clone)
-        await self._git(clone_url, token, "remote", "set-url", "origin", clone_url, cwd=dest)
-        await self._git(clone_url, token, "checkout", "--quiet", "--detach", sha, cwd=dest)
+            try:
+                await asyncio.to_thread(_make_repository, cache, dest, clone_url, sha)
+            except OSError as error:
+                raise GitError(f"could not make a workspace in {dest}: {error}") from error
+        await self._git(clone_url, token, "read-tree", "-u", "--reset", sha, cwd=dest)
 
     async def changed_files(
         self, clone_url: str, base: str, head: str, *, token: str | None = None
@@ -229,6 +238,74 @@ class GitCache:
         if check and process.returncode != 0:
             raise GitError(f"git {command} failed (exit {process.returncode}): {masked}")
         return _Run(process.returncode or 0, stdout, masked)
+
+
+def _make_repository(cache: Path, dest: Path, clone_url: str, sha: str) -> None:
+    """Make `dest/.git` as `git clone --no-checkout` of `cache` would, HEAD detached at `sha`.
+
+    The layout is git's documented one (gitrepository-layout(5)); only the files a clone
+    needs are written: no hooks, description or reflogs. The work tree stays empty.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    if any(dest.iterdir()):
+        raise FileExistsError(f"{dest} exists and is not empty")
+    repository = dest / ".git"
+    _link_tree(cache / "objects", repository / "objects")
+    for directory in ("refs/heads", "refs/tags", "info"):
+        (repository / directory).mkdir(parents=True, exist_ok=True)
+    (repository / "HEAD").write_text(sha + "\n")
+    (repository / "config").write_text(_workspace_config(clone_url))
+    refs = {
+        name.replace("refs/heads/", "refs/remotes/origin/", 1): target
+        for name, target in _branches_and_tags(cache).items()
+    }
+    (repository / "packed-refs").write_text(
+        "".join(f"{refs[name]} {name}\n" for name in sorted(refs))
+    )
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard-link every file under `source` into `target` (a copy across file systems)."""
+    for directory, _, names in os.walk(source):
+        here = target / Path(directory).relative_to(source)
+        here.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            if name == "alternates":
+                continue  # the cache borrows from nowhere; a workspace must not either
+            try:
+                os.link(os.path.join(directory, name), here / name)
+            except OSError as error:
+                if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                    raise
+                shutil.copy2(os.path.join(directory, name), here / name)
+
+
+def _workspace_config(clone_url: str) -> str:
+    quoted = clone_url.replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n"
+        "\tbare = false\n\tlogallrefupdates = true\n"
+        f'[remote "origin"]\n\turl = "{quoted}"\n'
+        "\tfetch = +refs/heads/*:refs/remotes/origin/*\n"
+    )
+
+
+def _branches_and_tags(cache: Path) -> dict[str, str]:
+    """The cache's `refs/heads/*` and `refs/tags/*`: name to target (loose over packed)."""
+    found: dict[str, str] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for line in (cache / "packed-refs").read_text().splitlines():
+            target, _, name = line.partition(" ")
+            if _FULL_SHA.fullmatch(target) and name.startswith(("refs/heads/", "refs/tags/")):
+                found[name] = target
+    for kind in ("heads", "tags"):
+        for directory, _, names in os.walk(cache / "refs" / kind):
+            for name in names:
+                path = Path(directory) / name
+                target = "" if name.endswith(".lock") else path.read_text().strip()
+                if _FULL_SHA.fullmatch(target):  # not a symbolic ref or a lock file
+                    found[path.relative_to(cache).as_posix()] = target
+    return found
 
 
 async def remove_workspace(dest: Path) -> None:

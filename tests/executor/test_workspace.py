@@ -28,9 +28,15 @@ ZERO_SHA = "0" * 40
 TOKEN = "ghs_TopSecretInstallationToken123"
 
 
-def git(cwd: Path, *args: str) -> str:
+def git(cwd: Path, *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True
+        ["git", *args],
+        cwd=cwd,
+        env=GIT_ENV,
+        input=stdin,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return done.stdout.strip()
 
@@ -144,6 +150,66 @@ async def test_a_workspace_does_not_depend_on_the_cache(
     shutil.rmtree(tmp_path / "cache")
     git(tmp_path / "ws", "fsck", "--no-dangling")
     assert git(tmp_path / "ws", "show", f"{first}:README") == "one"
+
+
+async def test_a_workspace_has_the_branches_and_tags_of_a_clone(
+    origin: Origin, cache: GitCache, tmp_path: Path
+) -> None:
+    first = origin.commit({"README": "one"})
+    git(origin.path, "tag", "--annotate", "v1.0", "--message", "release")
+    git(origin.path, "branch", "feature/x")
+    second = origin.commit({"README": "two"})
+    await cache.checkout(origin.url, second, tmp_path / "ws")
+    ws = tmp_path / "ws"
+    assert git(ws, "rev-parse", "origin/main", "origin/feature/x") == f"{second}\n{first}"
+    assert git(ws, "describe", "--tags") == f"v1.0-1-g{second[:7]}"  # what setuptools-scm asks
+    assert git(ws, "for-each-ref", "--format=%(refname)").splitlines() == [
+        "refs/remotes/origin/feature/x",
+        "refs/remotes/origin/main",
+        "refs/tags/v1.0",
+    ]
+    # It is a working repository: the origin's new commits arrive with a plain fetch.
+    third = origin.commit({"README": "three"})
+    git(ws, "fetch", "--quiet", "origin")
+    assert git(ws, "rev-parse", "origin/main") == third
+    git(ws, "fsck", "--no-dangling")
+
+
+async def test_loose_objects_in_the_cache_reach_the_workspace(
+    origin: Origin, cache: GitCache, tmp_path: Path
+) -> None:
+    first = origin.commit({"README": "one"})
+    await cache.checkout(origin.url, first, tmp_path / "ws1")
+    bare = next((tmp_path / "cache" / "repos").glob("*.git"))
+    # A commit only the cache holds, as loose objects (fetches keep whole packs).
+    blob = git(bare, "hash-object", "-w", "--stdin", stdin="loose\n")
+    tree = git(bare, "mktree", stdin=f"100644 blob {blob}\tREADME\n")
+    loose = git(bare, "commit-tree", tree, "-p", first, "-m", "loose")
+    assert list((bare / "objects" / loose[:2]).iterdir())
+    await cache.checkout(origin.url, loose, tmp_path / "ws2")
+    assert (tmp_path / "ws2" / "README").read_text() == "loose\n"
+    assert cache.command_counts["fetch"] == 1
+    git(tmp_path / "ws2", "fsck", "--no-dangling")
+
+
+async def test_an_odd_clone_url_is_kept_as_origin(cache: GitCache, tmp_path: Path) -> None:
+    odd = Origin(tmp_path / 'we "ird" \\ #dir; x')
+    sha = odd.commit({"README": "odd"})
+    await cache.checkout(odd.url, sha, tmp_path / "ws")
+    assert git(tmp_path / "ws", "remote", "get-url", "origin") == odd.url
+    with pytest.raises(GitError, match="not a clone URL"):
+        await cache.checkout(odd.url + "\n[core]", sha, tmp_path / "ws2")
+
+
+async def test_a_workspace_is_never_made_over_existing_files(
+    origin: Origin, cache: GitCache, tmp_path: Path
+) -> None:
+    sha = origin.commit({"README": "one"})
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "left-over").write_text("x")
+    with pytest.raises(GitError, match="exists and is not empty"):
+        await cache.checkout(origin.url, sha, tmp_path / "ws")
+    assert [path.name for path in (tmp_path / "ws").iterdir()] == ["left-over"]
 
 
 def zombie_children() -> list[int]:
