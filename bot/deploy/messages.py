@@ -52,6 +52,10 @@ def already_deploying() -> str:
     return "being deployed there right now"
 
 
+def failed_before(environment: str) -> str:
+    return f"its deploy there failed; comment `/deploy {environment}` to try again"
+
+
 def older_than_waiting() -> str:
     return "not newer than the deploy already waiting there"
 

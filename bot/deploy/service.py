@@ -131,11 +131,13 @@ class Deployer:
             return
         first = config.deploy.environment(automatic[0])
         assert first is not None
-        await self.submit(
+        outcome = await self.submit(
             DeployRequest(
                 run, first, environments, chain=decide.promotion_chain(automatic, first.name)
             )
         )
+        if isinstance(outcome, str):
+            log.info("not deploying %s of %s to %s: %s", run.sha[:7], run.repo, first.name, outcome)
 
     async def _add_button(self, run: Run, environment: str) -> None:
         if run.aggregate_check_id is None:
@@ -166,7 +168,11 @@ class Deployer:
         self, queue: _Queue, request: DeployRequest
     ) -> DeploymentRecord | decide.Skip | str:
         live = await self.store.live(*request.key)
-        skip = await self._behind_live(request, live) or await self._behind_queue(queue, request)
+        skip = (
+            await self._failed_before(request)
+            or await self._behind_live(request, live)
+            or await self._behind_queue(queue, request)
+        )
         if skip is not None:
             return skip
         try:
@@ -182,6 +188,19 @@ class Deployer:
         if queue.worker is None or queue.worker.done():
             queue.worker = asyncio.create_task(self._drain(queue), name=f"deploy-{request.key}")
         return record
+
+    async def _failed_before(self, request: DeployRequest) -> decide.Skip | None:
+        """An automatic deploy never repeats a failed one: a person decides to try again.
+
+        Another app's check completing later on the same SHA calls `reconsider`, which
+        must not re-run a deploy that failed (a half-applied migration, say).
+        """
+        if request.requested_by is not None:
+            return None
+        last = await self.store.last_of_sha(*request.key, request.run.sha)
+        if last is None or last.state != DeployState.FAILURE:
+            return None
+        return decide.Skip(messages.failed_before(request.environment.name))
 
     async def _behind_live(
         self, request: DeployRequest, live: DeploymentRecord | None

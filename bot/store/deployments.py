@@ -105,6 +105,21 @@ class Deployments:
         query = sa.select(deployments).where(where).order_by(deployments.c.id.desc()).limit(limit)
         return await self._select(query)
 
+    async def last_of_sha(self, repo: str, environment: str, sha: str) -> DeploymentRecord | None:
+        """The latest deployment of `sha` to the environment, in any state."""
+        query = (
+            sa.select(deployments)
+            .where(
+                (deployments.c.repo == repo)
+                & (deployments.c.environment == environment)
+                & (deployments.c.sha == sha)
+            )
+            .order_by(deployments.c.id.desc())
+            .limit(1)
+        )
+        found = await self._select(query)
+        return found[0] if found else None
+
     async def live(self, repo: str, environment: str) -> DeploymentRecord | None:
         """The last deployment of the environment that succeeded: what runs there now."""
         query = (

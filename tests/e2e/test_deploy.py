@@ -279,6 +279,12 @@ async def test_a_failing_staging_deploy_stops_promotion(deploying: Greenlight) -
     (notice,) = [c for c in fake.comments(REPO, number) if "greenlight:deploy" in c.body]
     assert "deploy to staging failure" in notice.body
 
+    # Another app's check finishing later on that SHA does not try the deploy again.
+    fake.add_check_run(REPO, sha, "late-scan", conclusion="success")
+    await settled(deploying)
+    assert [d.sha for d in fake.deployments(REPO)] == [sha]
+    assert marked(deploying, "staging") == []
+
 
 async def test_the_integration_mode_deploys_only_by_command(deploying: Greenlight) -> None:
     fake = deploying.fake
