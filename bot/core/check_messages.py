@@ -278,6 +278,8 @@ def job_heading(name: str) -> str:
 RERUN_FAILED_LABEL = "Re-run failed"
 RERUN_FAILED_DESCRIPTION = "Run the failed jobs again"
 PROMOTE_LABEL = "Promote"
+MERGE_LABEL = "Merge when ready"
+MERGE_DESCRIPTION = "Merge once approved and checks pass"
 
 
 def deploy_label(environment: str) -> str:

@@ -329,10 +329,12 @@ def _failed_jobs_chunks(jobs: Sequence[JobView]) -> list[str]:
 
 
 def check_run_actions(
-    *, can_rerun_failed: bool, deploy_env: str | None
+    *, can_rerun_failed: bool, deploy_env: str | None, can_merge: bool = False
 ) -> tuple[dict[str, str], ...]:
     """The buttons of the aggregate run, within GitHub's limits on count and lengths."""
     actions: list[dict[str, str]] = []
+    if can_merge:
+        actions.append(_action(msg.MERGE_LABEL, msg.MERGE_DESCRIPTION, "merge"))
     if can_rerun_failed:
         actions.append(
             _action(msg.RERUN_FAILED_LABEL, msg.RERUN_FAILED_DESCRIPTION, "rerun-failed")

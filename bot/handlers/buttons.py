@@ -2,7 +2,7 @@
 
 A click arrives with the clicker as `sender` and no pull request to reply on, so a refusal
 is written into that check run's summary. Each identifier maps to one function in
-`BUTTONS`; issue 5 adds `deploy` there.
+`BUTTONS`: `rerun-failed`, `deploy`, `merge`.
 https://docs.github.com/en/rest/guides/using-the-rest-api-to-interact-with-checks#check-runs-and-requested-actions
 """
 
@@ -19,6 +19,7 @@ from bot.deploy.messages import REFUSED_PREFIX
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.router import Router
 from bot.merging import messages
+from bot.merging.evaluator import pull_numbers
 from bot.merging.service import Merging, merging_for
 
 router: Router[Context] = Router()
@@ -68,24 +69,65 @@ def read_click(event: WebhookEvent) -> Click | None:
     )
 
 
-async def rerun_failed(merging: Merging, click: Click) -> None:
-    """ "Re-run failed": write access needed, as for `/retest` by someone else."""
+Refusal = Callable[[str, Permission], tuple[str, str]]
+
+
+async def may_write(merging: Merging, click: Click, refusal: Refusal) -> bool:
+    """Whether the clicker has write access; if not, the refusal goes into the summary."""
     client = merging.client(click.installation_id)
     level = await merging.permissions.permission(client, click.repo, click.actor)
     if level < Permission.WRITE:
-        await explain(merging, click, *messages.rerun_refused(click.actor, level))
+        await explain(merging, click, *refusal(click.actor, level))
+    return level >= Permission.WRITE
+
+
+async def rerun_failed(merging: Merging, click: Click) -> None:
+    """ "Re-run failed": write access needed, as for `/retest` by someone else."""
+    if await may_write(merging, click, messages.rerun_refused):
+        await merging.context.require_pipeline().rerun(click.run_id, failed_only=True)
+
+
+async def merge(merging: Merging, click: Click) -> None:
+    """ "Merge when ready": what `/merge` does, from the pull request's green check run."""
+    if not await may_write(merging, click, messages.merge_button_refused):
         return
-    await merging.context.require_pipeline().rerun(click.run_id, failed_only=True)
+    client = merging.client(click.installation_id)
+    run = await merging.context.store.runs.get(click.run_id)
+    sha = run.sha if run is not None else str(click.check_run.get("head_sha") or "")
+    numbers = pull_numbers(await client.pull_requests_for_commit(click.repo, sha), sha)
+    if not numbers:
+        await explain(merging, click, *messages.merge_button_no_pull_request())
+        return
+    for number in numbers:
+        await merging.context.store.pull_requests.update(
+            click.repo, number, merge_refused_sha=None, merge_requested_by=click.actor
+        )
+    await explain(
+        merging, click, *messages.merge_button_pressed(click.actor, numbers[0]), actions=()
+    )
+    for number in numbers:
+        await merging.evaluate(click.installation_id, click.repo, number)
 
 
-async def explain(merging: Merging, click: Click, title: str, paragraph: str) -> None:
-    """Put `paragraph` at the top of the check run's summary, keeping what it said."""
+async def explain(
+    merging: Merging,
+    click: Click,
+    title: str,
+    paragraph: str,
+    *,
+    actions: tuple[dict[str, str], ...] | None = None,
+) -> None:
+    """Put `paragraph` at the top of the check run's summary, keeping what it said;
+    `actions` replaces its buttons (None leaves them)."""
     output = click.check_run.get("output") or {}
     summary = f"{paragraph}\n\n{output.get('summary') or ''}".rstrip()[:MAX_SUMMARY]
+    changes: dict[str, Any] = {
+        "output": {"title": output.get("title") or title, "summary": summary}
+    }
+    if actions is not None:
+        changes["actions"] = list(actions)
     await merging.client(click.installation_id).update_check_run(
-        click.repo,
-        int(click.check_run["id"]),
-        {"output": {"title": output.get("title") or title, "summary": summary}},
+        click.repo, int(click.check_run["id"]), changes
     )
 
 
@@ -99,4 +141,5 @@ async def deploy(merging: Merging, click: Click) -> None:
 BUTTONS: dict[str, Button] = {
     "rerun-failed": rerun_failed,
     "deploy": deploy,
+    "merge": merge,
 }

@@ -38,17 +38,23 @@ class Evaluator:
         self._queued: set[tuple[str, int]] = set()
         self.evaluations = 0  # how many ran to the end (benchmarks and tests read it)
 
-    async def evaluate(self, installation_id: int, repo: str, number: int) -> None:
-        """Decide from fresh facts and act; a no-op for closed PRs and repos without config."""
+    async def evaluate(self, installation_id: int, repo: str, number: int) -> Decision | None:
+        """Decide from fresh facts and act; the decision acted on.
+
+        None for closed pull requests, repos without config, and when another
+        evaluation was already queued (that one reads the facts after this trigger).
+        """
         key = (repo.lower(), number)
         if key in self._queued:
-            return  # one queued evaluation already reads the facts after the running one
+            return None  # one queued evaluation already reads the facts after the running one
         self._queued.add(key)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             self._queued.discard(key)
-            await self._evaluate(self.context.github.installation(installation_id), repo, number)
+            client = self.context.github.installation(installation_id)
+            decision = await self._evaluate(client, repo, number)
             self.evaluations += 1
+            return decision
 
     async def snapshot(
         self, client: InstallationClient, repo: str, number: int
@@ -59,14 +65,16 @@ class Evaluator:
         snapshot = await gather(client, self.context.store, self.permissions, pull, data)
         return snapshot, (decide_merge(snapshot.facts) if snapshot else None)
 
-    async def _evaluate(self, client: InstallationClient, repo: str, number: int) -> None:
+    async def _evaluate(
+        self, client: InstallationClient, repo: str, number: int
+    ) -> Decision | None:
         data = await client.pull_request(repo, number)
         pull = PullRequest.from_github(repo, data)
         if not pull.is_open:
-            return
+            return None
         snapshot = await gather(client, self.context.store, self.permissions, pull, data)
         if snapshot is None:
-            return
+            return None
         decision = decide_merge(snapshot.facts)
         match decision:
             case MergeNow():
@@ -77,6 +85,7 @@ class Evaluator:
                 pass  # /status shows the reasons; nothing to do until something changes
             case _:
                 assert_never(decision)
+        return decision
 
     async def _merge(
         self, client: InstallationClient, snapshot: Snapshot, decision: MergeNow

@@ -91,6 +91,30 @@ def rerun_refused(actor: str, have: Permission) -> tuple[str, str]:
     )
 
 
+def merge_button_refused(actor: str, have: Permission) -> tuple[str, str]:
+    return (
+        "Merge refused",
+        f"**Merge when ready refused**: only people with write access can ask Greenlight to "
+        f"merge; {escape_markdown('@' + actor)} has {have.label}.",
+    )
+
+
+def merge_button_pressed(actor: str, number: int) -> tuple[str, str]:
+    return (
+        "Merge requested",
+        f"**Merge requested** by {escape_markdown('@' + actor)}: Greenlight merges #{number} "
+        f"as soon as its approvals and required checks allow; comment `/status` on it to see "
+        f"what it waits for, `/merge cancel` to take the request back.",
+    )
+
+
+def merge_button_no_pull_request() -> tuple[str, str]:
+    return (
+        "Nothing to merge",
+        "**Nothing merged**: this commit is not the head of an open pull request any more.",
+    )
+
+
 def unknown_action(identifier: str) -> str:
     return f"**Nothing done**: {code_span(identifier)} is not a button Greenlight knows."
 

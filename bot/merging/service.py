@@ -12,7 +12,10 @@ import logging
 import weakref
 from typing import TYPE_CHECKING
 
+from bot.core.checks import check_run_actions
+from bot.core.merge import Block, Decision, Wait
 from bot.github.client import InstallationClient
+from bot.github.errors import GitHubError
 from bot.merging.access import PermissionCache
 from bot.merging.evaluator import Evaluator, pull_numbers
 from bot.store.records import Run
@@ -47,8 +50,8 @@ class Merging:
             self._evaluator = Evaluator(self.context, self.permissions, await self.bot_login())
         return self._evaluator
 
-    async def evaluate(self, installation_id: int, repo: str, number: int) -> None:
-        await (await self.evaluator()).evaluate(installation_id, repo, number)
+    async def evaluate(self, installation_id: int, repo: str, number: int) -> Decision | None:
+        return await (await self.evaluator()).evaluate(installation_id, repo, number)
 
     async def evaluate_commit(self, installation_id: int, repo: str, sha: str) -> None:
         """Evaluate every open pull request whose head is `sha` (forks included).
@@ -66,12 +69,33 @@ class Merging:
         if run.installation_id is None:
             return
         if run.pr_number is not None:
-            await self.evaluate(run.installation_id, run.repo, run.pr_number)
+            decision = await self.evaluate(run.installation_id, run.repo, run.pr_number)
+            if run.conclusion == "success" and waits_for_a_person_to_merge(decision):
+                await self._add_merge_button(run)
         elif run.event == "push":
             await self.evaluate_commit(run.installation_id, run.repo, run.sha)
 
     def client(self, installation_id: int) -> InstallationClient:
         return self.context.github.installation(installation_id)
+
+    async def _add_merge_button(self, run: Run) -> None:
+        """ "Merge when ready" on a green run whose pull request nobody asked to merge."""
+        if run.aggregate_check_id is None or run.installation_id is None:
+            return
+        actions = check_run_actions(can_rerun_failed=False, deploy_env=None, can_merge=True)
+        try:
+            await self.client(run.installation_id).update_check_run(
+                run.repo, run.aggregate_check_id, {"actions": list(actions)}
+            )
+        except GitHubError as error:
+            log.warning("could not add the merge button to %s: %s", run.sha[:7], error)
+
+
+def waits_for_a_person_to_merge(decision: Decision | None) -> bool:
+    """Auto-merge is off for this pull request and nobody asked for a merge yet."""
+    return isinstance(decision, Wait | Block) and any(
+        reason.code == "auto_off" for reason in decision.reasons
+    )
 
 
 _SERVICES: dict[int, Merging] = {}

@@ -501,9 +501,17 @@ def test_check_run_actions(
     assert [(a["label"], a["identifier"]) for a in actions] == expected
 
 
-@given(st.booleans(), st.one_of(st.none(), st.text(max_size=300)))
-def test_check_run_actions_always_fit_githubs_limits(can_rerun: bool, env: str | None) -> None:
-    actions = check_run_actions(can_rerun_failed=can_rerun, deploy_env=env)
+def test_the_merge_button_comes_first() -> None:
+    actions = check_run_actions(can_rerun_failed=True, deploy_env="production", can_merge=True)
+    assert [a["identifier"] for a in actions] == ["merge", "rerun-failed", "deploy"]
+    assert actions[0]["label"] == "Merge when ready"
+
+
+@given(st.booleans(), st.one_of(st.none(), st.text(max_size=300)), st.booleans())
+def test_check_run_actions_always_fit_githubs_limits(
+    can_rerun: bool, env: str | None, can_merge: bool
+) -> None:
+    actions = check_run_actions(can_rerun_failed=can_rerun, deploy_env=env, can_merge=can_merge)
     assert len(actions) <= 3
     for action in actions:
         assert set(action) == {"label", "description", "identifier"}

@@ -8,6 +8,7 @@ import pytest
 
 from bot.core.merge_messages import STATUS_MARKER
 from bot.merging.messages import HELP_MARKER
+from bot.merging.service import merging_for
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight
 from tests.helpers import wait_until
@@ -17,6 +18,7 @@ from tests.merging.flows import (
     comment,
     open_pull_request,
     reactions,
+    wait_merged,
 )
 
 
@@ -222,6 +224,54 @@ async def test_rerun_failed_button_needs_write_access(greenlight: Greenlight) ->
         return jobs["flaky"].attempt == 2 and jobs["flaky"].conclusion == "success"
 
     await wait_until(rerun_passed, deadline=30, message="the failed job to pass on re-run")
+
+
+async def test_the_merge_button_asks_for_a_merge_like_the_command(greenlight: Greenlight) -> None:
+    fake = greenlight.fake
+    pr = await open_pull_request(greenlight, "jobs:\n  test:\n    run: echo green\n")
+    await greenlight.run_for(REPO, pr.head_sha)
+    aggregate = greenlight.checks(REPO, pr.head_sha)["greenlight"]
+
+    def has_buttons() -> bool:
+        return bool(fake.world.check_runs[aggregate.id].actions)
+
+    await wait_until(has_buttons, deadline=30, message="the merge button")
+    aggregate = greenlight.checks(REPO, pr.head_sha)["greenlight"]
+    assert [a["identifier"] for a in aggregate.actions] == ["merge"]  # auto-merge is off
+    assert [a["label"] for a in aggregate.actions] == ["Merge when ready"]
+
+    press = fake.check_run_event("requested_action", aggregate.id, "merge", sender="mallory")
+    await fake.send("check_run", press)
+    await greenlight.settle()
+    summary = fake.world.check_runs[aggregate.id].output["summary"]
+    assert summary.startswith("**Merge when ready refused**")
+    assert not fake.pull(REPO, pr.number).merged
+
+    fake.set_permission(REPO, "wendy", "write")
+    press = fake.check_run_event("requested_action", aggregate.id, "merge", sender="wendy")
+    await fake.send("check_run", press)
+    await wait_merged(greenlight, pr.number)
+    summary = fake.world.check_runs[aggregate.id].output["summary"]
+    assert summary.startswith("**Merge requested** by `@wendy`")
+    assert fake.world.check_runs[aggregate.id].actions == []  # pressed: the button is gone
+    state = await greenlight.context.store.pull_requests.get(REPO, pr.number)
+    assert state.merge_requested_by == "wendy"
+
+
+async def test_no_merge_button_when_greenlight_merges_by_itself(greenlight: Greenlight) -> None:
+    pr = await open_pull_request(
+        greenlight, "merge: {auto: true, approvals: 1}\njobs:\n  test:\n    run: echo green\n"
+    )
+    fake = greenlight.fake
+    await greenlight.run_for(REPO, pr.head_sha)
+    evaluator = await merging_for(greenlight.context).evaluator()
+    await wait_until(lambda: evaluator.evaluations >= 1, deadline=30, message="an evaluation")
+    assert not fake.pull(REPO, pr.number).merged  # waiting for an approval
+    fake.set_permission(REPO, "wendy", "write")
+    review = fake.add_review(REPO, pr.number, "wendy")
+    await fake.send("pull_request_review", fake.review_event("submitted", review.id))
+    await wait_merged(greenlight, pr.number)
+    assert greenlight.checks(REPO, pr.head_sha)["greenlight"].actions == []
 
 
 async def test_merge_group_gets_check_runs_on_the_queue_commit(greenlight: Greenlight) -> None:
