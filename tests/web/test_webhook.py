@@ -74,8 +74,17 @@ async def test_missing_headers_are_bad_requests(client: Client, missing: str) ->
     assert response.status == 400
 
 
-async def test_truncated_json_is_a_bad_request(client: Client) -> None:
-    body = json.dumps(fixture_payload("push")).encode()[:-10]
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(fixture_payload("push")).encode()[:-10],  # truncated
+        b'{"ref": "refs/heads/main", "name": "caf\xe9"}',  # Latin-1, not UTF-8
+        b'{"size": NaN}',  # Python's json reads it; JSON has no NaN
+        b"",
+    ],
+    ids=["truncated", "not-utf8", "nan", "empty"],
+)
+async def test_a_body_that_is_not_json_is_a_bad_request(client: Client, body: bytes) -> None:
     response = await post(client, "push", body)
     assert response.status == 400
     assert "not JSON" in (await response.json())["message"]
