@@ -17,6 +17,8 @@ DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WEB_URL = "https://github.com"
 DEFAULT_DATABASE_URL = "sqlite:///greenlight.db"
 EXECUTORS = ("local", "celery")
+DEFAULT_DELIVERY_RETENTION_DAYS = 14
+MIN_DELIVERY_RETENTION_DAYS = 3
 BUILD_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "SHELL", "TZ")
 
 
@@ -53,6 +55,7 @@ class Settings:
     link_secret: str = field(default="", repr=False)  # signs log links; derived when unset
     # The service's variables a build sees (PATH to find tools…); never its credentials.
     build_env: tuple[tuple[str, str], ...] = ()
+    delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS  # 0: keep forever
 
 
 def load_settings(
@@ -96,6 +99,7 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     )
     if secrets_file is not None and not secrets_file.is_file():
         problems.append(f"GREENLIGHT_SECRETS_FILE: {secrets_file} does not exist")
+    retention = _retention_days(values, problems)
     if problems:
         raise SettingsError(problems)
     webhook_secret = values.get("GITHUB_WEBHOOK_SECRET") or None
@@ -115,6 +119,7 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         env_file=env_file,
         link_secret=_link_secret(values.get("GREENLIGHT_LINK_SECRET"), webhook_secret),
         build_env=tuple((name, values[name]) for name in BUILD_ENV_PASSTHROUGH if name in values),
+        delivery_retention_days=retention,
     )
 
 
@@ -134,6 +139,22 @@ def _integer(values: Mapping[str, str], name: str, default: int, problems: list[
     if not raw.isdigit() or int(raw) <= 0:
         problems.append(f"{name}: {raw!r} is not a positive whole number")
         return default
+    return int(raw)
+
+
+def _retention_days(values: Mapping[str, str], problems: list[str]) -> int:
+    name = "GREENLIGHT_DELIVERY_RETENTION_DAYS"
+    raw = values.get(name, "").strip()
+    if not raw:
+        return DEFAULT_DELIVERY_RETENTION_DAYS
+    if not raw.isdigit() or 0 < int(raw) < MIN_DELIVERY_RETENTION_DAYS:
+        problems.append(
+            f"{name}: {raw!r} must be 0 (keep every delivery) or at least "
+            f"{MIN_DELIVERY_RETENTION_DAYS} days: GitHub lets people redeliver the past "
+            f"{MIN_DELIVERY_RETENTION_DAYS} days of deliveries, and a kept delivery id is what "
+            "stops a redelivery from being handled twice"
+        )
+        return DEFAULT_DELIVERY_RETENTION_DAYS
     return int(raw)
 
 

@@ -220,6 +220,32 @@ class DeliveryLog:
             for row in rows
         ]
 
+    async def prune(self, before: float, *, chunk: int = 500) -> int:
+        """Delete handled deliveries received before `before`; how many went.
+
+        Pending ones stay whatever their age (a restart still owes them a handler). Rows go
+        `chunk` at a time, each in a transaction of its own, so intake never waits long for
+        SQLite's write lock.
+        """
+        old = (
+            sa.select(deliveries.c.id)
+            .where(
+                (deliveries.c.status != DeliveryStatus.PENDING)
+                & (deliveries.c.received_at < before)
+            )
+            .limit(chunk)
+            .scalar_subquery()
+        )
+        removed = 0
+        while True:
+            async with self._engine.begin() as connection:
+                result = await connection.execute(
+                    deliveries.delete().where(deliveries.c.id.in_(old))
+                )
+            removed += result.rowcount
+            if result.rowcount < chunk:
+                return removed
+
     async def status(self, delivery_id: str) -> DeliveryStatus | None:
         async with self._engine.connect() as connection:
             value = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -14,6 +16,7 @@ from bot.deploy import service as deploy
 from bot.dispatch.queue import Dispatcher
 from bot.github.client import GitHubApp
 from bot.handlers.routes import build_router
+from bot.housekeeping import keep_pruning
 from bot.merging import service as merging
 from bot.metrics import Metrics
 from bot.pipeline.service import Pipeline
@@ -61,11 +64,18 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await context.pipeline.start()
     await deployer.recover()
     await dispatcher.start()
+    pruning = asyncio.create_task(
+        keep_pruning(store, settings.delivery_retention_days, clock=context.clock),
+        name="prune deliveries",
+    )
     if settings.credentials is None:
         log.warning("no GitHub App credentials: open %s/ to register the app", settings.public_url)
     try:
         yield
     finally:
+        pruning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruning
         await dispatcher.stop()
         await deployer.stop()
         await context.pipeline.stop()

@@ -47,6 +47,21 @@ async def test_finished_deliveries_are_not_pending(store: Store) -> None:
     assert await store.deliveries.status("b") == DeliveryStatus.FAILED
 
 
+async def test_prune_deletes_only_old_handled_deliveries(store: Store) -> None:
+    for name, at in [("old-done", 1), ("old-failed", 2), ("old-pending", 3), ("young", 50)]:
+        await store.deliveries.record(delivery(name, at=at))
+    for name in ("old-done", "young"):
+        await store.deliveries.finish(name, DeliveryStatus.DONE, now=60)
+    await store.deliveries.finish("old-failed", DeliveryStatus.FAILED, now=60, error="boom")
+
+    assert await store.deliveries.prune(before=10, chunk=1) == 2  # a chunk at a time
+    assert await store.deliveries.status("old-done") is None
+    assert await store.deliveries.status("old-failed") is None
+    assert [d.id for d in await store.deliveries.pending()] == ["old-pending"]
+    assert await store.deliveries.status("young") == DeliveryStatus.DONE
+    assert await store.deliveries.prune(before=10) == 0
+
+
 async def test_installations_and_their_repositories(store: Store) -> None:
     await store.installations.save(1, "octo", now=1)
     await store.installations.add_repositories(1, [(10, "octo/a", False), (11, "octo/b", True)])

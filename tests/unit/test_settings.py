@@ -125,3 +125,15 @@ def test_builds_see_path_but_never_credentials(private_key_pem: str) -> None:
     )
     names = dict(settings.build_env)
     assert names == {"PATH": "/usr/bin"}
+
+
+@pytest.mark.parametrize(("raw", "days"), [(None, 14), ("0", 0), ("3", 3), ("90", 90)])
+def test_delivery_retention(raw: str | None, days: int) -> None:
+    values = {} if raw is None else {"GREENLIGHT_DELIVERY_RETENTION_DAYS": raw}
+    assert load_settings(values, env_file=NO_ENV_FILE).delivery_retention_days == days
+
+
+@pytest.mark.parametrize("raw", ["1", "2", "-5", "a week"])
+def test_a_retention_shorter_than_githubs_redelivery_window_is_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match=r"GREENLIGHT_DELIVERY_RETENTION_DAYS: .* at least 3"):
+        load_settings({"GREENLIGHT_DELIVERY_RETENTION_DAYS": raw}, env_file=NO_ENV_FILE)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.store import open_store
 from bot.store.records import DeliveryStatus
+from bot.store.schema import deliveries
 from bot.web.app import create_app
 from bot.web.keys import DISPATCHER, STORE
-from tests.helpers import fixture_payload, make_settings, signed_headers
+from tests.helpers import fixture_payload, make_settings, signed_headers, wait_until
 from tests.services import drop_database, postgres_database
 
 Client = TestClient[Any, web.Application]
@@ -192,3 +196,27 @@ async def test_deliveries_left_pending_are_handled_after_a_restart(
         assert await store.installations.get(payload["installation"]["id"]) is not None
         again = await post(client, "installation", payload, delivery="survivor")
         assert again.status == 200
+
+
+async def test_the_service_deletes_old_handled_deliveries(
+    tmp_path: Path, private_key_pem: str
+) -> None:
+    settings = make_settings(tmp_path, private_key_pem, GREENLIGHT_DELIVERY_RETENTION_DAYS="3")
+    app = create_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        payload = fixture_payload("installation.created")
+        assert (await post(client, "installation", payload, delivery="handled")).status == 202
+        await client.app[DISPATCHER].wait_idle()
+    store = await open_store(settings.database_url)
+    four_days_ago = time.time() - 4 * 86_400
+    async with store.engine.begin() as connection:  # as if received four days ago
+        await connection.execute(sa.update(deliveries).values(received_at=four_days_ago))
+    await store.close()
+
+    async with TestClient(TestServer(create_app(settings))) as client:
+        deleted = client.app[STORE].deliveries
+
+        async def gone() -> bool:
+            return await deleted.status("handled") is None
+
+        await wait_until(gone, deadline=10, message="the old delivery to be deleted")
