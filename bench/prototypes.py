@@ -10,7 +10,8 @@ Each variant patches the app inside the benchmark's server process only (nothing
                   with a result for the event loop) gets it after 0.5 ms instead of 5 ms
 - `stdlib-json`   the webhook parses with the standard library's `json`, as it did before
                   orjson became a dependency (on 2026-11-26)
-- `inline`        each SQLite batch committed on the event loop's thread (no thread hop)
+- `inline`        each SQLite batch committed on the event loop's thread (no thread hop);
+                  with `raw` or `lean`, their statements on the event loop's thread
 - `raw`           each SQLite batch through the sqlite3 module in a thread, as five
                   statements (a SELECT of the ids already there, one multi-row INSERT, one
                   UPDATE … FROM VALUES for the marks) instead of SQLAlchemy's per-row steps
@@ -45,11 +46,12 @@ def apply(variant: str) -> None:
         _no_store()
     if "stdlib-json" in parts:
         _stdlib_json()
+    inline = "inline" in parts
     if "raw" in parts:
-        _raw()
-    if "lean" in parts:
-        _lean()
-    if "inline" in parts:
+        _raw(inline=inline)
+    elif "lean" in parts:
+        _lean(inline=inline)
+    elif inline:
         _inline()
     if "switch" in parts:
         sys.setswitchinterval(0.0005)  # the GIL changes hands every 0.5 ms, not 5 ms
@@ -136,7 +138,7 @@ def _connections(*setup: str) -> Any:
     return connection
 
 
-def _raw() -> None:
+def _raw(*, inline: bool = False) -> None:
     """SQLite batches through the sqlite3 module, few statements per batch, in a thread."""
     import asyncio
     import sqlite3
@@ -186,12 +188,14 @@ def _raw() -> None:
             raise
 
     async def commit(self: Any, rows: list[Any], marks: list[Any]) -> Any:
+        if inline:
+            return commit_sync(connection(self), rows, marks)
         return await asyncio.to_thread(commit_sync, connection(self), rows, marks)
 
     deliveries.DeliveryLog._commit = commit  # type: ignore[method-assign]
 
 
-def _lean() -> None:
+def _lean(*, inline: bool = False) -> None:
     """`raw` with the outcome marks in a table of their own (no 25 KB row rewritten per
     mark) and each batch as one autocommit multi-row INSERT OR IGNORE (two GIL hand-offs)."""
     import asyncio
@@ -235,6 +239,8 @@ def _lean() -> None:
         return new
 
     async def commit(self: Any, rows: list[Any], marks: list[Any]) -> Any:
+        if inline:
+            return commit_sync(connection(self), rows, marks)
         return await asyncio.to_thread(commit_sync, connection(self), rows, marks)
 
     deliveries.DeliveryLog._commit = commit  # type: ignore[method-assign]
