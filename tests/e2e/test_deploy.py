@@ -4,7 +4,7 @@ marker files written by real deploy scripts, one per environment."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -316,10 +316,25 @@ async def test_two_quick_merges_deploy_in_order_and_replace_the_waiting_one(
 
     await deploying.settle()
     await wait_until(first_started, deadline=30, message="the first deploy to start")
+
+    def newest(*expected: tuple[str, DeployState]) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            history = await deployer(deploying).store.history(REPO, "staging")
+            return [(r.sha, r.state) for r in history][: len(expected)] == list(expected)
+
+        return check
+
+    # A run completes before its deploy is queued: wait for each deploy to be queued.
     second = await fake.push(REPO, "main", {"a.txt": "2\n"})
     await deploying.run_for(REPO, second)
+    await wait_until(newest((second, DeployState.QUEUED)), deadline=30, message="second queued")
     third = await fake.push(REPO, "main", {"a.txt": "3\n"})
     await deploying.run_for(REPO, third)
+    await wait_until(
+        newest((third, DeployState.QUEUED), (second, DeployState.SUPERSEDED)),
+        deadline=30,
+        message="the third queued in place of the second",
+    )
     gate.touch()
     await deployed(deploying, "staging", third)
 
