@@ -1,21 +1,26 @@
 """The Celery worker: `celery -A bot.worker worker`.
 
-Each task runs one job with the same code as the local executor (`execute_job`), against
-the service's store (DATABASE_URL) and a git cache of the worker's own
-(GREENLIGHT_WORK_DIR). Settings are read once, when Celery first configures the app.
+Each task runs one build job with the same code as the local executor (`execute_job`), or
+one deploy's steps with the same code as the service uses locally (`run_deploy`), against
+the service's store (DATABASE_URL) and a git cache of the worker's own (GREENLIGHT_WORK_DIR).
+Settings are read once, when Celery first configures the app.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
 from celery import Celery
 
+from bot.deploy.runner import run_deploy
+from bot.deploy.runner import ticket_from_json as deploy_ticket_from_json
 from bot.executor.job import execute_job
 from bot.executor.remote import (
+    DEPLOY_TASK_NAME,
     HEARTBEAT_SECONDS,
     HEARTBEAT_TTL_SECONDS,
     TASK_NAME,
@@ -25,7 +30,8 @@ from bot.executor.remote import (
 )
 from bot.executor.workspace import GitCache
 from bot.settings import Settings, load_settings
-from bot.store import open_store
+from bot.store import Store, open_store
+from bot.store.deployments import Deployments
 
 app = Celery("greenlight", set_as_current=False)
 _settings: list[Settings] = []
@@ -54,13 +60,16 @@ def run_job(ticket: dict[str, Any]) -> str:
     return asyncio.run(_run_job(ticket, _settings[0]))
 
 
+@app.task(name=DEPLOY_TASK_NAME)  # type: ignore[untyped-decorator]
+def run_deploy_task(ticket: dict[str, Any]) -> str:
+    """Run one deploy's steps; the log and the conclusion go to the deployment's row."""
+    app.conf  # noqa: B018 (make sure the app is configured before reading settings)
+    return asyncio.run(_run_deploy(ticket, _settings[0]))
+
+
 async def _run_job(data: dict[str, Any], settings: Settings) -> str:
     ticket = ticket_from_json(data)
-    redis: Any = aioredis.from_url(settings.broker_url or "")
-    store = await open_store(settings.database_url)
-    cancel = asyncio.Event()
-    guard = asyncio.create_task(_guard(redis, ticket.job_id, cancel))
-    try:
+    async with _watched(settings, ticket.job_id, "job") as (store, cancel):
         return await execute_job(
             ticket,
             store=store,
@@ -69,22 +78,50 @@ async def _run_job(data: dict[str, Any], settings: Settings) -> str:
             cancel=cancel,
             on_started=_ignore,
         )
+
+
+async def _run_deploy(data: dict[str, Any], settings: Settings) -> str:
+    ticket = deploy_ticket_from_json(data)
+    async with _watched(settings, ticket.deployment_id, "deploy") as (store, cancel):
+        deployments = Deployments(store.engine)
+        conclusion = await run_deploy(
+            ticket,
+            store=deployments,
+            cache=GitCache(settings.work_dir / "cache"),
+            work_dir=settings.work_dir,
+            cancel=cancel,
+        )
+        await deployments.update(ticket.deployment_id, conclusion=conclusion)
+        return conclusion
+
+
+@contextlib.asynccontextmanager
+async def _watched(
+    settings: Settings, ident: int, kind: str
+) -> AsyncIterator[tuple[Store, asyncio.Event]]:
+    """The store, and a cancel event the service can set, while a heartbeat says we run."""
+    redis: Any = aioredis.from_url(settings.broker_url or "")
+    store = await open_store(settings.database_url)
+    cancel = asyncio.Event()
+    guard = asyncio.create_task(_guard(redis, ident, cancel, kind=kind))
+    try:
+        yield store, cancel
     finally:
         guard.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await guard
-        await redis.delete(heartbeat_key(ticket.job_id))
+        await redis.delete(heartbeat_key(ident, kind))
         await redis.aclose()
         await store.close()
 
 
-async def _guard(redis: Any, job_id: int, cancel: asyncio.Event) -> None:
+async def _guard(redis: Any, job_id: int, cancel: asyncio.Event, *, kind: str = "job") -> None:
     """Beat the job's heartbeat; turn the service's cancel request into the cancel event."""
     ticks = 0
     while True:
         if ticks % int(HEARTBEAT_SECONDS / 0.5) == 0:
-            await redis.set(heartbeat_key(job_id), "1", ex=HEARTBEAT_TTL_SECONDS)
-        if await redis.exists(cancel_key(job_id)):
+            await redis.set(heartbeat_key(job_id, kind), "1", ex=HEARTBEAT_TTL_SECONDS)
+        if await redis.exists(cancel_key(job_id, kind)):
             cancel.set()
         ticks += 1
         await asyncio.sleep(0.5)

@@ -5,7 +5,9 @@ secrets (masked in the log), the environment's timeout.
 Deploys run here rather than as job rows of the build's run: a job row would join the
 run's job list, which the pipeline schedules, re-runs and sums into the aggregate check;
 a deploy has its own life (a queue per environment, supersession, GitHub Deployments).
-The steps still run through the executor's own pieces (`GitCache.checkout`, `run_steps`).
+The steps still run through the executor's own pieces (`GitCache.checkout`, `run_steps`):
+here with `LocalDeployRunner`, or on a Celery worker (`bot.executor.celery`), which runs
+this same `run_deploy` and writes the conclusion into the deployment's row.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from bot import links
-from bot.core.config import Environment
+from bot.core.config import Environment, Step
 from bot.core.masking import Masker
 from bot.executor.logs import LogWriter
 from bot.executor.process import run_steps
@@ -62,6 +65,80 @@ class DeployTicket:
     env: Mapping[str, str]
     secrets: Mapping[str, str] = field(repr=False, default_factory=dict)
     token: str | None = field(repr=False, default=None)
+
+
+def ticket_to_json(ticket: DeployTicket) -> dict[str, Any]:
+    """The ticket as JSON for a Celery worker (secrets and token included: the broker is
+    as trusted as the store, as for build jobs)."""
+    env = ticket.environment
+    return {
+        "deployment_id": ticket.deployment_id,
+        "clone_url": ticket.clone_url,
+        "sha": ticket.sha,
+        "environment": {
+            "name": env.name,
+            "steps": [{"name": step.name, "run": step.run} for step in env.steps],
+            "url": env.url,
+            "secrets": list(env.secrets),
+            "protected": env.protected,
+            "timeout_seconds": env.timeout_seconds,
+        },
+        "env": dict(ticket.env),
+        "secrets": dict(ticket.secrets),
+        "token": ticket.token,
+    }
+
+
+def ticket_from_json(data: dict[str, Any]) -> DeployTicket:
+    env = data["environment"]
+    return DeployTicket(
+        deployment_id=int(data["deployment_id"]),
+        clone_url=data["clone_url"],
+        sha=data["sha"],
+        environment=Environment(
+            name=env["name"],
+            steps=tuple(Step(name=step["name"], run=step["run"]) for step in env["steps"]),
+            url=env["url"],
+            secrets=tuple(env["secrets"]),
+            protected=bool(env["protected"]),
+            timeout_seconds=float(env["timeout_seconds"]),
+        ),
+        env=dict(data["env"]),
+        secrets=dict(data["secrets"]),
+        token=data["token"],
+    )
+
+
+class DeployRunner(Protocol):
+    """Runs one deploy's steps somewhere and says how they ended."""
+
+    async def run_deploy(self, ticket: DeployTicket, cancel: asyncio.Event) -> str: ...
+
+    async def abandon(self, deployment_id: int) -> None:
+        """A previous process of the service started this deploy: stop it if it still runs."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LocalDeployRunner:
+    """Deploys in this process tree, with the local executor's git cache and rules."""
+
+    store: Deployments
+    cache: GitCache
+    work_dir: Path
+
+    async def run_deploy(self, ticket: DeployTicket, cancel: asyncio.Event) -> str:
+        return await run_deploy(
+            ticket, store=self.store, cache=self.cache, work_dir=self.work_dir, cancel=cancel
+        )
+
+    async def abandon(self, deployment_id: int) -> None:
+        return None  # its processes ended with the process that started them
+
+    async def close(self) -> None:
+        return None
 
 
 async def run_deploy(

@@ -20,7 +20,7 @@ from bot.core.config import Environment
 from bot.deploy import decide, messages
 from bot.deploy.facts import Facts
 from bot.deploy.notices import Notices
-from bot.deploy.runner import DeployTicket, deploy_variables, run_deploy
+from bot.deploy.runner import DeployRunner, DeployTicket, LocalDeployRunner, deploy_variables
 from bot.github.errors import GitHubError
 from bot.pipeline.secrets import load_secrets, secrets_for
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
@@ -65,6 +65,21 @@ class Deployer:
         self._secrets = load_secrets(context.settings.secrets_file)
         self._queues: dict[tuple[str, str], _Queue] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._runner: DeployRunner | None = None
+
+    @property
+    def runner(self) -> DeployRunner:
+        """Where the steps run: Celery workers with the Celery executor, else this process."""
+        if self._runner is None:
+            settings = self.context.settings
+            if settings.executor == "celery" and settings.broker_url:
+                from bot.deploy.remote import CeleryDeployRunner  # imported only when chosen
+
+                self._runner = CeleryDeployRunner(self.store, broker_url=settings.broker_url)
+            else:
+                cache = self.context.require_pipeline().cache
+                self._runner = LocalDeployRunner(self.store, cache, settings.work_dir)
+        return self._runner
 
     # Life cycle --------------------------------------------------------------------------------
 
@@ -73,6 +88,7 @@ class Deployer:
         if self.context.settings.credentials is None:
             return
         for record in await self.store.unfinished():
+            await self.runner.abandon(record.id)  # a Celery worker may still be running it
             await self._status(record, "error", description=messages.restarted())
             await self.store.update(
                 record.id, state=DeployState.FAILURE, finished_at=self.context.clock()
@@ -82,6 +98,8 @@ class Deployer:
         for queue in self._queues.values():
             queue.cancel.set()
         await self.wait_idle()
+        if self._runner is not None:
+            await self._runner.close()
 
     async def wait_idle(self) -> None:
         """Until no deploy runs or waits and every comment is written."""
@@ -306,16 +324,12 @@ class Deployer:
             record.id, state=DeployState.IN_PROGRESS, started_at=self.context.clock()
         )
         await self._status(record, "in_progress", description=messages.status_started(env.name))
-        conclusion = await run_deploy(
-            await self._ticket(record, request),
-            store=self.store,
-            cache=self.context.require_pipeline().cache,
-            work_dir=self.context.settings.work_dir,
-            cancel=cancel,
-        )
+        conclusion = await self.runner.run_deploy(await self._ticket(record, request), cancel)
         success = conclusion == "success"
         state = DeployState.SUCCESS if success else DeployState.FAILURE
-        record = await self.store.update(record.id, state=state, finished_at=self.context.clock())
+        record = await self.store.update(
+            record.id, state=state, conclusion=conclusion, finished_at=self.context.clock()
+        )
         extra: dict[str, Any] = {"environment_url": env.url} if success and env.url else {}
         await self._status(
             record, state.value, description=messages.status_done(env.name, conclusion), **extra

@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
-from celery import Celery
 
 from bot.executor.base import JobEvent, JobTicket
 from bot.executor.remote import (
@@ -23,6 +22,7 @@ from bot.executor.remote import (
     TASK_NAME,
     cancel_key,
     heartbeat_key,
+    sending_app,
     ticket_to_json,
 )
 from bot.store import Store
@@ -46,13 +46,7 @@ class CeleryExecutor:
 
     def __init__(self, store: Store, *, broker_url: str) -> None:
         self._store = store
-        self._celery = Celery("greenlight-service", broker=broker_url, set_as_current=False)
-        self._celery.conf.update(
-            task_serializer="json",
-            accept_content=["json"],
-            broker_connection_timeout=5,  # publishing never blocks the service for long
-            broker_transport_options={"max_retries": 3, "socket_timeout": 5},
-        )
+        self._celery = sending_app("greenlight-service", broker_url)
         self._redis: Any = aioredis.from_url(broker_url)
         self._watching: dict[int, bool] = {}  # job id → seen running
         self._silent_since: dict[int, float] = {}

@@ -10,11 +10,26 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from celery import Celery
+
 from bot.executor.base import JobTicket
 
 TASK_NAME = "greenlight.run_job"
+DEPLOY_TASK_NAME = "greenlight.run_deploy"
 HEARTBEAT_SECONDS = 5
 HEARTBEAT_TTL_SECONDS = 30  # a job whose worker was silent this long is lost
+
+
+def sending_app(name: str, broker_url: str) -> Celery:
+    """A Celery app that only sends tasks, never blocking the service for long."""
+    app = Celery(name, broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_timeout=5,
+        broker_transport_options={"max_retries": 3, "socket_timeout": 5},
+    )
+    return app
 
 
 def ticket_to_json(ticket: JobTicket) -> dict[str, Any]:
@@ -28,9 +43,11 @@ def ticket_from_json(data: dict[str, Any]) -> JobTicket:
     return JobTicket(**data)
 
 
-def cancel_key(job_id: int) -> str:
-    return f"greenlight:job:{job_id}:cancel"
+def cancel_key(job_id: int, kind: str = "job") -> str:
+    """Set by the service to stop a job (or, with kind="deploy", a deployment's steps)."""
+    return f"greenlight:{kind}:{job_id}:cancel"
 
 
-def heartbeat_key(job_id: int) -> str:
-    return f"greenlight:job:{job_id}:alive"
+def heartbeat_key(job_id: int, kind: str = "job") -> str:
+    """Kept alive by the worker running that job (or deployment)."""
+    return f"greenlight:{kind}:{job_id}:alive"

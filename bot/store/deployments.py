@@ -45,6 +45,7 @@ class DeploymentRecord:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    conclusion: str | None = None  # how its steps ended, from whoever ran them
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             lines TEXT NOT NULL DEFAULT '{}',
             PRIMARY KEY (repo, pr_number))""",
     ),
+    (  # 3: how a deploy ended, written by whoever ran it (this process or a Celery worker)
+        "ALTER TABLE deployments ADD COLUMN conclusion TEXT",
+    ),
 )
 
 

@@ -118,6 +118,7 @@ deployments = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
+    sa.Column("conclusion", sa.Text),  # success, failure, timed_out, cancelled
 )
 
 deployment_logs = sa.Table(

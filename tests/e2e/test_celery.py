@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from bot.deploy.service import deployer_for
+from bot.store import open_store
+from bot.store.deployments import Deployments, DeployState
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.fakes.github import FakeGitHub
@@ -68,6 +71,11 @@ def start_worker(tmp_path: Path, database: str, broker: str) -> subprocess.Popen
         )
 
 
+def celery_options(database: str, broker: str) -> dict[str, str]:
+    """The service's settings for the Celery executor against these services."""
+    return {"DATABASE_URL": database, "GREENLIGHT_EXECUTOR": "celery", "CELERY_BROKER_URL": broker}
+
+
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
     worker.terminate()
     try:
@@ -82,13 +90,7 @@ async def celery_greenlight(
     fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
 ) -> AsyncIterator[Greenlight]:
     worker = start_worker(tmp_path, database, broker)
-    server = await start_greenlight(
-        fake_github,
-        tmp_path,
-        DATABASE_URL=database,
-        GREENLIGHT_EXECUTOR="celery",
-        CELERY_BROKER_URL=broker,
-    )
+    server = await start_greenlight(fake_github, tmp_path, **celery_options(database, broker))
     try:
         yield Greenlight(fake_github, server, tmp_path)
     finally:
@@ -122,6 +124,41 @@ async def test_a_worker_builds_the_push(celery_greenlight: Greenlight) -> None:
     assert checks["greenlight"].conclusion == "failure"
 
 
+def delivery_config(staging: str) -> str:
+    """Delivery mode: a green main deploys to staging by running `staging`."""
+    return (
+        "mode: delivery\n"
+        "jobs:\n  build:\n    run: echo built\n"
+        "deploy:\n  environments:\n"
+        f"    staging:\n      run: {staging}\n"
+        "    production:\n      run: 'true'\n"
+    )
+
+
+async def test_a_worker_runs_the_deploy(celery_greenlight: Greenlight) -> None:
+    greenlight = celery_greenlight
+    fake = greenlight.fake
+    marks = greenlight.tmp_path / "marks"
+    config = delivery_config(f"pwd >> {marks}; echo deployed $GREENLIGHT_SHA")
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    sha = await fake.push(REPO, "main", {".github/greenlight.yml": config})
+    await greenlight.run_for(REPO, sha, deadline=60)
+
+    def deployed() -> bool:
+        found = fake.deployments(REPO, "staging")
+        states = [s.state for s in fake.deployment_statuses(found[0].id)] if found else []
+        return states[-1:] == ["success"]
+
+    await wait_until(deployed, deadline=60, message="the staging deploy to succeed")
+    # The steps ran in a workspace of the worker's own work dir, not the service's.
+    assert marks.read_text().startswith(str(greenlight.tmp_path / "worker" / "workspaces"))
+    deployer = deployer_for(greenlight.context)
+    (record,) = await deployer.store.history(REPO, "staging")
+    assert (record.state, record.conclusion) == (DeployState.SUCCESS, "success")
+    assert f"deployed {sha}" in await deployer.store.read_log(record.id)
+    assert fake.deployments(REPO, "production") == []  # one click away in delivery mode
+
+
 async def test_a_new_push_cancels_the_job_on_the_worker(celery_greenlight: Greenlight) -> None:
     greenlight = celery_greenlight
     fake = greenlight.fake
@@ -151,11 +188,7 @@ async def test_a_service_restart_leaves_the_worker_job_running(
     gate, started = tmp_path / "gate", tmp_path / "started"
     fake.create_repo(REPO, {"README.md": "hi\n"})
     worker = start_worker(tmp_path, database, broker)
-    options = {
-        "DATABASE_URL": database,
-        "GREENLIGHT_EXECUTOR": "celery",
-        "CELERY_BROKER_URL": broker,
-    }
+    options = celery_options(database, broker)
     server = await start_greenlight(fake, tmp_path, **options)
     try:
         script = f"echo run >> {started}; while [ ! -e {gate} ]; do sleep 0.05; done"
@@ -172,6 +205,37 @@ async def test_a_service_restart_leaves_the_worker_job_running(
         assert run.conclusion == "success"
         assert started.read_text().count("run") == 1  # ran once, not again after the restart
         assert greenlight.checks(REPO, sha)["wait"].conclusion == "success"
+    finally:
+        await fake.settle()
+        await server.close()
+        stop_worker(worker)
+
+
+async def test_stopping_the_service_stops_the_deploy_on_the_worker(
+    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
+) -> None:
+    fake = fake_github
+    started = tmp_path / "started"
+    config = delivery_config(f"touch {started}; sleep 120")
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    worker = start_worker(tmp_path, database, broker)
+    options = celery_options(database, broker)
+    server = await start_greenlight(fake, tmp_path, **options)
+    try:
+        await fake.push(REPO, "main", {".github/greenlight.yml": config})
+        await fake.settle()
+        await wait_until(started.exists, deadline=60, message="the worker to start the deploy")
+        await server.close()  # cancels what it runs, on the worker too
+        store = await open_store(database)
+        try:
+            (record,) = await Deployments(store.engine).history(REPO, "staging")
+            log = await Deployments(store.engine).read_log(record.id)
+        finally:
+            await store.close()
+        assert (record.state, record.conclusion) == (DeployState.FAILURE, "cancelled")
+        assert "no worker answered" not in log  # the worker itself stopped the steps
+        (deployment,) = fake.deployments(REPO, "staging")
+        assert [s.state for s in fake.deployment_statuses(deployment.id)][-1] == "failure"
     finally:
         await fake.settle()
         await server.close()
