@@ -34,6 +34,7 @@ from bot.store import Store, open_store
 from bot.store.deployments import Deployments
 
 app = Celery("greenlight", set_as_current=False)
+GUARD_TICK_SECONDS = 0.5
 _settings: list[Settings] = []
 
 
@@ -60,7 +61,9 @@ def run_job(ticket: dict[str, Any]) -> str:
     return asyncio.run(_run_job(ticket, _settings[0]))
 
 
-@app.task(name=DEPLOY_TASK_NAME)  # type: ignore[untyped-decorator]
+# Unlike a build job, a deploy is never handed to another worker when its worker dies: the
+# service has reported it failed by then, and a deploy must not go out behind its back.
+@app.task(name=DEPLOY_TASK_NAME, acks_late=False, reject_on_worker_lost=False)  # type: ignore[untyped-decorator]
 def run_deploy_task(ticket: dict[str, Any]) -> str:
     """Run one deploy's steps; the log and the conclusion go to the deployment's row."""
     app.conf  # noqa: B018 (make sure the app is configured before reading settings)
@@ -84,6 +87,9 @@ async def _run_deploy(data: dict[str, Any], settings: Settings) -> str:
     ticket = deploy_ticket_from_json(data)
     async with _watched(settings, ticket.deployment_id, "deploy") as (store, cancel):
         deployments = Deployments(store.engine)
+        record = await deployments.get(ticket.deployment_id)
+        if record is None or record.state.is_finished:
+            return "skipped"  # the service gave up on it (or it ran) already
         conclusion = await run_deploy(
             ticket,
             store=deployments,
@@ -102,29 +108,33 @@ async def _watched(
     """The store, and a cancel event the service can set, while a heartbeat says we run."""
     redis: Any = aioredis.from_url(settings.broker_url or "")
     store = await open_store(settings.database_url)
-    cancel = asyncio.Event()
-    guard = asyncio.create_task(_guard(redis, ident, cancel, kind=kind))
+    cancel, done = asyncio.Event(), asyncio.Event()
+    guard = asyncio.create_task(_guard(redis, ident, cancel, done, kind=kind))
     try:
         yield store, cancel
     finally:
-        guard.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await guard
+        # Told to stop rather than cancelled: redis-py can swallow a cancellation that
+        # lands inside one of its calls, and the guard would then beat forever.
+        done.set()
+        await guard
         await redis.delete(heartbeat_key(ident, kind))
         await redis.aclose()
         await store.close()
 
 
-async def _guard(redis: Any, job_id: int, cancel: asyncio.Event, *, kind: str = "job") -> None:
-    """Beat the job's heartbeat; turn the service's cancel request into the cancel event."""
+async def _guard(
+    redis: Any, ident: int, cancel: asyncio.Event, done: asyncio.Event, *, kind: str
+) -> None:
+    """Until `done`: beat the heartbeat; turn the service's cancel request into `cancel`."""
     ticks = 0
-    while True:
-        if ticks % int(HEARTBEAT_SECONDS / 0.5) == 0:
-            await redis.set(heartbeat_key(job_id, kind), "1", ex=HEARTBEAT_TTL_SECONDS)
-        if await redis.exists(cancel_key(job_id, kind)):
+    while not done.is_set():
+        if ticks % int(HEARTBEAT_SECONDS / GUARD_TICK_SECONDS) == 0:
+            await redis.set(heartbeat_key(ident, kind), "1", ex=HEARTBEAT_TTL_SECONDS)
+        if await redis.exists(cancel_key(ident, kind)):
             cancel.set()
         ticks += 1
-        await asyncio.sleep(0.5)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), GUARD_TICK_SECONDS)
 
 
 async def _ignore(_job_id: int) -> None:

@@ -12,13 +12,17 @@ from pathlib import Path
 import pytest
 import redis
 
+from bot import worker
+from bot.core.config import Environment, Step
+from bot.deploy.runner import DeployTicket
+from bot.deploy.runner import ticket_to_json as deploy_ticket_to_json
 from bot.deploy.service import deployer_for
 from bot.store import open_store
-from bot.store.deployments import Deployments, DeployState
+from bot.store.deployments import Deployments, DeployState, NewDeployment
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.fakes.github import FakeGitHub
-from tests.helpers import wait_until
+from tests.helpers import make_settings, wait_until
 from tests.services import REDIS_HOST, REDIS_PORT, postgres_database, require_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -240,3 +244,28 @@ async def test_stopping_the_service_stops_the_deploy_on_the_worker(
         await fake.settle()
         await server.close()
         stop_worker(worker)
+
+
+async def test_a_worker_never_runs_a_deploy_the_service_gave_up_on(
+    tmp_path: Path, broker: str, private_key_pem: str
+) -> None:
+    # E.g. a task that waited in the broker while the service reported the deploy failed.
+    database = f"sqlite:///{tmp_path / 'g.db'}"
+    settings = make_settings(
+        tmp_path, private_key_pem, DATABASE_URL=database,
+        GREENLIGHT_EXECUTOR="celery", CELERY_BROKER_URL=broker,
+    )  # fmt: skip
+    store = await open_store(database)
+    deployments = Deployments(store.engine)
+    new = NewDeployment("octo/celery", "staging", "c" * 40, installation_id=1, run_id=1)
+    record = await deployments.add(new, now=1.0)
+    await deployments.update(record.id, state=DeployState.FAILURE, finished_at=2.0)
+    marker = tmp_path / "ran"
+    ticket = DeployTicket(
+        record.id, str(tmp_path / "nowhere"), "c" * 40,
+        Environment("staging", (Step("mark", f"touch {marker}"),)), {},
+    )  # fmt: skip
+    assert await worker._run_deploy(deploy_ticket_to_json(ticket), settings) == "skipped"
+    assert not marker.exists()
+    assert (await deployments.get(record.id)).conclusion is None  # type: ignore[union-attr]
+    await store.close()
