@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -39,6 +40,16 @@ WORKER_LOST = (
 CANCELLED_UNANSWERED = "\nCancelled; no worker answered within {seconds:.0f} s.\n"
 
 
+@dataclass
+class _Watch:
+    """What the service has seen of one deploy on the workers."""
+
+    deployment_id: int
+    seen_alive: bool = False
+    silent_since: float | None = None
+    cancelled_at: float | None = None
+
+
 class CeleryDeployRunner:
     def __init__(self, store: Deployments, *, broker_url: str) -> None:
         self._store = store
@@ -53,30 +64,39 @@ class CeleryDeployRunner:
             args=[ticket_to_json(ticket)],
             task_id=f"greenlight-deploy-{deployment_id}-{uuid.uuid4().hex[:8]}",
         )
-        seen_alive = False
-        silent_since: float | None = None
-        cancelled_at: float | None = None
+        watch = _Watch(deployment_id)
         while True:
-            record = await self._store.get(deployment_id)
-            if record is not None and record.conclusion:
-                return record.conclusion
-            now = time.monotonic()
-            if cancel.is_set() and cancelled_at is None:
-                cancelled_at = now
-                await self.abandon(deployment_id)
-            if cancelled_at is not None and now - cancelled_at > CANCEL_WAIT_SECONDS:
-                message = CANCELLED_UNANSWERED.format(seconds=CANCEL_WAIT_SECONDS)
-                await self._store.append_log(deployment_id, message)
-                return "cancelled"
-            if await self._redis.exists(heartbeat_key(deployment_id, KIND)):
-                seen_alive, silent_since = True, None
-            elif seen_alive:  # before a worker takes it, the task waits in the broker
-                silent_since = silent_since or now
-                if now - silent_since >= HEARTBEAT_TTL_SECONDS:
-                    message = WORKER_LOST.format(seconds=HEARTBEAT_TTL_SECONDS)
-                    await self._store.append_log(deployment_id, message)
-                    return "failure"
+            try:
+                conclusion = await self._check(watch, cancel)
+            except Exception:  # the store or Redis hiccuped; the worker goes on: look again
+                log.exception("watching deploy %d on Celery failed", deployment_id)
+                conclusion = None
+            if conclusion is not None:
+                return conclusion
             await asyncio.sleep(POLL_SECONDS)
+
+    async def _check(self, watch: _Watch, cancel: asyncio.Event) -> str | None:
+        """The deploy's conclusion once there is one (from the worker, or given up)."""
+        record = await self._store.get(watch.deployment_id)
+        if record is not None and record.conclusion:
+            return record.conclusion
+        now = time.monotonic()
+        if cancel.is_set() and watch.cancelled_at is None:
+            await self.abandon(watch.deployment_id)
+            watch.cancelled_at = now
+        if watch.cancelled_at is not None and now - watch.cancelled_at > CANCEL_WAIT_SECONDS:
+            message = CANCELLED_UNANSWERED.format(seconds=CANCEL_WAIT_SECONDS)
+            await self._store.append_log(watch.deployment_id, message)
+            return "cancelled"
+        if await self._redis.exists(heartbeat_key(watch.deployment_id, KIND)):
+            watch.seen_alive, watch.silent_since = True, None
+        elif watch.seen_alive:  # before a worker takes it, the task waits in the broker
+            watch.silent_since = watch.silent_since or now
+            if now - watch.silent_since >= HEARTBEAT_TTL_SECONDS:
+                message = WORKER_LOST.format(seconds=HEARTBEAT_TTL_SECONDS)
+                await self._store.append_log(watch.deployment_id, message)
+                return "failure"
+        return None
 
     async def abandon(self, deployment_id: int) -> None:
         """Tell the worker running (or about to run) this deploy to stop."""
