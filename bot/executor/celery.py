@@ -53,6 +53,7 @@ class CeleryExecutor:
         self._on_started: JobEvent = _ignore
         self._on_finished: JobEvent = _ignore
         self._poller: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._sending: set[asyncio.Task[None]] = set()
 
     async def start(self, *, on_started: JobEvent, on_finished: JobEvent) -> None:
@@ -61,9 +62,13 @@ class CeleryExecutor:
 
     async def stop(self) -> None:
         if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+            # Told to stop rather than cancelled: redis-py can swallow a cancellation that
+            # lands inside one of its calls, and the poller would then never end.
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._poller), STOP_SECONDS)
+            except TimeoutError:
+                self._poller.cancel()
         # Bounded: a broker that stopped answering must not keep the service from stopping.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
@@ -102,12 +107,13 @@ class CeleryExecutor:
         )
 
     async def _poll(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self._check_jobs()
             except Exception:  # the store or Redis hiccuped: try again on the next tick
                 log.exception("watching Celery jobs failed")
-            await asyncio.sleep(POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), POLL_SECONDS)
 
     async def _check_jobs(self) -> None:
         if not self._watching:
