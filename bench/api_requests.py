@@ -32,7 +32,7 @@ from typing import Any
 
 from bot.web.keys import CONTEXT, DISPATCHER
 from tests.e2e.conftest import start_greenlight
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import DEFAULT_EVENTS, FakeGitHub
 from tests.fakes.plugin import start_fake_github, stop_fake_github
 from tests.helpers import WEBHOOK_SECRET, wait_until
 
@@ -42,16 +42,7 @@ APP_ONLY = "/app/installations/{installation_id}/access_tokens"  # as the app, n
 WRITE_LIMIT = 80  # GitHub's content-creating requests a minute
 WINDOW = 60.0
 GATED = ("lint", "test")  # the jobs that wait for the gate in the burst
-ALL_EVENTS = (
-    "check_run",
-    "check_suite",
-    "issue_comment",
-    "merge_group",
-    "pull_request",
-    "pull_request_review",
-    "push",
-    "status",
-)
+ALL_EVENTS = tuple(DEFAULT_EVENTS)  # what the fake's app subscribes to
 
 
 class TimedCounter(collections.Counter[Any]):
