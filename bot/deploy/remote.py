@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -23,6 +23,7 @@ from bot.deploy.runner import DeployTicket, ticket_to_json
 from bot.executor.remote import (
     DEPLOY_TASK_NAME,
     HEARTBEAT_TTL_SECONDS,
+    Liveness,
     cancel_key,
     heartbeat_key,
     sending_app,
@@ -45,8 +46,8 @@ class _Watch:
     """What the service has seen of one deploy on the workers."""
 
     deployment_id: int
-    seen_alive: bool = False
-    silent_since: float | None = None
+    seen_alive: bool = False  # before a worker takes it, the task waits in the broker
+    liveness: Liveness = field(default_factory=Liveness)
     cancelled_at: float | None = None
 
 
@@ -88,14 +89,12 @@ class CeleryDeployRunner:
             message = CANCELLED_UNANSWERED.format(seconds=CANCEL_WAIT_SECONDS)
             await self._store.append_log(watch.deployment_id, message)
             return "cancelled"
-        if await self._redis.exists(heartbeat_key(watch.deployment_id, KIND)):
-            watch.seen_alive, watch.silent_since = True, None
-        elif watch.seen_alive:  # before a worker takes it, the task waits in the broker
-            watch.silent_since = watch.silent_since or now
-            if now - watch.silent_since >= HEARTBEAT_TTL_SECONDS:
-                message = WORKER_LOST.format(seconds=HEARTBEAT_TTL_SECONDS)
-                await self._store.append_log(watch.deployment_id, message)
-                return "failure"
+        beating = bool(await self._redis.exists(heartbeat_key(watch.deployment_id, KIND)))
+        watch.seen_alive = watch.seen_alive or beating
+        if watch.seen_alive and watch.liveness.lost(beating, now):
+            message = WORKER_LOST.format(seconds=HEARTBEAT_TTL_SECONDS)
+            await self._store.append_log(watch.deployment_id, message)
+            return "failure"
         return None
 
     async def abandon(self, deployment_id: int) -> None:

@@ -20,6 +20,7 @@ from bot.executor.base import JobEvent, JobTicket
 from bot.executor.remote import (
     HEARTBEAT_TTL_SECONDS,
     TASK_NAME,
+    Liveness,
     cancel_key,
     heartbeat_key,
     sending_app,
@@ -49,7 +50,7 @@ class CeleryExecutor:
         self._celery = sending_app("greenlight-service", broker_url)
         self._redis: Any = aioredis.from_url(broker_url)
         self._watching: dict[int, bool] = {}  # job id → seen running
-        self._silent_since: dict[int, float] = {}
+        self._liveness: dict[int, Liveness] = {}
         self._on_started: JobEvent = _ignore
         self._on_finished: JobEvent = _ignore
         self._poller: asyncio.Task[None] | None = None
@@ -129,15 +130,11 @@ class CeleryExecutor:
                 await self._on_started(job.id)
             elif job.status == Status.COMPLETED:
                 self._watching.pop(job.id, None)
-                self._silent_since.pop(job.id, None)
+                self._liveness.pop(job.id, None)
                 await self._on_finished(job.id)
 
     async def _check_liveness(self, job_id: int, beating: bool) -> None:
-        if beating:
-            self._silent_since.pop(job_id, None)
-            return
-        silent_since = self._silent_since.setdefault(job_id, time.monotonic())
-        if time.monotonic() - silent_since < HEARTBEAT_TTL_SECONDS:
+        if not self._liveness.setdefault(job_id, Liveness()).lost(beating, time.monotonic()):
             return
         await self._store.runs.append_log(job_id, WORKER_LOST.format(seconds=HEARTBEAT_TTL_SECONDS))
         await self._store.runs.update_job(

@@ -7,7 +7,7 @@ tell a job whose worker died from one that is merely slow.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from celery import Celery
@@ -51,3 +51,21 @@ def cancel_key(job_id: int, kind: str = "job") -> str:
 def heartbeat_key(job_id: int, kind: str = "job") -> str:
     """Kept alive by the worker running that job (or deployment)."""
     return f"greenlight:{kind}:{job_id}:alive"
+
+
+@dataclass
+class Liveness:
+    """A worker's heartbeat as the service sees it, one per job or deployment watched.
+
+    Lost once the heartbeat key has been missing for HEARTBEAT_TTL_SECONDS in a row.
+    """
+
+    silent_since: float | None = None
+
+    def lost(self, beating: bool, now: float) -> bool:
+        if beating:
+            self.silent_since = None
+            return False
+        if self.silent_since is None:
+            self.silent_since = now
+        return now - self.silent_since >= HEARTBEAT_TTL_SECONDS
