@@ -21,7 +21,6 @@ class JobTicket:
     env: Mapping[str, str]  # the job's full environment, GREENLIGHT_* included
     secrets: Mapping[str, str] = field(repr=False, default_factory=dict)
     token: str | None = field(repr=False, default=None)  # read-only use: fetching the code
-    kind: str = "build"  # "build" or "deploy"
 
 
 JobEvent = Callable[[int], Awaitable[None]]

@@ -7,7 +7,7 @@ tell a job whose worker died from one that is merely slow.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from celery import Celery
@@ -40,7 +40,8 @@ def ticket_to_json(ticket: JobTicket) -> dict[str, Any]:
 
 
 def ticket_from_json(data: dict[str, Any]) -> JobTicket:
-    return JobTicket(**data)
+    # Keys a ticket no longer has (an older service's `kind`) are left behind.
+    return JobTicket(**{f.name: data[f.name] for f in fields(JobTicket) if f.name in data})
 
 
 def cancel_key(job_id: int, kind: str = "job") -> str:
