@@ -8,10 +8,21 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from dotenv import dotenv_values
+
+from bot.executor.sandbox import (
+    DEFAULT_BUILD_USER,
+    NETWORK_MODES,
+    SANDBOX_MODES,
+    NetworkMode,
+    SandboxMode,
+    SandboxPolicy,
+    build_user_from,
+)
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WEB_URL = "https://github.com"
@@ -56,6 +67,7 @@ class Settings:
     # The service's variables a build sees (PATH to find tools…); never its credentials.
     build_env: tuple[tuple[str, str], ...] = ()
     delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS  # 0: keep forever
+    sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
 
 
 def load_settings(
@@ -100,6 +112,10 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     if secrets_file is not None and not secrets_file.is_file():
         problems.append(f"GREENLIGHT_SECRETS_FILE: {secrets_file} does not exist")
     retention = _retention_days(values, problems)
+    work_dir = Path(values.get("GREENLIGHT_WORK_DIR", ".greenlight"))
+    build_env = tuple((name, values[name]) for name in BUILD_ENV_PASSTHROUGH if name in values)
+    hidden = (Path.cwd(), env_file, work_dir, *_files_of(values, database_url, secrets_file))
+    sandbox = _sandbox(values, problems, hidden=hidden, host_env=build_env)
     if problems:
         raise SettingsError(problems)
     webhook_secret = values.get("GITHUB_WEBHOOK_SECRET") or None
@@ -115,12 +131,63 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         broker_url=broker_url,
         secrets_file=secrets_file,
         concurrency=max(1, concurrency),
-        work_dir=Path(values.get("GREENLIGHT_WORK_DIR", ".greenlight")),
+        work_dir=work_dir,
         env_file=env_file,
         link_secret=_link_secret(values.get("GREENLIGHT_LINK_SECRET"), webhook_secret),
-        build_env=tuple((name, values[name]) for name in BUILD_ENV_PASSTHROUGH if name in values),
+        build_env=build_env,
         delivery_retention_days=retention,
+        sandbox=sandbox,
     )
+
+
+def _sandbox(
+    values: Mapping[str, str],
+    problems: list[str],
+    *,
+    hidden: tuple[Path, ...],
+    host_env: tuple[tuple[str, str], ...],
+) -> SandboxPolicy:
+    """GREENLIGHT_SANDBOX, _SANDBOX_NETWORK, _SANDBOX_PATHS and GREENLIGHT_BUILD_USER."""
+    mode = values.get("GREENLIGHT_SANDBOX", "").strip() or "bwrap"
+    if mode not in SANDBOX_MODES:
+        problems.append(f"GREENLIGHT_SANDBOX: {mode!r} is not one of {', '.join(SANDBOX_MODES)}")
+    network = values.get("GREENLIGHT_SANDBOX_NETWORK", "").strip() or "own"
+    if network not in NETWORK_MODES:
+        problems.append(
+            f"GREENLIGHT_SANDBOX_NETWORK: {network!r} is not one of {', '.join(NETWORK_MODES)}"
+        )
+    paths: list[Path] = []
+    for raw in filter(None, values.get("GREENLIGHT_SANDBOX_PATHS", "").split(os.pathsep)):
+        if not os.path.isabs(raw) or not os.path.exists(raw):
+            problems.append(f"GREENLIGHT_SANDBOX_PATHS: {raw!r} is not an existing absolute path")
+        paths.append(Path(raw))
+    user = DEFAULT_BUILD_USER
+    if raw_user := values.get("GREENLIGHT_BUILD_USER", "").strip():
+        found = build_user_from(raw_user)
+        if isinstance(found, str):
+            problems.append(f"GREENLIGHT_BUILD_USER: {found}")
+        else:
+            user = found
+    return SandboxPolicy(
+        mode=cast(SandboxMode, mode),
+        network=cast(NetworkMode, network),
+        extra_paths=tuple(paths),
+        build_user=user,
+        hidden=tuple(path.absolute() for path in hidden),
+        host_env=host_env,
+    )
+
+
+def _files_of(
+    values: Mapping[str, str], database_url: str, secrets_file: Path | None
+) -> tuple[Path, ...]:
+    """The files of Greenlight's own that a build must never see."""
+    files = [secrets_file] if secrets_file else []
+    if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
+        files.append(Path(database_url.removeprefix("sqlite:///")))
+    if key_path := values.get("GITHUB_PRIVATE_KEY_PATH", "").strip():
+        files.append(Path(key_path))
+    return tuple(files)
 
 
 def _link_secret(explicit: str | None, webhook_secret: str | None) -> str:

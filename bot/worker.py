@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
 from celery import Celery
+from celery.exceptions import WorkerShutdown
+from celery.signals import worker_init
 
+from bot import messages
 from bot.deploy.runner import run_deploy
 from bot.deploy.runner import ticket_from_json as deploy_ticket_from_json
 from bot.executor.job import execute_job
@@ -28,6 +32,7 @@ from bot.executor.remote import (
     heartbeat_key,
     ticket_from_json,
 )
+from bot.executor.sandbox import Sandbox
 from bot.executor.workspace import GitCache
 from bot.settings import Settings, load_settings
 from bot.store import Store, open_store
@@ -35,13 +40,16 @@ from bot.store.deployments import Deployments
 
 app = Celery("greenlight", set_as_current=False)
 GUARD_TICK_SECONDS = 0.5
+log = logging.getLogger("greenlight.worker")
 _settings: list[Settings] = []
+_sandbox: list[Sandbox] = []
 
 
 @app.on_configure.connect  # type: ignore[untyped-decorator]
 def _configure(sender: Celery, **_: Any) -> None:
     settings = load_settings()
     _settings.append(settings)
+    _sandbox.append(Sandbox(settings.sandbox))
     sender.conf.update(
         broker_url=settings.broker_url,
         task_serializer="json",
@@ -52,6 +60,18 @@ def _configure(sender: Celery, **_: Any) -> None:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
+
+
+@worker_init.connect  # type: ignore[untyped-decorator]
+def _refuse_without_sandbox(**_: Any) -> None:
+    """A worker that cannot sandbox builds refuses to start rather than fail every job."""
+    app.conf  # noqa: B018 (make sure the app is configured before reading settings)
+    sandbox = _sandbox[0]
+    if not sandbox.enabled:
+        log.warning(messages.sandbox_off())
+        return
+    if (problem := asyncio.run(sandbox.problem())) is not None:
+        raise WorkerShutdown(messages.worker_refuses(problem))
 
 
 @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
@@ -80,6 +100,7 @@ async def _run_job(data: dict[str, Any], settings: Settings) -> str:
             work_dir=settings.work_dir,
             cancel=cancel,
             on_started=_ignore,
+            sandbox=_sandbox[0],
         )
 
 
@@ -96,6 +117,7 @@ async def _run_deploy(data: dict[str, Any], settings: Settings) -> str:
             cache=GitCache(settings.work_dir / "cache"),
             work_dir=settings.work_dir,
             cancel=cancel,
+            sandbox=_sandbox[0],
         )
         await deployments.update(ticket.deployment_id, conclusion=conclusion)
         return conclusion

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.store import Store, open_store
+from tests.helpers import Listener
 from tests.services import postgres_database
 
 pytest_plugins = ["tests.fakes.plugin"]
@@ -38,3 +39,14 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         opened = await open_store(url)
         yield opened
         await opened.close()
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[Listener]:
+    """A TCP listener on the host's loopback, where the store and the broker live."""
+    server = Listener()
+    await server.start("127.0.0.1")
+    try:
+        yield server
+    finally:
+        await server.close()

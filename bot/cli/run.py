@@ -2,7 +2,8 @@
 
 Each job runs in a fresh workspace made from the checkout (committed files plus the
 uncommitted changes, so a config can be tried before it is committed), with the same
-process runner the service uses. Output is printed live, prefixed by the job's name.
+process runner and the same sandbox the service uses (`--no-sandbox` on a machine
+without bubblewrap). Output is printed live, prefixed by the job's name.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from bot.core.config_parser import parse_config
 from bot.core.plan import PlanContext, PlannedJob, plan_jobs
 from bot.core.schedule import JobState, next_step
 from bot.executor.process import JobOutcome, run_steps
+from bot.executor.sandbox import (
+    DEFAULT_BUILD_USER,
+    BuildUser,
+    Sandbox,
+    SandboxPolicy,
+    build_user_from,
+)
 from bot.settings import BUILD_ENV_PASSTHROUGH
 
 
@@ -44,6 +52,11 @@ def main(argv: Sequence[str]) -> int:
         default=[],
         help="run only this job (and what it needs); repeatable",
     )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run steps as your own processes, without bubblewrap (as GREENLIGHT_SANDBOX=none)",
+    )
     args = parser.parse_args(list(argv))
     root = Path(args.path).resolve()
     config_file = root / CONFIG_PATH
@@ -59,7 +72,11 @@ def main(argv: Sequence[str]) -> int:
     if isinstance(plan, str):
         print(plan, file=sys.stderr)
         return 2
-    results = asyncio.run(_run_plan(root, plan))
+    sandbox = Sandbox(_sandbox_policy(no_sandbox=args.no_sandbox))
+    if (problem := asyncio.run(sandbox.problem())) is not None:
+        print(f"{problem}\nOr run with --no-sandbox.", file=sys.stderr)
+        return 2
+    results = asyncio.run(_run_plan(root, plan, sandbox))
     _print_summary(results)
     return 0 if all(r.conclusion in ("success", "skipped") for r in results) else 1
 
@@ -128,8 +145,22 @@ def make_workspace(root: Path, dest: Path) -> None:
         (dest / name).unlink(missing_ok=True)
 
 
+def _sandbox_policy(*, no_sandbox: bool) -> SandboxPolicy:
+    """The service's sandbox, or none: your PATH and HOME, as the service passes its own."""
+    host_env = tuple(
+        (name, os.environ[name]) for name in BUILD_ENV_PASSTHROUGH if name in os.environ
+    )
+    user = build_user_from(os.environ.get("GREENLIGHT_BUILD_USER", "") or "65534")
+    return SandboxPolicy(
+        mode="none" if no_sandbox else "bwrap",
+        network="host" if os.environ.get("GREENLIGHT_SANDBOX_NETWORK") == "host" else "own",
+        build_user=user if isinstance(user, BuildUser) else DEFAULT_BUILD_USER,
+        host_env=host_env,
+    )
+
+
 def _environment(root: Path, job: PlannedJob) -> dict[str, str]:
-    env = {name: os.environ[name] for name in BUILD_ENV_PASSTHROUGH if name in os.environ}
+    env: dict[str, str] = {}
     env.update(
         {
             "CI": "true",
@@ -148,10 +179,13 @@ def _environment(root: Path, job: PlannedJob) -> dict[str, str]:
     return env
 
 
-async def _run_job(root: Path, job: PlannedJob, slots: asyncio.Semaphore) -> Result:
+async def _run_job(
+    root: Path, job: PlannedJob, slots: asyncio.Semaphore, sandbox: Sandbox
+) -> Result:
     async with slots:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="greenlight-run-") as temp:
+            os.chmod(temp, 0o711)  # noqa: S103 (the sandbox's build user walks through it)
             workspace = Path(temp) / "workspace"
             await asyncio.to_thread(make_workspace, root, workspace)
 
@@ -166,11 +200,12 @@ async def _run_job(root: Path, job: PlannedJob, slots: asyncio.Semaphore) -> Res
                 timeout_seconds=job.timeout_seconds,
                 on_output=show,
                 cancel=asyncio.Event(),
+                sandbox=sandbox,
             )
         return Result(job, outcome.conclusion, time.monotonic() - started)
 
 
-async def _run_plan(root: Path, plan: tuple[PlannedJob, ...]) -> list[Result]:
+async def _run_plan(root: Path, plan: tuple[PlannedJob, ...], sandbox: Sandbox) -> list[Result]:
     results: dict[str, Result] = {
         job.name: Result(job, "skipped", note=job.skip_reason or "")
         for job in plan
@@ -194,7 +229,7 @@ async def _run_plan(root: Path, plan: tuple[PlannedJob, ...]) -> list[Result]:
             results[skip.name] = Result(job, "skipped", note=f"needs {skip.need}")
         for name in step.start:
             job = next(j for j in plan if j.name == name)
-            running[name] = asyncio.create_task(_run_job(root, job, slots))
+            running[name] = asyncio.create_task(_run_job(root, job, slots, sandbox))
         if step.finished or (not running and not step.skip):
             break
         if step.skip and not step.start and not running:

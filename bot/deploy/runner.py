@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot import links
+from bot import links, messages
 from bot.core.config import Environment, Step
 from bot.core.masking import Masker
 from bot.executor.logs import LogWriter
 from bot.executor.process import run_steps
+from bot.executor.sandbox import Sandbox
 from bot.executor.workspace import GitCache, GitError, remove_workspace
 from bot.settings import Settings
 from bot.store.deployments import Deployments
@@ -40,7 +41,6 @@ def deploy_variables(
 ) -> dict[str, str]:
     """The job variables of DESIGN.md section 9 plus the deployment's own."""
     return {
-        **dict(settings.build_env),
         "CI": "true",
         "GREENLIGHT": "true",
         "GREENLIGHT_SHA": run.sha,
@@ -128,10 +128,16 @@ class LocalDeployRunner:
     store: Deployments
     cache: GitCache
     work_dir: Path
+    sandbox: Sandbox
 
     async def run_deploy(self, ticket: DeployTicket, cancel: asyncio.Event) -> str:
         return await run_deploy(
-            ticket, store=self.store, cache=self.cache, work_dir=self.work_dir, cancel=cancel
+            ticket,
+            store=self.store,
+            cache=self.cache,
+            work_dir=self.work_dir,
+            cancel=cancel,
+            sandbox=self.sandbox,
         )
 
     async def abandon(self, deployment_id: int) -> None:
@@ -148,14 +154,25 @@ async def run_deploy(
     cache: GitCache,
     work_dir: Path,
     cancel: asyncio.Event,
+    sandbox: Sandbox,
 ) -> str:
     """Run the environment's steps; return the conclusion (success, failure, timed_out…)."""
     masker = Masker(ticket.secrets.values())
     log = LogWriter(functools.partial(store.append_log, ticket.deployment_id))
-    workspace = work_dir / "workspaces" / f"deploy-{ticket.deployment_id}"
+    workspace = sandbox.workspaces(work_dir) / f"deploy-{ticket.deployment_id}"
+    if (problem := await sandbox.problem()) is not None:
+        await log.write(messages.sandbox_unavailable_job(problem))
+        await log.close()
+        return "failure"
     try:
         try:
-            await cache.checkout(ticket.clone_url, ticket.sha, workspace, token=ticket.token)
+            await cache.checkout(
+                ticket.clone_url,
+                ticket.sha,
+                workspace,
+                token=ticket.token,
+                share_objects=sandbox.shares_objects_safely(),
+            )
         except GitError as error:
             await log.write(f"Could not check out {ticket.sha}: {masker.mask(str(error))}\n")
             return "failure"
@@ -167,6 +184,7 @@ async def run_deploy(
             on_output=log.write,
             cancel=cancel,
             masker=masker,
+            sandbox=sandbox,
         )
         return outcome.conclusion
     finally:

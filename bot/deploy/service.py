@@ -77,8 +77,10 @@ class Deployer:
 
                 self._runner = CeleryDeployRunner(self.store, broker_url=settings.broker_url)
             else:
-                cache = self.context.require_pipeline().cache
-                self._runner = LocalDeployRunner(self.store, cache, settings.work_dir)
+                pipeline = self.context.require_pipeline()
+                self._runner = LocalDeployRunner(
+                    self.store, pipeline.cache, settings.work_dir, pipeline.sandbox
+                )
         return self._runner
 
     # Life cycle --------------------------------------------------------------------------------

@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from bot import messages
 from bot.core.junit import JUnitError, TestReport, merge_reports, parse_junit
 from bot.core.masking import Masker
 from bot.executor.base import JobTicket
 from bot.executor.logs import LogWriter
 from bot.executor.process import JobOutcome, StepResult, run_steps
+from bot.executor.sandbox import Sandbox
 from bot.executor.workspace import GitCache, GitError, remove_workspace
 from bot.pipeline.jobspec import load_job
 from bot.store import Store
@@ -37,6 +39,7 @@ async def execute_job(
     work_dir: Path,
     cancel: asyncio.Event,
     on_started: Callable[[int], Awaitable[None]],
+    sandbox: Sandbox,
     kill_grace_seconds: float = 5.0,
 ) -> str:
     """Run the ticket's job and record its outcome in the store; return the conclusion."""
@@ -54,10 +57,21 @@ async def execute_job(
     await on_started(ticket.job_id)
     masker = Masker(ticket.secrets.values())
     writer = LogWriter(functools.partial(store.runs.append_log, ticket.job_id))
-    workspace = work_dir / "workspaces" / f"job-{ticket.job_id}-{job.attempt}"
+    workspace = sandbox.workspaces(work_dir) / f"job-{ticket.job_id}-{job.attempt}"
+    if (problem := await sandbox.problem()) is not None:
+        await writer.write(messages.sandbox_unavailable_job(problem))
+        await writer.close()
+        await _finish(store, ticket.job_id, "failure", (), None)
+        return "failure"
     try:
         try:
-            await cache.checkout(ticket.clone_url, ticket.sha, workspace, token=ticket.token)
+            await cache.checkout(
+                ticket.clone_url,
+                ticket.sha,
+                workspace,
+                token=ticket.token,
+                share_objects=sandbox.shares_objects_safely(),
+            )
         except GitError as error:
             await writer.write(f"Could not check out {ticket.sha}: {masker.mask(str(error))}\n")
             await writer.close()
@@ -72,6 +86,7 @@ async def execute_job(
             on_output=writer.write,
             cancel=cancel,
             masker=masker,
+            sandbox=sandbox,
             kill_grace_seconds=kill_grace_seconds,
         )
         report = _read_reports(workspace, spec.reports)

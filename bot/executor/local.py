@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.executor.base import JobEvent, JobTicket
 from bot.executor.job import execute_job
+from bot.executor.sandbox import Sandbox
 from bot.executor.workspace import GitCache
 from bot.store import Store
 
@@ -28,10 +29,12 @@ class LocalExecutor:
         *,
         work_dir: Path,
         concurrency: int,
+        sandbox: Sandbox,
         cache: GitCache | None = None,
         kill_grace_seconds: float = 5.0,
     ) -> None:
         self._store = store
+        self.sandbox = sandbox
         self._work_dir = work_dir
         self.cache = cache or GitCache(work_dir / "cache")
         self._slots = asyncio.Semaphore(concurrency)
@@ -85,6 +88,7 @@ class LocalExecutor:
                         work_dir=self._work_dir,
                         cancel=self._cancels[ticket.job_id],
                         on_started=self._on_started,
+                        sandbox=self.sandbox,
                         kill_grace_seconds=self._kill_grace,
                     )
                 except asyncio.CancelledError:

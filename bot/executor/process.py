@@ -34,6 +34,7 @@ from typing import Any, Literal, cast
 
 from bot.core.config import Step
 from bot.core.masking import Masker, StreamMasker
+from bot.executor.sandbox import SANDBOX_TMP, JobPaths, Launch, Sandbox, SandboxError
 
 StepStatus = Literal["success", "failure", "timed_out", "cancelled", "not_run"]
 Conclusion = Literal["success", "failure", "timed_out", "cancelled"]
@@ -65,7 +66,8 @@ class JobOutcome:
 
 @dataclass(frozen=True)
 class _Context:
-    workdir: Path
+    paths: JobPaths
+    sandbox: Sandbox
     env: Mapping[str, str]
     on_output: OnOutput
     masker: Masker
@@ -84,15 +86,22 @@ async def run_steps(
     on_output: Callable[[str], Awaitable[None]],
     cancel: asyncio.Event,
     masker: Masker | None = None,
+    sandbox: Sandbox | None = None,
     kill_grace_seconds: float = 5.0,
     partial_line_seconds: float = 0.5,
 ) -> JobOutcome:
-    """Run `steps` in order until one fails, the job times out or `cancel` is set."""
+    """Run `steps` in order until one fails, the job times out or `cancel` is set.
+
+    With a `sandbox`, every step runs in it, as the job's (see `bot.executor.sandbox`);
+    its HOME and /tmp live beside `workdir` for the job's length. Without one, steps run
+    as the service's own processes with exactly `env`.
+    """
     _become_subreaper()
     loop = asyncio.get_running_loop()
     started = loop.time()
     context = _Context(
-        workdir=workdir,
+        paths=JobPaths.beside(workdir),
+        sandbox=sandbox or Sandbox.unsandboxed(),
         env=env,
         on_output=on_output,
         masker=masker or Masker(()),
@@ -101,17 +110,21 @@ async def run_steps(
         grace=kill_grace_seconds,
         partial_seconds=partial_line_seconds,
     )
+    await context.sandbox.prepare(context.paths)
     results: list[StepResult] = []
     stopped: Conclusion | None = None
-    for step in steps:
-        stopped = stopped or _stop_before_start(context, loop.time())
-        if stopped is not None:
-            results.append(StepResult(step.name, None, 0.0, "not_run"))
-            continue
-        result = await _run_step(step, context)
-        results.append(result)
-        if result.status != "success":
-            stopped = cast(Conclusion, result.status)
+    try:
+        for step in steps:
+            stopped = stopped or _stop_before_start(context, loop.time())
+            if stopped is not None:
+                results.append(StepResult(step.name, None, 0.0, "not_run"))
+                continue
+            result = await _run_step(step, context)
+            results.append(result)
+            if result.status != "success":
+                stopped = cast(Conclusion, result.status)
+    finally:
+        await context.sandbox.clean(context.paths)
     return JobOutcome(stopped or "success", tuple(results), loop.time() - started)
 
 
@@ -160,7 +173,7 @@ async def _run_step(step: Step, context: _Context) -> StepResult:
     loop = asyncio.get_running_loop()
     started = loop.time()
     await context.on_output(context.masker.mask(step_started(step.name)))
-    with _bash_command(step.run) as command:
+    with _bash_command(step.run, context) as command:
         ending, returncode = await _run_process(command, context)
     status, exit_code = _status(ending, returncode)
     result = StepResult(step.name, exit_code, loop.time() - started, status)
@@ -178,10 +191,17 @@ def _status(ending: _Ending, returncode: int | None) -> tuple[StepStatus, int | 
 
 
 @contextmanager
-def _bash_command(script: str) -> Iterator[list[str]]:
+def _bash_command(script: str, context: _Context) -> Iterator[list[str]]:
     bash = shutil.which("bash") or "/bin/bash"  # found on the service's PATH, not the step's
     if len(script.encode()) <= _LONG_SCRIPT_BYTES:
         yield [bash, "-eo", "pipefail", "-c", script]
+        return
+    if context.sandbox.enabled:  # the job's /tmp, where the sandbox sees it
+        with tempfile.NamedTemporaryFile("w", dir=context.paths.tmp, suffix=".sh") as file:
+            file.write(script)
+            file.flush()
+            os.chmod(file.name, 0o644)
+            yield [bash, "-eo", "pipefail", f"{SANDBOX_TMP}/{Path(file.name).name}"]
         return
     with tempfile.TemporaryDirectory(prefix="greenlight-step-") as directory:
         path = Path(directory, "step.sh")
@@ -190,26 +210,37 @@ def _bash_command(script: str) -> Iterator[list[str]]:
 
 
 async def _run_process(command: list[str], context: _Context) -> tuple[_Ending, int | None]:
+    async with context.sandbox.launch(command, paths=context.paths, env=context.env) as launch:
+        return await _run_launched(launch, context)
+
+
+async def _run_launched(launch: Launch, context: _Context) -> tuple[_Ending, int | None]:
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.subprocess_exec(
         lambda: _StepProtocol(loop),
-        *command,
+        *launch.argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        cwd=context.workdir,
-        env=dict(context.env),
+        env=launch.env,
         start_new_session=True,
+        **launch.popen_options(),
     )
     group = transport.get_pid()  # a session leader's pid is its process group id
     sink = _OutputSink(context.on_output, context.masker.stream(), context.partial_seconds)
     pump = asyncio.create_task(_pump(protocol, sink))
     finished = False
     try:
+        problem = await _finish_launch(launch, group)
+        if problem is not None:  # the step never started: end bwrap, keep what it said
+            _signal_group(group, signal.SIGKILL)
         ending = await _wait_for_end(protocol.exited, pump, context)
         await _end_group(group, protocol.exited, context.grace)
         await _finish_output(pump, transport, context.grace)
         finished = True
+        if problem is not None:
+            await context.on_output(context.masker.mask(f"{problem}\n"))
+            return "exited", 1
     finally:
         if not finished:  # we are being cancelled, or `on_output` failed
             _signal_group(group, signal.SIGKILL)
@@ -217,6 +248,17 @@ async def _run_process(command: list[str], context: _Context) -> tuple[_Ending, 
         pump.cancel()
         transport.close()
     return ending, transport.get_returncode()
+
+
+async def _finish_launch(launch: Launch, pid: int) -> str | None:
+    """Let the sandbox finish its set-up (its network); what went wrong, if anything."""
+    if launch.started is None:
+        return None
+    try:
+        await launch.started(pid)
+    except (SandboxError, OSError, TimeoutError) as error:
+        return str(error) or type(error).__name__
+    return None
 
 
 async def _wait_for_end(

@@ -35,7 +35,6 @@ import logging
 import os
 import re
 import shutil
-import stat
 import subprocess
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from urllib.parse import urlsplit
 
 from bot.core.masking import Masker
 from bot.executor.process import end_process_group
+from bot.executor.trees import remove_tree
 
 logger = logging.getLogger(__name__)
 
@@ -116,16 +116,29 @@ class GitCache:
         self.command_counts: collections.Counter[str] = collections.Counter()
 
     async def checkout(
-        self, clone_url: str, sha: str, dest: Path, *, token: str | None = None
+        self,
+        clone_url: str,
+        sha: str,
+        dest: Path,
+        *,
+        token: str | None = None,
+        share_objects: bool = True,
     ) -> None:
-        """Make `dest` a new clone of `clone_url` with `sha` checked out, detached."""
+        """Make `dest` a new clone of `clone_url` with `sha` checked out, detached.
+
+        With `share_objects`, the workspace's object files are hard links to the cache's:
+        only safe when the steps cannot write them (the sandbox's build user). Otherwise
+        they are copies, so a step that rewrites one cannot poison later builds.
+        """
         _require_sha(sha)
         if "\n" in clone_url or "\0" in clone_url:
             raise GitError(f"not a clone URL: {clone_url[:80]!r}")
         async with self._locked(clone_url) as cache:
             await self._ensure_commit(cache, clone_url, sha, token)
             try:
-                await asyncio.to_thread(_make_repository, cache, dest, clone_url, sha)
+                await asyncio.to_thread(
+                    _make_repository, cache, dest, clone_url, sha, link=share_objects
+                )
             except OSError as error:
                 raise GitError(f"could not make a workspace in {dest}: {error}") from error
         await self._git(clone_url, token, "read-tree", "-u", "--reset", sha, cwd=dest)
@@ -240,7 +253,7 @@ class GitCache:
         return _Run(process.returncode or 0, stdout, masked)
 
 
-def _make_repository(cache: Path, dest: Path, clone_url: str, sha: str) -> None:
+def _make_repository(cache: Path, dest: Path, clone_url: str, sha: str, *, link: bool) -> None:
     """Make `dest/.git` as `git clone --no-checkout` of `cache` would, HEAD detached at `sha`.
 
     The layout is git's documented one (gitrepository-layout(5)); only the files a clone
@@ -250,7 +263,7 @@ def _make_repository(cache: Path, dest: Path, clone_url: str, sha: str) -> None:
     if any(dest.iterdir()):
         raise FileExistsError(f"{dest} exists and is not empty")
     repository = dest / ".git"
-    _link_tree(cache / "objects", repository / "objects")
+    _link_tree(cache / "objects", repository / "objects", link=link)
     for directory in ("refs/heads", "refs/tags", "info"):
         (repository / directory).mkdir(parents=True, exist_ok=True)
     (repository / "HEAD").write_text(sha + "\n")
@@ -264,20 +277,27 @@ def _make_repository(cache: Path, dest: Path, clone_url: str, sha: str) -> None:
     )
 
 
-def _link_tree(source: Path, target: Path) -> None:
-    """Hard-link every file under `source` into `target` (a copy across file systems)."""
+def _link_tree(source: Path, target: Path, *, link: bool) -> None:
+    """Hard-link (`link`) or copy every file under `source` into `target`; across file
+    systems, where a link cannot be made, a copy."""
     for directory, _, names in os.walk(source):
         here = target / Path(directory).relative_to(source)
         here.mkdir(parents=True, exist_ok=True)
         for name in names:
             if name == "alternates":
                 continue  # the cache borrows from nowhere; a workspace must not either
-            try:
-                os.link(os.path.join(directory, name), here / name)
-            except OSError as error:
-                if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-                    raise
+            if not (link and _hard_link(os.path.join(directory, name), here / name)):
                 shutil.copy2(os.path.join(directory, name), here / name)
+
+
+def _hard_link(source: str, target: Path) -> bool:
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        return False
+    return True
 
 
 def _workspace_config(clone_url: str) -> str:
@@ -310,35 +330,7 @@ def _branches_and_tags(cache: Path) -> dict[str, str]:
 
 async def remove_workspace(dest: Path) -> None:
     """Delete a workspace, read-only files and directories included; never raises."""
-    await asyncio.to_thread(_remove_tree, dest)
-
-
-def _remove_tree(path: Path) -> None:
-    try:
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        else:
-            shutil.rmtree(path)
-        return
-    except FileNotFoundError:
-        return
-    except OSError:
-        pass  # most often read-only directories (Go's module cache makes them)
-    _make_writable(path)
-    shutil.rmtree(path, ignore_errors=True)
-    if path.exists():
-        logger.warning("could not remove workspace %s", path)
-
-
-def _make_writable(path: Path) -> None:
-    for directory, subdirectories, _ in os.walk(path):
-        with contextlib.suppress(OSError):
-            os.chmod(directory, stat.S_IRWXU)
-        # os.walk lists a directory after this loop body, so it can still be opened.
-        for name in subdirectories:
-            if not os.path.islink(subdirectory := os.path.join(directory, name)):
-                with contextlib.suppress(OSError):
-                    os.chmod(subdirectory, stat.S_IRWXU)
+    await remove_tree(dest)
 
 
 async def _lock_file(descriptor: int) -> None:

@@ -19,6 +19,7 @@ from bot.core.schedule import JobState, failed_jobs, next_step, with_dependants
 from bot.core.trust import may_run
 from bot.executor.base import Executor
 from bot.executor.local import LocalExecutor
+from bot.executor.sandbox import Sandbox
 from bot.executor.workspace import GitCache, GitError
 from bot.github.errors import GitHubError
 from bot.pipeline import reports
@@ -42,7 +43,8 @@ class Pipeline:
         self.context = context
         settings = context.settings
         self.cache = GitCache(settings.work_dir / "cache")
-        self.executor: Executor = executor or _make_executor(context, self.cache)
+        self.sandbox = Sandbox(settings.sandbox)
+        self.executor: Executor = executor or _make_executor(context, self.cache, self.sandbox)
         self.tickets = TicketMaker(context, load_secrets(settings.secrets_file))
         self.reports = reports.Reports(context)
         self.on_run_completed: list[RunHook] = []
@@ -54,6 +56,20 @@ class Pipeline:
     async def start(self) -> None:
         await self.executor.start(on_started=self._job_started, on_finished=self._job_finished)
         await self.recover()
+        if self.context.settings.executor == "local":  # Celery workers check their own
+            await self.report_sandbox()
+
+    async def report_sandbox(self) -> str:
+        """Say in the log how builds are isolated here; the same words for the status page."""
+        problem = await self.sandbox.problem()
+        status = messages.sandbox_status(self.sandbox.policy, problem)
+        if not self.sandbox.enabled:
+            log.warning(messages.sandbox_off())
+        elif problem is not None:
+            log.error(problem)
+        else:
+            log.info(status)
+        return status
 
     async def stop(self) -> None:
         await self.executor.stop()
@@ -381,7 +397,7 @@ class Pipeline:
         return self._locks.setdefault(run_id, asyncio.Lock())
 
 
-def _make_executor(context: Context, cache: GitCache) -> Executor:
+def _make_executor(context: Context, cache: GitCache, sandbox: Sandbox) -> Executor:
     settings = context.settings
     if settings.executor == "celery":
         from bot.executor.celery import CeleryExecutor  # imported only when chosen
@@ -389,7 +405,11 @@ def _make_executor(context: Context, cache: GitCache) -> Executor:
         assert settings.broker_url is not None
         return CeleryExecutor(context.store, broker_url=settings.broker_url)
     return LocalExecutor(
-        context.store, work_dir=settings.work_dir, concurrency=settings.concurrency, cache=cache
+        context.store,
+        work_dir=settings.work_dir,
+        concurrency=settings.concurrency,
+        sandbox=sandbox,
+        cache=cache,
     )
 
 

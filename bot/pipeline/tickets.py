@@ -32,7 +32,6 @@ class TicketMaker:
         spec = load_job(job.spec)
         settings = self._context.settings
         return {
-            **dict(settings.build_env),
             "CI": "true",
             "GREENLIGHT": "true",
             "GREENLIGHT_SHA": run.sha,

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.github.errors import GitHubError
 from bot.settings import AppCredentials
-from bot.web.keys import GITHUB, SETTINGS, STORE
+from bot.web.keys import CONTEXT, GITHUB, SETTINGS, STORE
 from bot.web.pages import page
 
 log = logging.getLogger("greenlight.setup")
@@ -60,9 +60,11 @@ async def home(request: web.Request) -> web.Response:
             f"<li>{html.escape(i.account)}{' (suspended)' if i.suspended else ''}</li>"
             for i in installations
         )
+        sandbox = await request.app[CONTEXT].require_pipeline().report_sandbox()
         return page(
             "Greenlight is running",
             f"<p>App id {html.escape(github.credentials.app_id)}.</p>"
+            f"<p>{html.escape(sandbox)}</p>"
             f"<h2>Installations</h2><ul>{rows or '<li>none yet</li>'}</ul>",
         )
     state = secrets.token_urlsafe(16)

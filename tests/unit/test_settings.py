@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,59 @@ def test_delivery_retention(raw: str | None, days: int) -> None:
 def test_a_retention_shorter_than_githubs_redelivery_window_is_refused(raw: str) -> None:
     with pytest.raises(SettingsError, match=r"GREENLIGHT_DELIVERY_RETENTION_DAYS: .* at least 3"):
         load_settings({"GREENLIGHT_DELIVERY_RETENTION_DAYS": raw}, env_file=NO_ENV_FILE)
+
+
+def test_the_sandbox_is_on_by_default_with_its_own_network(tmp_path: Path) -> None:
+    secrets_file = tmp_path / "secrets.yml"
+    secrets_file.write_text("{}\n")
+    settings = load_settings(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
+            "GREENLIGHT_SECRETS_FILE": str(secrets_file),
+            "GREENLIGHT_WORK_DIR": str(tmp_path / "work"),
+        },
+        env_file=tmp_path / ".env",
+    )
+    policy = settings.sandbox
+    assert (policy.mode, policy.network) == ("bwrap", "own")
+    assert policy.build_user is not None
+    assert policy.build_user.uid != 0
+    # Greenlight's own files are hidden wherever a shared directory would show them.
+    for path in (secrets_file, tmp_path / "g.db", tmp_path / ".env", tmp_path / "work"):
+        assert path in policy.hidden
+    assert Path.cwd() in policy.hidden
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("GREENLIGHT_SANDBOX", "docker", "GREENLIGHT_SANDBOX: 'docker' is not one of bwrap, none"),
+        ("GREENLIGHT_SANDBOX_NETWORK", "none", "GREENLIGHT_SANDBOX_NETWORK: 'none' is not one"),
+        ("GREENLIGHT_SANDBOX_PATHS", "relative/dir", "'relative/dir' is not an existing absolute"),
+        ("GREENLIGHT_SANDBOX_PATHS", "/no/such/dir", "'/no/such/dir' is not an existing absolute"),
+        ("GREENLIGHT_BUILD_USER", "no-such-user-here", "there is no user 'no-such-user-here'"),
+        ("GREENLIGHT_BUILD_USER", "root", "must not be root"),
+        ("GREENLIGHT_BUILD_USER", "0", "must not be root"),
+    ],
+)
+def test_bad_sandbox_settings_are_named(name: str, value: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({name: value}, env_file=NO_ENV_FILE)
+    assert any(problem in line for line in raised.value.problems), raised.value.problems
+
+
+def test_sandbox_choices(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "GREENLIGHT_SANDBOX": "none",
+            "GREENLIGHT_SANDBOX_NETWORK": "host",
+            "GREENLIGHT_SANDBOX_PATHS": f"/usr/share{os.pathsep}{tmp_path}",
+            "GREENLIGHT_BUILD_USER": "4242",
+        },
+        env_file=NO_ENV_FILE,
+    )
+    policy = settings.sandbox
+    assert (policy.mode, policy.network) == ("none", "host")
+    assert policy.extra_paths == (Path("/usr/share"), tmp_path)
+    assert policy.build_user is not None
+    assert policy.build_user.uid == 4242
