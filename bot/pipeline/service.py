@@ -90,6 +90,7 @@ class Pipeline:
         run, created = await store.runs.start(
             NewRun(
                 repo=request.repo,
+                repo_id=request.repo_id,
                 sha=request.sha,
                 installation_id=request.installation_id,
                 clone_url=request.clone_url,
