@@ -101,3 +101,21 @@ def internal_error(error: str) -> tuple[str, str]:
 
 def stopped_before_planning() -> str:
     return "the service stopped before this build was planned; push again or re-run it"
+
+
+def code_token_unknown_repository(repo: str) -> str:
+    """Job log: the run has no repository id, so no token can be narrowed to its code."""
+    return (
+        f"Could not fetch the code: Greenlight fetches only with a token narrowed to {repo}, "
+        "and this run, recorded by an older version, does not say which repository id that "
+        "is. Push a new commit to build again."
+    )
+
+
+def code_token_refused(repo: str, status: int, reason: str) -> str:
+    """Job log: GitHub would not make a read-only token for the repository's code."""
+    if status in (404, 422):
+        why = f"{repo} is not, or no longer, among the repositories the app is installed on"
+    else:
+        why = f"GitHub answered {status or 'nothing'}: {reason}"
+    return f"Could not fetch the code: GitHub gave no read-only token for {repo} ({why})."

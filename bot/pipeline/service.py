@@ -25,7 +25,7 @@ from bot.pipeline import reports
 from bot.pipeline.jobspec import dump_job, load_job
 from bot.pipeline.requests import BuildRequest
 from bot.pipeline.secrets import load_secrets
-from bot.pipeline.tickets import TicketMaker
+from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.store import NewJob, NewRun
 from bot.store.records import Job, Run, Status
 
@@ -232,32 +232,53 @@ class Pipeline:
 
     async def advance(self, run_id: int) -> None:
         """Start what may start, skip what cannot run, and finish the run when all is done."""
-        store = self.context.store
         async with self._lock(run_id):
-            run = await store.runs.get(run_id)
-            if run is None or run.status == Status.COMPLETED:
-                return
-            jobs = await store.runs.jobs(run_id)
-            by_name = {job.name: job for job in jobs}
-            started = {job.name for job in jobs if job.id in self._started}
-            step = next_step([_state(job) for job in jobs], started=started)
-            for skip in step.skip:
-                job = by_name[skip.name]
-                await store.runs.update_job(
-                    job.id,
-                    status=Status.COMPLETED,
-                    conclusion="skipped",
-                    skip_reason=messages.needs_failed(skip.need, skip.need_conclusion),
-                )
-                await self.reports.job_done(run, await self._job(job.id))
-            for name in step.start:
-                job = by_name[name]
-                self._started.add(job.id)
-                self.executor.submit(await self.tickets.make(run, job))
-            if step.finished:
-                jobs = await store.runs.jobs(run_id)
-                conclusion = await self.reports.aggregate_done(run, jobs)
-                await self._finish_run(run_id, conclusion)
+            while await self._advance_once(run_id):
+                pass  # a job failed before it started: what needs it can be decided now
+
+    async def _advance_once(self, run_id: int) -> bool:
+        """One scheduling pass; True when a job ended without starting (look again)."""
+        store = self.context.store
+        run = await store.runs.get(run_id)
+        if run is None or run.status == Status.COMPLETED:
+            return False
+        jobs = await store.runs.jobs(run_id)
+        by_name = {job.name: job for job in jobs}
+        started = {job.name for job in jobs if job.id in self._started}
+        step = next_step([_state(job) for job in jobs], started=started)
+        for skip in step.skip:
+            job = by_name[skip.name]
+            await store.runs.update_job(
+                job.id,
+                status=Status.COMPLETED,
+                conclusion="skipped",
+                skip_reason=messages.needs_failed(skip.need, skip.need_conclusion),
+            )
+            await self.reports.job_done(run, await self._job(job.id))
+        ended_unstarted = False
+        for name in step.start:
+            job = by_name[name]
+            try:
+                ticket = await self.tickets.make(run, job)
+            except CodeTokenUnavailable as error:
+                await self._fail_unstarted(run, job, str(error))
+                ended_unstarted = True
+                continue
+            self._started.add(job.id)
+            self.executor.submit(ticket)
+        if step.finished:
+            conclusion = await self.reports.aggregate_done(run, await store.runs.jobs(run_id))
+            await self._finish_run(run_id, conclusion)
+        return ended_unstarted
+
+    async def _fail_unstarted(self, run: Run, job: Job, reason: str) -> None:
+        store = self.context.store
+        await store.runs.append_log(job.id, reason + "\n")
+        now = self.context.clock()
+        await store.runs.update_job(
+            job.id, status=Status.COMPLETED, conclusion="failure", finished_at=now
+        )
+        await self.reports.job_done(run, await self._job(job.id))
 
     async def _job_started(self, job_id: int) -> None:
         job = await self._job(job_id)
@@ -305,7 +326,7 @@ class Pipeline:
             try:
                 token = await self.tickets.clone_token(run)
                 message = await self.cache.commit_message(run.clone_url, run.sha, token=token)
-            except (GitError, GitHubError) as error:
+            except (GitError, CodeTokenUnavailable) as error:
                 log.warning("cannot read the message of %s: %s", run.sha, error)
                 return None
         lowered = message.lower()
@@ -349,7 +370,7 @@ class Pipeline:
             return await self.cache.changed_files(
                 run.clone_url, run.before_sha, run.sha, token=token
             )
-        except (GitError, GitHubError) as error:
+        except (GitError, CodeTokenUnavailable) as error:
             log.info("changed files of %s unknown, running every job: %s", run.sha[:7], error)
             return None
 
