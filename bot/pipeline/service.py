@@ -19,9 +19,10 @@ from bot.core.schedule import JobState, failed_jobs, next_step, with_dependants
 from bot.core.trust import may_run
 from bot.executor.base import Executor
 from bot.executor.local import LocalExecutor
-from bot.executor.workspace import GitCache, GitError
+from bot.executor.workspace import GitCache
 from bot.github.errors import GitHubError
 from bot.pipeline import reports
+from bot.pipeline.commits import CommitReader
 from bot.pipeline.jobspec import dump_job, load_job
 from bot.pipeline.requests import BuildRequest
 from bot.pipeline.secrets import load_secrets
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("greenlight.pipeline")
 RunHook = Callable[[Run], Awaitable[None]]
-NULL_SHA = "0" * 40
 
 
 class Pipeline:
@@ -44,6 +44,7 @@ class Pipeline:
         self.cache = GitCache(settings.work_dir / "cache")
         self.executor: Executor = executor or _make_executor(context, self.cache)
         self.tickets = TicketMaker(context, load_secrets(settings.secrets_file))
+        self.commits = CommitReader(self.cache, self.tickets)
         self.reports = reports.Reports(context)
         self.on_run_completed: list[RunHook] = []
         self._started: set[int] = set()  # job ids handed to the executor
@@ -323,12 +324,9 @@ class Pipeline:
 
     async def _skip_marker(self, run: Run, config: Config, message: str | None) -> str | None:
         if message is None:
-            try:
-                token = await self.tickets.clone_token(run)
-                message = await self.cache.commit_message(run.clone_url, run.sha, token=token)
-            except (GitError, CodeTokenUnavailable) as error:
-                log.warning("cannot read the message of %s: %s", run.sha, error)
-                return None
+            message = await self.commits.message(run)
+        if message is None:
+            return None  # unreadable: build it rather than skip it
         lowered = message.lower()
         return next((m for m in config.skip_markers if m.lower() in lowered), None)
 
@@ -350,7 +348,7 @@ class Pipeline:
                 branch=run.ref,
                 base=run.base_ref,
                 mode=config.mode,
-                changed_files=await self._changed_files(run),
+                changed_files=await self.commits.changed_files(run),
             ),
         )
         store = self.context.store
@@ -361,18 +359,6 @@ class Pipeline:
         await self.reports.create_job_checks(run, jobs)
         await self.reports.create_aggregate(run, jobs)
         await self.advance(run.id)
-
-    async def _changed_files(self, run: Run) -> tuple[str, ...] | None:
-        if not run.before_sha or run.before_sha == NULL_SHA:
-            return None
-        try:
-            token = await self.tickets.clone_token(run)
-            return await self.cache.changed_files(
-                run.clone_url, run.before_sha, run.sha, token=token
-            )
-        except (GitError, CodeTokenUnavailable) as error:
-            log.info("changed files of %s unknown, running every job: %s", run.sha[:7], error)
-            return None
 
     async def _finish_run(self, run_id: int, conclusion: str, *, note: str | None = None) -> None:
         await self.context.store.runs.update(
