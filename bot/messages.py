@@ -177,3 +177,21 @@ def sandbox_status(policy: SandboxPolicy, problem: str | None) -> str:
         else "the host's network (GREENLIGHT_SANDBOX_NETWORK=host)"
     )
     return f"Builds run in a bubblewrap sandbox, with {network}."
+
+
+def code_token_unknown_repository(repo: str) -> str:
+    """Job log: the run has no repository id, so no token can be narrowed to its code."""
+    return (
+        f"Could not fetch the code: Greenlight fetches only with a token narrowed to {repo}, "
+        "and this run, recorded by an older version, does not say which repository id that "
+        "is. Push a new commit to build again."
+    )
+
+
+def code_token_refused(repo: str, status: int, reason: str) -> str:
+    """Job log: GitHub would not make a read-only token for the repository's code."""
+    if status in (404, 422):
+        why = f"{repo} is not, or no longer, among the repositories the app is installed on"
+    else:
+        why = f"GitHub answered {status or 'nothing'}: {reason}"
+    return f"Could not fetch the code: GitHub gave no read-only token for {repo} ({why})."

@@ -23,6 +23,7 @@ from bot.deploy.notices import Notices
 from bot.deploy.runner import DeployRunner, DeployTicket, LocalDeployRunner, deploy_variables
 from bot.github.errors import GitHubError
 from bot.pipeline.secrets import load_secrets, secrets_for
+from bot.pipeline.tickets import CodeTokenUnavailable
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
 from bot.store.records import Run
 
@@ -326,7 +327,13 @@ class Deployer:
             record.id, state=DeployState.IN_PROGRESS, started_at=self.context.clock()
         )
         await self._status(record, "in_progress", description=messages.status_started(env.name))
-        conclusion = await self.runner.run_deploy(await self._ticket(record, request), cancel)
+        try:
+            ticket = await self._ticket(record, request)
+        except CodeTokenUnavailable as error:
+            await self.store.append_log(record.id, f"{error}\n")
+            conclusion = "failure"
+        else:
+            conclusion = await self.runner.run_deploy(ticket, cancel)
         success = conclusion == "success"
         state = DeployState.SUCCESS if success else DeployState.FAILURE
         record = await self.store.update(

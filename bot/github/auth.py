@@ -1,13 +1,14 @@
 """The app's JWT and installation tokens: cached until shortly before they expire,
-fetched once per installation even when many tasks ask at the same time."""
+fetched once per installation (or repository) even when many tasks ask at the same time."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 import jwt
 from cachetools import TLRUCache
@@ -45,43 +46,54 @@ def parse_expiry(expires_at: str) -> float:
     return datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
 
 
-Fetch = Callable[[int], Awaitable[InstallationToken]]
+Key = TypeVar("Key", bound=Hashable)
 
 
-class TokenCache:
-    """Installation tokens by installation id, refreshed single-flight."""
+class TokenCache(Generic[Key]):
+    """Installation tokens by what they reach (an installation, or one repository of it),
+    each refreshed single-flight."""
 
-    def __init__(self, fetch: Fetch, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[Key], Awaitable[InstallationToken]],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._fetch = fetch
         self._clock = clock
-        self._cache: TLRUCache[int, InstallationToken] = TLRUCache(
+        self._cache: TLRUCache[Key, InstallationToken] = TLRUCache(
             maxsize=10_000, ttu=self._use_until, timer=clock
         )
-        self._in_flight: dict[int, asyncio.Future[InstallationToken]] = {}
+        self._in_flight: dict[Key, asyncio.Future[InstallationToken]] = {}
 
     @staticmethod
-    def _use_until(_key: int, token: InstallationToken, _now: float) -> float:
+    def _use_until(_key: object, token: InstallationToken, _now: float) -> float:
         return token.expires_at - TOKEN_SAFETY_MARGIN_SECONDS
 
-    async def token(self, installation_id: int) -> str:
+    async def token(self, key: Key) -> str:
         """A token valid for at least the safety margin."""
-        cached = self._cache.get(installation_id)
+        cached = self._cache.get(key)
         if cached is not None:
             return cached.token
-        pending = self._in_flight.get(installation_id)
+        pending = self._in_flight.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._refresh(installation_id))
-            self._in_flight[installation_id] = pending
+            pending = asyncio.ensure_future(self._refresh(key))
+            self._in_flight[key] = pending
         return (await asyncio.shield(pending)).token
 
-    async def _refresh(self, installation_id: int) -> InstallationToken:
+    async def _refresh(self, key: Key) -> InstallationToken:
         try:
-            fresh = await self._fetch(installation_id)
-            self._cache[installation_id] = fresh
+            fresh = await self._fetch(key)
+            self._cache[key] = fresh
             return fresh
         finally:
-            self._in_flight.pop(installation_id, None)
+            self._in_flight.pop(key, None)
 
-    def forget(self, installation_id: int) -> None:
+    def forget(self, key: Key) -> None:
         """Drop a token GitHub refused (revoked, installation deleted)."""
-        self._cache.pop(installation_id, None)
+        self._cache.pop(key, None)
+
+    def forget_where(self, doomed: Callable[[Key], bool]) -> None:
+        """Drop every token whose key is `doomed`."""
+        for key in [key for key in self._cache if doomed(key)]:
+            self._cache.pop(key, None)

@@ -23,6 +23,7 @@ from bot.metrics import Metrics
 from bot.settings import AppCredentials
 
 MAX_NETWORK_ATTEMPTS = 3
+RepositoryKey = tuple[int, int]  # (installation id, repository id)
 
 
 class GitHubApp:
@@ -40,7 +41,8 @@ class GitHubApp:
         self.api = RetryingGitHubAPI(session, base_url=api_url, metrics=metrics)
         self.credentials = credentials
         self._clock = clock
-        self.tokens = TokenCache(self._fetch_token, clock=clock)
+        self.tokens = TokenCache[int](self._fetch_token, clock=clock)
+        self.code_tokens = TokenCache[RepositoryKey](self._fetch_code_token, clock=clock)
         self._clients: dict[int, InstallationClient] = {}
 
     def jwt(self) -> str:
@@ -49,14 +51,32 @@ class GitHubApp:
         return app_jwt(self.credentials.app_id, self.credentials.private_key, now=self._clock())
 
     async def _fetch_token(self, installation_id: int) -> InstallationToken:
+        return await self._issue_token(installation_id, {})
+
+    async def _fetch_code_token(self, key: RepositoryKey) -> InstallationToken:
+        # Narrowed to one repository and read access to its code: this token goes to git,
+        # next to a build, and must not be able to write or reach another repository.
+        # https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app
+        installation_id, repository_id = key
+        scope = {"repository_ids": [repository_id], "permissions": {"contents": "read"}}
+        return await self._issue_token(installation_id, scope)
+
+    async def _issue_token(
+        self, installation_id: int, scope: Mapping[str, Any]
+    ) -> InstallationToken:
         data = await self.call(
             "post",
             "/app/installations/{installation_id}/access_tokens",
             {"installation_id": installation_id},
-            data={},
+            data=dict(scope),
             jwt=self.jwt(),
         )
         return InstallationToken(token=data["token"], expires_at=parse_expiry(data["expires_at"]))
+
+    def forget_tokens(self, installation_id: int) -> None:
+        """Drop the installation's tokens: GitHub refuses them from now on (deleted, suspended)."""
+        self.tokens.forget(installation_id)
+        self.code_tokens.forget_where(lambda key: key[0] == installation_id)
 
     def installation(self, installation_id: int) -> InstallationClient:
         """The client acting as the given installation."""
@@ -132,6 +152,10 @@ class InstallationClient:
 
     async def token(self) -> str:
         return await self._app.tokens.token(self.installation_id)
+
+    async def code_token(self, repository_id: int) -> str:
+        """A token that can only read the code of one repository: the one git fetches with."""
+        return await self._app.code_tokens.token((self.installation_id, repository_id))
 
     async def _call(self, method: str, url: str, url_vars: Mapping[str, Any], **kwargs: Any) -> Any:
         if method != "get":

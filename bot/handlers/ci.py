@@ -23,6 +23,7 @@ def pull_request_build(payload: dict[str, Any], installation_id: int) -> BuildRe
     head_repo = head.get("repo") or base["repo"]  # a deleted fork has no head repo
     return BuildRequest(
         repo=payload["repository"]["full_name"],
+        repo_id=payload["repository"]["id"],
         installation_id=installation_id,
         clone_url=head_repo["clone_url"],
         sha=head["sha"],
@@ -48,6 +49,7 @@ def push_build(payload: dict[str, Any], installation_id: int) -> BuildRequest | 
     head_commit = payload.get("head_commit") or {}
     return BuildRequest(
         repo=repository["full_name"],
+        repo_id=repository["id"],
         installation_id=installation_id,
         clone_url=repository["clone_url"],
         sha=after,
@@ -68,6 +70,7 @@ def merge_group_build(payload: dict[str, Any], installation_id: int) -> BuildReq
     repository = payload["repository"]
     return BuildRequest(
         repo=repository["full_name"],
+        repo_id=repository["id"],
         installation_id=installation_id,
         clone_url=repository["clone_url"],
         sha=group["head_sha"],

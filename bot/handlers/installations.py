@@ -31,14 +31,14 @@ async def remember_installation(event: WebhookEvent, context: Context) -> None:
 async def forget_installation(event: WebhookEvent, context: Context) -> None:
     installation_id = event.payload["installation"]["id"]
     await context.store.installations.forget(installation_id)
-    context.github.tokens.forget(installation_id)
+    context.github.forget_tokens(installation_id)
 
 
 @router.register("installation", "suspend")
 async def suspend_installation(event: WebhookEvent, context: Context) -> None:
     installation_id = event.payload["installation"]["id"]
     await context.store.installations.set_suspended(installation_id, True)
-    context.github.tokens.forget(installation_id)
+    context.github.forget_tokens(installation_id)
 
 
 @router.register("installation_repositories", "added", "removed")

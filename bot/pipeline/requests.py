@@ -8,6 +8,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class BuildRequest:
     repo: str
+    repo_id: int  # GitHub's id of `repo`: what the token that fetches its code is scoped to
     installation_id: int
     clone_url: str
     sha: str

@@ -20,13 +20,14 @@ from bot.core.trust import may_run
 from bot.executor.base import Executor
 from bot.executor.local import LocalExecutor
 from bot.executor.sandbox import Sandbox
-from bot.executor.workspace import GitCache, GitError
+from bot.executor.workspace import GitCache
 from bot.github.errors import GitHubError
 from bot.pipeline import reports
+from bot.pipeline.commits import CommitReader
 from bot.pipeline.jobspec import dump_job, load_job
 from bot.pipeline.requests import BuildRequest
 from bot.pipeline.secrets import load_secrets
-from bot.pipeline.tickets import TicketMaker
+from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.store import NewJob, NewRun
 from bot.store.records import Job, Run, Status
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("greenlight.pipeline")
 RunHook = Callable[[Run], Awaitable[None]]
-NULL_SHA = "0" * 40
 
 
 class Pipeline:
@@ -46,6 +46,7 @@ class Pipeline:
         self.sandbox = Sandbox(settings.sandbox)
         self.executor: Executor = executor or _make_executor(context, self.cache, self.sandbox)
         self.tickets = TicketMaker(context, load_secrets(settings.secrets_file))
+        self.commits = CommitReader(self.cache, self.tickets)
         self.reports = reports.Reports(context)
         self.on_run_completed: list[RunHook] = []
         self._started: set[int] = set()  # job ids handed to the executor
@@ -106,6 +107,7 @@ class Pipeline:
         run, created = await store.runs.start(
             NewRun(
                 repo=request.repo,
+                repo_id=request.repo_id,
                 sha=request.sha,
                 installation_id=request.installation_id,
                 clone_url=request.clone_url,
@@ -247,32 +249,53 @@ class Pipeline:
 
     async def advance(self, run_id: int) -> None:
         """Start what may start, skip what cannot run, and finish the run when all is done."""
-        store = self.context.store
         async with self._lock(run_id):
-            run = await store.runs.get(run_id)
-            if run is None or run.status == Status.COMPLETED:
-                return
-            jobs = await store.runs.jobs(run_id)
-            by_name = {job.name: job for job in jobs}
-            started = {job.name for job in jobs if job.id in self._started}
-            step = next_step([_state(job) for job in jobs], started=started)
-            for skip in step.skip:
-                job = by_name[skip.name]
-                await store.runs.update_job(
-                    job.id,
-                    status=Status.COMPLETED,
-                    conclusion="skipped",
-                    skip_reason=messages.needs_failed(skip.need, skip.need_conclusion),
-                )
-                await self.reports.job_done(run, await self._job(job.id))
-            for name in step.start:
-                job = by_name[name]
-                self._started.add(job.id)
-                self.executor.submit(await self.tickets.make(run, job))
-            if step.finished:
-                jobs = await store.runs.jobs(run_id)
-                conclusion = await self.reports.aggregate_done(run, jobs)
-                await self._finish_run(run_id, conclusion)
+            while await self._advance_once(run_id):
+                pass  # a job failed before it started: what needs it can be decided now
+
+    async def _advance_once(self, run_id: int) -> bool:
+        """One scheduling pass; True when a job ended without starting (look again)."""
+        store = self.context.store
+        run = await store.runs.get(run_id)
+        if run is None or run.status == Status.COMPLETED:
+            return False
+        jobs = await store.runs.jobs(run_id)
+        by_name = {job.name: job for job in jobs}
+        started = {job.name for job in jobs if job.id in self._started}
+        step = next_step([_state(job) for job in jobs], started=started)
+        for skip in step.skip:
+            job = by_name[skip.name]
+            await store.runs.update_job(
+                job.id,
+                status=Status.COMPLETED,
+                conclusion="skipped",
+                skip_reason=messages.needs_failed(skip.need, skip.need_conclusion),
+            )
+            await self.reports.job_done(run, await self._job(job.id))
+        ended_unstarted = False
+        for name in step.start:
+            job = by_name[name]
+            try:
+                ticket = await self.tickets.make(run, job)
+            except CodeTokenUnavailable as error:
+                await self._fail_unstarted(run, job, str(error))
+                ended_unstarted = True
+                continue
+            self._started.add(job.id)
+            self.executor.submit(ticket)
+        if step.finished:
+            conclusion = await self.reports.aggregate_done(run, await store.runs.jobs(run_id))
+            await self._finish_run(run_id, conclusion)
+        return ended_unstarted
+
+    async def _fail_unstarted(self, run: Run, job: Job, reason: str) -> None:
+        store = self.context.store
+        await store.runs.append_log(job.id, reason + "\n")
+        now = self.context.clock()
+        await store.runs.update_job(
+            job.id, status=Status.COMPLETED, conclusion="failure", finished_at=now
+        )
+        await self.reports.job_done(run, await self._job(job.id))
 
     async def _job_started(self, job_id: int) -> None:
         job = await self._job(job_id)
@@ -317,12 +340,9 @@ class Pipeline:
 
     async def _skip_marker(self, run: Run, config: Config, message: str | None) -> str | None:
         if message is None:
-            try:
-                token = await self.tickets.clone_token(run)
-                message = await self.cache.commit_message(run.clone_url, run.sha, token=token)
-            except (GitError, GitHubError) as error:
-                log.warning("cannot read the message of %s: %s", run.sha, error)
-                return None
+            message = await self.commits.message(run)
+        if message is None:
+            return None  # unreadable: build it rather than skip it
         lowered = message.lower()
         return next((m for m in config.skip_markers if m.lower() in lowered), None)
 
@@ -344,7 +364,7 @@ class Pipeline:
                 branch=run.ref,
                 base=run.base_ref,
                 mode=config.mode,
-                changed_files=await self._changed_files(run),
+                changed_files=await self.commits.changed_files(run),
             ),
         )
         store = self.context.store
@@ -355,18 +375,6 @@ class Pipeline:
         await self.reports.create_job_checks(run, jobs)
         await self.reports.create_aggregate(run, jobs)
         await self.advance(run.id)
-
-    async def _changed_files(self, run: Run) -> tuple[str, ...] | None:
-        if not run.before_sha or run.before_sha == NULL_SHA:
-            return None
-        try:
-            token = await self.tickets.clone_token(run)
-            return await self.cache.changed_files(
-                run.clone_url, run.before_sha, run.sha, token=token
-            )
-        except (GitError, GitHubError) as error:
-            log.info("changed files of %s unknown, running every job: %s", run.sha[:7], error)
-            return None
 
     async def _finish_run(self, run_id: int, conclusion: str, *, note: str | None = None) -> None:
         await self.context.store.runs.update(

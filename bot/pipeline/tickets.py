@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from bot import links
+from bot import links, messages
 from bot.core.trust import may_use_secrets
 from bot.executor.base import JobTicket
+from bot.github.errors import GitHubError
 from bot.pipeline.jobspec import load_job
 from bot.pipeline.secrets import secrets_for
 from bot.store.records import Job, Run
@@ -16,16 +17,31 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 
+class CodeTokenUnavailable(Exception):
+    """No token to fetch a run's code could be made; the message says why, for a log."""
+
+
 class TicketMaker:
     def __init__(self, context: Context, secrets: Mapping[str, Mapping[str, str]]) -> None:
         self._context = context
         self._secrets = secrets
 
     async def clone_token(self, run: Run) -> str | None:
-        """An installation token, only needed to fetch over http(s)."""
+        """A token that can only read this repository's code; only needed over http(s).
+
+        It goes to git, beside the build, so it is never the installation's own token,
+        which could write check runs, merge, or read every repository of the installation.
+        """
         if not run.clone_url.startswith(("http://", "https://")) or run.installation_id is None:
             return None
-        return await self._context.github.installation(run.installation_id).token()
+        if run.repo_id is None:
+            raise CodeTokenUnavailable(messages.code_token_unknown_repository(run.repo))
+        client = self._context.github.installation(run.installation_id)
+        try:
+            return await client.code_token(run.repo_id)
+        except GitHubError as error:
+            message = messages.code_token_refused(run.repo, error.status, str(error))
+            raise CodeTokenUnavailable(message) from error
 
     def environment(self, run: Run, job: Job) -> dict[str, str]:
         """The job's variables over the service's pass-through ones (PATH, HOME…)."""

@@ -42,6 +42,7 @@ class Installation:
 class Run:
     id: int
     repo: str
+    repo_id: int | None  # GitHub's id of `repo`; None for runs older than the column
     sha: str
     installation_id: int | None
     clone_url: str

@@ -27,6 +27,7 @@ class NewRun:
     pr_number: int | None = None
     trusted: bool = True
     fork: bool = False
+    repo_id: int | None = None  # GitHub's id of `repo`, from the payload
 
 
 @dataclass(frozen=True)

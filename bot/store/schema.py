@@ -60,6 +60,7 @@ runs = sa.Table(
     sa.Column("fork", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("repo_id", sa.BigInteger),
 )
 
 jobs = sa.Table(

@@ -53,6 +53,7 @@ def start_worker(tmp_path: Path, database: str, broker: str) -> subprocess.Popen
         "CELERY_BROKER_URL": broker,
         "GREENLIGHT_EXECUTOR": "celery",
         "GREENLIGHT_WORK_DIR": str(tmp_path / "worker"),
+        "GREENLIGHT_SANDBOX": "none",  # as the service's in tests/helpers.make_settings
     }
     with (tmp_path / "worker.log").open("wb") as log:  # the worker keeps its own copy
         return subprocess.Popen(

@@ -121,6 +121,7 @@ def issue_token(
     now: datetime,
     lifetime: timedelta,
     repositories: list[str] | None,
+    permissions: dict[str, str],
 ) -> Token:
     """A fresh installation token (GitHub's new format is longer than 40 characters)."""
     token = Token(
@@ -128,6 +129,7 @@ def issue_token(
         installation_id=installation.id,
         expires_at=now + lifetime,
         repositories=repositories,
+        permissions=permissions,
     )
     world.tokens[token.token] = token
     return token

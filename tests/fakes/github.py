@@ -9,7 +9,8 @@ would reject lands in ``fake.violations``.
 Wiring Greenlight to it: ``GITHUB_API_URL=fake.base_url``, ``GITHUB_APP_ID=fake.app_id``,
 ``GITHUB_PRIVATE_KEY=fake.private_key_pem.decode()``, and
 ``fake.configure_webhooks("<app>/webhook", GITHUB_WEBHOOK_SECRET)``. Repositories made with
-``create_repo`` are installed for the app; their ``clone_url`` is a local bare repository.
+``create_repo`` are installed for the app; their ``clone_url`` is a local bare repository,
+or, with ``git_over_http``, the fake's own URL for it, served only to tokens that may read it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.fakes import (
 from tests.fakes.auth import public_pem, shared_key_pair
 from tests.fakes.delivery import Outbox
 from tests.fakes.events import EventsMixin
+from tests.fakes.git_http import GitRequest
 from tests.fakes.render import Renderer
 from tests.fakes.scenario import ScenarioMixin
 from tests.fakes.server import ApiError, Call, Faults, Violation, create_application, json_response
@@ -48,11 +50,15 @@ ROUTE_TABLES = (
     routes_comments,
     routes_deployments,
 )
+# Greenlight's manifest asks for these (bot/app.yml), except `statuses: write`, which lets
+# tests play another CI system with the app's token.
 DEFAULT_PERMISSIONS = {
+    "administration": "read",
     "checks": "write",
     "contents": "write",
     "deployments": "write",
     "issues": "write",
+    "merge_queues": "read",
     "metadata": "read",
     "pull_requests": "write",
     "statuses": "write",
@@ -95,6 +101,10 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         self.faults = Faults()
         self.token_lifetime = timedelta(hours=1)
         self.base_url = ""
+        # True: clone URLs point at the fake, which serves git over HTTP to tokens that may
+        # read the repository (see `git_http`); False: they are the bare repositories' paths.
+        self.git_over_http = False
+        self.git_requests: list[GitRequest] = []
         self.outbox = Outbox()
         self.payloads = Payloads(self)
         self._clock_offset = timedelta()
@@ -134,7 +144,9 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
 
     def renderer(self) -> Renderer:
         """JSON renderer using the served base URL."""
-        return Renderer(self.world, self.base_url or "https://api.github.com")
+        return Renderer(
+            self.world, self.base_url or "https://api.github.com", git_over_http=self.git_over_http
+        )
 
     # ------------------------------------------------------------------ checks on the fake
 

@@ -45,9 +45,14 @@ def node_id(kind: str, number: int) -> str:
 class Renderer:
     """Builds REST representations; ``api_url`` is where the fake is served."""
 
-    def __init__(self, world: World, api_url: str) -> None:
+    def __init__(self, world: World, api_url: str, *, git_over_http: bool = False) -> None:
         self.world = world
         self.api_url = api_url.rstrip("/")
+        self.git_over_http = git_over_http
+
+    def clone_url(self, repo: Repo) -> str:
+        """Where git fetches from: the fake over HTTP, or the bare repository's path."""
+        return f"{self.api_url}/{repo.full_name}.git" if self.git_over_http else repo.clone_url
 
     def repo_api(self, full_name: str) -> str:
         """``<api>/repos/owner/name``."""
@@ -149,7 +154,7 @@ class Renderer:
             visibility="private" if repo.private else "public",
             fork=parent is not None,
             default_branch=repo.default_branch,
-            clone_url=repo.clone_url,
+            clone_url=self.clone_url(repo),
             created_at=repo.created_at,
             updated_at=repo.created_at,
             pushed_at=repo.created_at,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tests.fakes.auth import issue_token
+from tests.fakes.permissions import narrow
 from tests.fakes.server import ApiError, Call, RouteTable, json_response
 from tests.fakes.state import iso
 
@@ -32,7 +33,10 @@ async def list_installations(call: Call) -> web.StreamResponse:
 
 @routes.add("post", "/app/installations/{installation_id}/access_tokens")
 async def create_token(call: Call) -> web.StreamResponse:
-    """An installation token, optionally narrowed to some repositories."""
+    """An installation token, optionally narrowed to some repositories and permissions.
+
+    https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app
+    """
     assert call.app is not None
     installation = call.fake.world.installations.get(int(call.params["installation_id"]))
     if installation is None or installation.app_id != call.app.id:
@@ -40,13 +44,23 @@ async def create_token(call: Call) -> web.StreamResponse:
     if installation.suspended_at is not None:
         raise ApiError(403, "This installation has been suspended")
     names = _requested_repositories(call)
+    permissions = dict(call.app.permissions)
+    if "permissions" in call.body:
+        narrowed = narrow(permissions, call.body["permissions"])
+        if narrowed is None:
+            raise ApiError(
+                422,
+                "The permissions requested are not granted to this installation.",
+                violation=True,
+            )
+        permissions = narrowed
     token = issue_token(
-        call.fake.world, installation, call.fake.now(), call.fake.token_lifetime, names
+        call.fake.world, installation, call.fake.now(), call.fake.token_lifetime, names, permissions
     )
     body = {
         "token": token.token,
         "expires_at": iso(token.expires_at),
-        "permissions": dict(call.app.permissions),
+        "permissions": dict(token.permissions),
         "repository_selection": "all"
         if names is None and installation.repositories is None
         else "selected",
@@ -57,15 +71,16 @@ async def create_token(call: Call) -> web.StreamResponse:
 
 
 def _requested_repositories(call: Call) -> list[str] | None:
-    owner = call.fake.world.installations[int(call.params["installation_id"])].account.login
-    names = [f"{owner}/{name}" for name in call.body.get("repositories", [])]
-    by_id = {repo.id: repo.full_name for repo in call.fake.world.repos.values()}
+    world = call.fake.world
+    installation = world.installations[int(call.params["installation_id"])]
+    names = [f"{installation.account.login}/{name}" for name in call.body.get("repositories", [])]
+    by_id = {repo.id: repo.full_name for repo in world.repos.values()}
     names += [by_id.get(repo_id, f"#{repo_id}") for repo_id in call.body.get("repository_ids", [])]
     if not names and "repositories" not in call.body and "repository_ids" not in call.body:
         return None
-    installation = call.fake.world.installations[int(call.params["installation_id"])]
     for name in names:
-        if call.fake.world.installation_for(name, installation.app_id) is not installation:
+        covering = world.installation_for(name, installation.app_id)
+        if world.repo(name) is None or covering is not installation:
             raise ApiError(
                 422,
                 "There is at least one repository that does not exist or is not "

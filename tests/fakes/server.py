@@ -16,7 +16,7 @@ from aiohttp import web
 from multidict import MultiMapping
 from werkzeug.datastructures import Headers
 
-from tests.fakes import spec
+from tests.fakes import git_http, spec
 from tests.fakes.auth import (
     AuthError,
     can_access,
@@ -24,6 +24,7 @@ from tests.fakes.auth import (
     verify_app_jwt,
     verify_token,
 )
+from tests.fakes.permissions import REQUIRED, allows
 from tests.fakes.render import Renderer
 from tests.fakes.state import App, Installation, Repo, Token, User
 
@@ -179,6 +180,10 @@ def create_application(
     async def dispatch(request: web.Request) -> web.StreamResponse:
         return await _dispatch(fake, router, handlers, request)
 
+    async def serve_git(request: web.Request) -> web.StreamResponse:
+        return await git_http.serve(fake, request)
+
+    application.router.add_route("*", git_http.ROUTE, serve_git)
     application.router.add_route("*", "/{tail:.*}", dispatch)
     return application
 
@@ -268,6 +273,8 @@ def _authenticate(fake: FakeGitHub, call: Call) -> None:
         if repo is None or not can_access(fake.world, call.token, repo.full_name):
             raise ApiError(404, "Not Found")
         call.repo_ = repo
+    if not allows(call.token.permissions, REQUIRED[(call.route.method, template)]):
+        raise ApiError(403, "Resource not accessible by integration")
 
 
 def _check_response(

@@ -75,6 +75,7 @@ class Token:
     installation_id: int
     expires_at: datetime
     repositories: list[str] | None  # None = every repository of the installation
+    permissions: dict[str, str] = field(default_factory=dict)  # what it may do there
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import gidgethub
 import jwt
@@ -11,8 +12,9 @@ import pytest
 from gidgethub.aiohttp import GitHubAPI
 
 from tests.fakes.auth import generate_key_pair
-from tests.fakes.github import FakeGitHub
-from tests.fakes_tests.conftest import installation_token
+from tests.fakes.github import ROUTE_TABLES, FakeGitHub
+from tests.fakes.permissions import REQUIRED
+from tests.fakes_tests.conftest import REPO, installation_token
 
 
 def _jwt(
@@ -136,6 +138,96 @@ async def test_token_reaches_only_the_installations_repositories(
         with pytest.raises(gidgethub.BadRequest) as raised:
             await gh.getitem(f"/repos/{full_name}", oauth_token=narrowed["token"])
         assert raised.value.status_code == 404
+
+
+async def scoped_token(
+    gh: GitHubAPI, fake: FakeGitHub, app_jwt: str, body: object
+) -> dict[str, Any]:
+    installation = fake.world.installation_for(REPO, fake.app_id)
+    assert installation is not None
+    url = f"/app/installations/{installation.id}/access_tokens"
+    return dict(await gh.post(url, data=body, jwt=app_jwt))
+
+
+async def test_a_token_narrowed_to_one_repository_and_contents_read(
+    fake_github: FakeGitHub, gh: GitHubAPI, repo: str, app_jwt: str
+) -> None:
+    fake_github.create_repo("octo/other")
+    hello = fake_github.repo(repo)
+    body = {"repository_ids": [hello.id], "permissions": {"contents": "read"}}
+    created = await scoped_token(gh, fake_github, app_jwt, body)
+    assert created["permissions"] == {"contents": "read", "metadata": "read"}
+    assert created["repository_selection"] == "selected"
+    assert [r["id"] for r in created["repositories"]] == [hello.id]
+    recorded = fake_github.world.tokens[created["token"]]
+    assert (recorded.repositories, recorded.permissions) == (
+        ["octo/hello"],
+        {"contents": "read", "metadata": "read"},
+    )
+    token = created["token"]
+    readme = await gh.getitem("/repos/octo/hello/contents/README.md", oauth_token=token)
+    assert readme["name"] == "README.md"
+    await gh.getitem("/repos/octo/hello", oauth_token=token)  # metadata comes with it
+
+
+async def test_a_contents_read_token_cannot_write_or_reach_another_repository(
+    fake_github: FakeGitHub, gh: GitHubAPI, repo: str, app_jwt: str
+) -> None:
+    fake_github.create_repo("octo/other")
+    body = {"repository_ids": [fake_github.repo(repo).id], "permissions": {"contents": "read"}}
+    token = (await scoped_token(gh, fake_github, app_jwt, body))["token"]
+    sha = fake_github.repo(repo).git.branch_sha("main")
+    check_run = {"name": "forged", "head_sha": sha}
+    with pytest.raises(gidgethub.BadRequest) as raised:
+        await gh.post("/repos/octo/hello/check-runs", data=check_run, oauth_token=token)
+    assert (raised.value.status_code, str(raised.value)) == (
+        403,
+        "Resource not accessible by integration",
+    )
+    with pytest.raises(gidgethub.BadRequest) as raised:
+        await gh.getitem("/repos/octo/hello/pulls", oauth_token=token)
+    assert raised.value.status_code == 403
+    with pytest.raises(gidgethub.BadRequest) as raised:
+        await gh.getitem("/repos/octo/other/contents/README.md", oauth_token=token)
+    assert raised.value.status_code == 404
+    assert fake_github.check_runs(repo, sha) == []
+    fake_github.take_violations()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"permissions": {"workflows": "write"}}, id="a-permission-not-granted"),
+        pytest.param({"permissions": {"administration": "write"}}, id="more-than-granted"),
+        pytest.param({"repository_ids": [987654321]}, id="an-unknown-repository"),
+        pytest.param({"repositories": ["not-installed"]}, id="a-repository-not-covered"),
+    ],
+)
+async def test_a_token_cannot_be_wider_than_its_installation(
+    fake_github: FakeGitHub, gh: GitHubAPI, repo: str, app_jwt: str, body: object
+) -> None:
+    with pytest.raises(gidgethub.BadRequest) as raised:
+        await scoped_token(gh, fake_github, app_jwt, body)
+    assert raised.value.status_code == 422
+    fake_github.take_violations()
+
+
+async def test_an_unnarrowed_token_has_the_apps_permissions(
+    fake_github: FakeGitHub, gh: GitHubAPI, repo: str, app_jwt: str
+) -> None:
+    created = await scoped_token(gh, fake_github, app_jwt, {})
+    assert created["permissions"] == fake_github.github_app.permissions
+    fake_github.github_app.permissions.pop("checks")
+    token = (await scoped_token(gh, fake_github, app_jwt, {}))["token"]
+    with pytest.raises(gidgethub.BadRequest) as raised:
+        await gh.getitem(f"/repos/{repo}/commits/main/check-runs", oauth_token=token)
+    assert raised.value.status_code == 403
+
+
+def test_every_route_a_token_can_call_names_the_permission_it_needs() -> None:
+    handled = {key for table in ROUTE_TABLES for key in table.routes.handlers}
+    token_routes = {key for key in handled if key[1].startswith("/repos/")}
+    assert token_routes == set(REQUIRED)
 
 
 async def test_suspended_installation_cannot_get_tokens(

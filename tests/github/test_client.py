@@ -12,7 +12,7 @@ import pytest
 
 from bot.github.auth import InstallationToken, TokenCache, app_jwt
 from bot.github.client import GitHubApp
-from bot.github.errors import NotFound, RateLimited, Transient
+from bot.github.errors import Forbidden, NotFound, RateLimited, Transient, ValidationFailed
 from bot.metrics import Metrics
 from bot.settings import AppCredentials
 from tests.fakes.github import FakeGitHub
@@ -83,6 +83,68 @@ async def test_a_token_is_refreshed_before_it_expires() -> None:
     now[0] += 3600 - 299  # inside the safety margin of five minutes
     assert await cache.token(1) == "token-2"
     assert "token" not in repr(InstallationToken("secret-value", 0))
+
+
+def issued_tokens(fake: FakeGitHub) -> int:
+    return fake.request_counts[("POST", "/app/installations/{installation_id}/access_tokens")]
+
+
+async def test_a_code_token_reads_one_repository_and_nothing_else(
+    github: GitHubApp, fake_github: FakeGitHub
+) -> None:
+    other = fake_github.create_repo("octo/other", {"README.md": "other\n"})
+    client = github.installation(installation_id(fake_github))
+    token = await client.code_token(fake_github.repo(REPO).id)
+    scope = fake_github.world.tokens[token]
+    assert (scope.repositories, scope.permissions) == (
+        [REPO],
+        {"contents": "read", "metadata": "read"},
+    )
+    contents = "/repos/{owner}/{repo}/contents/{path}"
+    found = await github.call(
+        "get", contents, {"owner": "octo", "repo": "hello", "path": "README.md"}, oauth_token=token
+    )
+    assert found["name"] == "README.md"
+    sha = fake_github.repo(REPO).git.branch_sha("main")
+    with pytest.raises(Forbidden):
+        await github.call(
+            "post",
+            "/repos/{owner}/{repo}/check-runs",
+            {"owner": "octo", "repo": "hello"},
+            data={"name": "forged", "head_sha": sha},
+            oauth_token=token,
+        )
+    elsewhere = {"owner": "octo", "repo": other.name, "path": "README.md"}
+    with pytest.raises(NotFound):
+        await github.call("get", contents, elsewhere, oauth_token=token)
+    assert fake_github.check_runs(REPO, sha) == []
+
+
+async def test_code_tokens_are_fetched_once_per_repository(
+    github: GitHubApp, fake_github: FakeGitHub
+) -> None:
+    other = fake_github.create_repo("octo/other")
+    client = github.installation(installation_id(fake_github))
+    ids = [fake_github.repo(REPO).id, other.id] * 10
+    tokens = await asyncio.gather(*(client.code_token(repository_id) for repository_id in ids))
+    assert len(set(tokens)) == 2
+    scopes = {tuple(fake_github.world.tokens[token].repositories or ()) for token in tokens}
+    assert scopes == {(REPO,), ("octo/other",)}
+    assert issued_tokens(fake_github) == 2
+    assert await client.token() not in tokens  # the installation's own token is another
+    github.forget_tokens(installation_id(fake_github))
+    assert await client.code_token(other.id) not in tokens
+    assert issued_tokens(fake_github) == 4
+
+
+async def test_a_code_token_for_a_repository_outside_the_installation_is_refused(
+    github: GitHubApp, fake_github: FakeGitHub
+) -> None:
+    elsewhere = fake_github.create_repo("stranger/code", install=False)
+    client = github.installation(installation_id(fake_github))
+    with pytest.raises(ValidationFailed):
+        await client.code_token(elsewhere.id)
+    assert [v.status for v in fake_github.take_violations()] == [422]
 
 
 async def test_transient_failures_are_retried(github: GitHubApp, fake_github: FakeGitHub) -> None:

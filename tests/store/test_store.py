@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from bot.store import NewJob, NewRun, Store, open_store
-from bot.store.migrations import MIGRATIONS
+from bot.store.engine import make_engine
+from bot.store.migrations import MIGRATIONS, migrate
 from bot.store.records import Delivery, DeliveryStatus, Status
 from tests.services import drop_database, postgres_database
 
@@ -131,6 +133,58 @@ async def test_migrations_are_applied_once_and_keep_data(tmp_path: Path) -> None
     assert [v for (v,) in versions] == list(range(1, len(MIGRATIONS) + 1))
     assert await second.deliveries.status("kept") == DeliveryStatus.PENDING
     await second.close()
+
+
+async def test_a_run_keeps_its_repository_id(store: Store) -> None:
+    new = NewRun("octo/hello", "e" * 40, 7, "/x", "push", "main", repo_id=1296269)
+    run, _ = await store.runs.start(new, now=1)
+    again = await store.runs.get(run.id)
+    assert (run.repo_id, again and again.repo_id) == (1296269, 1296269)
+
+
+@pytest.mark.parametrize(
+    "dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_runs_from_before_repository_ids_get_them_where_known(
+    dialect: str, tmp_path: Path
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        if dialect == "sqlite":
+            url = f"sqlite:///{tmp_path / 'old.db'}"
+        else:
+            url = await stack.enter_async_context(postgres_database())
+        await make_database_at_version_3(url)
+        store = await open_store(url)
+        stack.push_async_callback(store.close)
+        known = await store.runs.for_sha("octo/hello", "a" * 40)
+        unknown = await store.runs.for_sha("octo/gone", "b" * 40)
+        assert known is not None
+        assert unknown is not None
+        assert (known.repo_id, unknown.repo_id) == (1296269, None)
+
+
+async def make_database_at_version_3(url: str) -> None:
+    """A store as version 3 of the schema left it, with a run of a known repository and one
+    of a repository no installation lists any more."""
+    engine = make_engine(url)
+    async with engine.begin() as connection:
+        assert await migrate(connection, target=3) == 3
+        await connection.execute(
+            sa.text(
+                "INSERT INTO repositories (full_name, id, installation_id)"
+                " VALUES ('octo/hello', 1296269, 7)"
+            )
+        )
+        for repo, sha in (("octo/hello", "a" * 40), ("octo/gone", "b" * 40)):
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO runs (repo, sha, installation_id, clone_url, event, ref, status,"
+                    " created_at, updated_at) VALUES (:repo, :sha, 7, '/x', 'push', 'main',"
+                    " 'completed', 1, 1)"
+                ),
+                {"repo": repo, "sha": sha},
+            )
+    await engine.dispose()
 
 
 @pytest.mark.postgres

@@ -1,0 +1,45 @@
+"""What the pipeline reads from git before it plans a run: the commit's message (for skip
+markers) and the files it changed (for `paths`), fetched with the run's code token.
+
+Neither is essential: when one cannot be read the build goes on (not skipped, every job
+planned), so these answer None instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.executor.workspace import GitCache, GitError
+from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
+from bot.store.records import Run
+
+log = logging.getLogger("greenlight.pipeline")
+NULL_SHA = "0" * 40
+
+
+class CommitReader:
+    def __init__(self, cache: GitCache, tickets: TicketMaker) -> None:
+        self._cache = cache
+        self._tickets = tickets
+
+    async def message(self, run: Run) -> str | None:
+        """The full message of the run's commit; None when it cannot be read."""
+        try:
+            token = await self._tickets.clone_token(run)
+            return await self._cache.commit_message(run.clone_url, run.sha, token=token)
+        except (GitError, CodeTokenUnavailable) as error:
+            log.warning("cannot read the message of %s: %s", run.sha, error)
+            return None
+
+    async def changed_files(self, run: Run) -> tuple[str, ...] | None:
+        """Paths changed since `before_sha`; None when unknown (a new branch, a lost base)."""
+        if not run.before_sha or run.before_sha == NULL_SHA:
+            return None
+        try:
+            token = await self._tickets.clone_token(run)
+            return await self._cache.changed_files(
+                run.clone_url, run.before_sha, run.sha, token=token
+            )
+        except (GitError, CodeTokenUnavailable) as error:
+            log.info("changed files of %s unknown, running every job: %s", run.sha[:7], error)
+            return None
