@@ -191,25 +191,32 @@ async def _open_pull_request(
 async def executor_figures(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from bot.core.config import Step
     from bot.executor.process import run_steps
+    from bot.executor.sandbox import DEFAULT_BUILD_USER, Sandbox, SandboxPolicy
 
     steps = [Step(f"sleep {n}", f"sleep {args.sleep}") for n in range(args.steps)]
     script = "\n".join(step.run for step in steps)
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp), "CI": "true"}
     bash = shutil.which("bash") or "/bin/bash"
     output: list[str] = []
+    sandbox = Sandbox(SandboxPolicy(build_user=DEFAULT_BUILD_USER))
+    problem = await sandbox.problem()
+    workspace = await asyncio.to_thread(_walkable_workspace, tmp)
 
     async def collect(text: str) -> None:
         output.append(text)
 
-    async def executor() -> float:
-        started = time.perf_counter()
-        outcome = await run_steps(
-            steps, workdir=tmp, env=env, timeout_seconds=600,
-            on_output=collect, cancel=asyncio.Event(),
-        )  # fmt: skip
-        if outcome.conclusion != "success":
-            raise RuntimeError(f"the executor's sleeps ended {outcome.conclusion}")
-        return time.perf_counter() - started
+    def through(chosen: Sandbox | None, job: list[Step]) -> Callable[[], Awaitable[float]]:
+        async def executor() -> float:
+            started = time.perf_counter()
+            outcome = await run_steps(
+                job, workdir=workspace, env=env, timeout_seconds=600,
+                on_output=collect, cancel=asyncio.Event(), sandbox=chosen,
+            )  # fmt: skip
+            if outcome.conclusion != "success":
+                raise RuntimeError(f"the executor's steps ended {outcome.conclusion}")
+            return time.perf_counter() - started
+
+        return executor
 
     async def direct() -> float:
         started = time.perf_counter()
@@ -220,7 +227,26 @@ async def executor_figures(args: argparse.Namespace, tmp: Path) -> dict[str, Any
             raise RuntimeError("bash's sleeps failed")
         return time.perf_counter() - started
 
-    return await _interleaved(args.rounds, {"executor": executor, "bash": direct})
+    contenders = {"executor": through(None, steps), "bash": direct}
+    if problem is None:
+        contenders["sandboxed"] = through(sandbox, steps)
+    timings = await _interleaved(args.rounds, contenders)
+    if problem is None:  # one `true` step, with and without the sandbox: its start-up cost
+        true = [Step("true", "true")]
+        starts = await _interleaved(
+            args.rounds * 4, {"plain": through(None, true), "sandbox": through(sandbox, true)}
+        )
+        timings |= {"start_plain": starts["plain"], "start_sandbox": starts["sandbox"]}
+    return {**timings, "sandbox_problem": problem}
+
+
+def _walkable_workspace(tmp: Path) -> Path:
+    """A workspace the sandbox's build user may walk to (temporary directories are 0700)."""
+    for directory in (tmp.parent, tmp):
+        directory.chmod(0o755)
+    workspace = tmp / "workspace"
+    workspace.mkdir()
+    return workspace
 
 
 async def _interleaved(
@@ -381,8 +407,24 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
             ["app: job in_progress → completed", f"{job_only:.3f}", f"{ratio(job_only, bash):.3f}"],
             ["app: webhook → job completed", f"{e2e:.3f}", f"{ratio(e2e, bash):.3f}"],
         ]
+    if ex.get("sandboxed"):
+        sandboxed = median(ex["sandboxed"])
+        summary["sandboxed_vs_bash"] = ratio(sandboxed, bash)
+        rows.insert(
+            2, ["run_steps in the sandbox", f"{sandboxed:.3f}", f"{ratio(sandboxed, bash):.3f}"]
+        )
     print(table(["", "seconds", "ratio to bash"], rows))
     print(f"goal executor / bash <= 1.15: {verdict(summary['executor_vs_bash'] <= 1.15)}")
+    if ex.get("sandboxed"):
+        start = median(ex["start_sandbox"]) - median(ex["start_plain"])
+        summary["sandbox_start_ms"] = start * 1000
+        print(
+            f"goal sandboxed / bash <= 1.05: {verdict(summary['sandboxed_vs_bash'] <= 1.05)}; "
+            f"the sandbox's start-up per step (one `true` step, sandboxed minus plain, median "
+            f"of {len(ex['start_sandbox'])}): {_ms(start)} ms"
+        )
+    else:
+        print(f"the sandbox was not measured: {ex['sandbox_problem']}")
 
     co = figures["checkout"]
     cached, fresh = median(co["cached"]), median(co["fresh"])

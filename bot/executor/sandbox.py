@@ -419,9 +419,10 @@ class _Network:
         for descriptor in (self._info_write, self._block_read, self._resolv_read):
             os.close(descriptor)
         self._info_write = self._block_read = self._resolv_read = -1
-        sandbox_pid = await asyncio.wait_for(
-            asyncio.to_thread(_read_child_pid, self._info_read), _SETUP_SECONDS
+        info = await asyncio.wait_for(
+            _read_pipe(self._info_read, until=lambda data: b"}" in data), _SETUP_SECONDS
         )
+        sandbox_pid = _child_pid(info)
         if sandbox_pid is None:
             return  # bwrap failed before it made the sandbox; its message is in the log
         problem: str | None = None
@@ -452,8 +453,7 @@ class _Network:
             os.close(ready_write)
             os.close(exit_read)
         try:
-            reading = asyncio.to_thread(os.read, ready_read, 1)
-            ready = await asyncio.wait_for(reading, _SETUP_SECONDS)
+            ready = await asyncio.wait_for(_read_pipe(ready_read, until=bool), _SETUP_SECONDS)
         except TimeoutError:
             ready = b""
         finally:
@@ -464,17 +464,17 @@ class _Network:
         return error or "slirp4netns did not become ready"
 
     async def _stop_slirp(self) -> str:
+        """End slirp4netns (the step is over, or it failed); what it said on stderr."""
         slirp, self._slirp = self._slirp, None
         if self._exit_write is not None:
-            os.close(self._exit_write)  # slirp4netns exits when this closes
+            # slirp4netns exits when this closes, which also covers a service that died.
+            os.close(self._exit_write)
             self._exit_write = None
         if slirp is None:
             return ""
-        try:
-            _, stderr = await asyncio.wait_for(slirp.communicate(), _SETUP_SECONDS)
-        except TimeoutError:
-            slirp.kill()
-            _, stderr = await slirp.communicate()
+        with contextlib.suppress(ProcessLookupError):
+            slirp.kill()  # its namespace is gone or going: nothing to shut down gracefully
+        _, stderr = await slirp.communicate()
         return (stderr or b"").decode(errors="replace").strip()
 
     async def close(self) -> None:
@@ -499,15 +499,33 @@ def _is_running(pid: int) -> bool:
         return False
 
 
-def _read_child_pid(descriptor: int) -> int | None:
-    """bwrap's `--info-fd` JSON: `{"child-pid": N, …}`; None when bwrap wrote nothing."""
+async def _read_pipe(descriptor: int, *, until: Callable[[bytes], bool]) -> bytes:
+    """What a child writes to a pipe, until `until(data)` or the pipe closes."""
+    loop = asyncio.get_running_loop()
+    os.set_blocking(descriptor, False)
     data = b""
-    while b"}" not in data:
-        chunk = os.read(descriptor, 4096)
+    while not until(data):
+        readable: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(descriptor, lambda: readable.done() or readable.set_result(None))
+        try:
+            await readable
+        finally:
+            loop.remove_reader(descriptor)
+        try:
+            chunk = os.read(descriptor, 4096)
+        except BlockingIOError:
+            continue
         if not chunk:
-            return None
+            break
         data += chunk
-    return int(json.loads(data)["child-pid"])
+    return data
+
+
+def _child_pid(info: bytes) -> int | None:
+    """bwrap's `--info-fd` JSON: `{"child-pid": N, …}`; None when bwrap wrote nothing."""
+    if b"}" not in info:
+        return None
+    return int(json.loads(info)["child-pid"])
 
 
 def local_addresses() -> tuple[str, ...]:
