@@ -195,3 +195,11 @@ def code_token_refused(repo: str, status: int, reason: str) -> str:
     else:
         why = f"GitHub answered {status or 'nothing'}: {reason}"
     return f"Could not fetch the code: GitHub gave no read-only token for {repo} ({why})."
+
+
+def sandbox_network_needs_root() -> str:
+    return (
+        "Builds get a network of their own only when Greenlight runs as root (steps then run "
+        "as GREENLIGHT_BUILD_USER): start it as root, or set GREENLIGHT_SANDBOX_NETWORK=host "
+        "to share the host's network, which lets builds reach the services on this machine."
+    )

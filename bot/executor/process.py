@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import ctypes
 import functools
 import os
@@ -34,7 +35,8 @@ from typing import Any, Literal, cast
 
 from bot.core.config import Step
 from bot.core.masking import Masker, StreamMasker
-from bot.executor.sandbox import SANDBOX_TMP, JobPaths, Launch, Sandbox, SandboxError
+from bot.executor.sandbox import SANDBOX_TMP, JobSandbox, Sandbox
+from bot.executor.sandbox_network import NetworkError
 
 StepStatus = Literal["success", "failure", "timed_out", "cancelled", "not_run"]
 Conclusion = Literal["success", "failure", "timed_out", "cancelled"]
@@ -66,8 +68,7 @@ class JobOutcome:
 
 @dataclass(frozen=True)
 class _Context:
-    paths: JobPaths
-    sandbox: Sandbox
+    job: JobSandbox
     env: Mapping[str, str]
     on_output: OnOutput
     masker: Masker
@@ -99,33 +100,44 @@ async def run_steps(
     _become_subreaper()
     loop = asyncio.get_running_loop()
     started = loop.time()
-    context = _Context(
-        paths=JobPaths.beside(workdir),
-        sandbox=sandbox or Sandbox.unsandboxed(),
-        env=env,
-        on_output=on_output,
-        masker=masker or Masker(()),
-        cancel=cancel,
-        deadline=started + timeout_seconds,
-        grace=kill_grace_seconds,
-        partial_seconds=partial_line_seconds,
-    )
-    await context.sandbox.prepare(context.paths)
+    masker = masker or Masker(())
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            job = await stack.enter_async_context((sandbox or Sandbox.unsandboxed()).job(workdir))
+        except NetworkError as error:  # no step can run: say why, on the job's log
+            await on_output(masker.mask(f"{error}\n"))
+            not_run = tuple(StepResult(step.name, None, 0.0, "not_run") for step in steps)
+            return JobOutcome("failure", not_run, loop.time() - started)
+        context = _Context(
+            job=job,
+            env=env,
+            on_output=on_output,
+            masker=masker,
+            cancel=cancel,
+            deadline=started + timeout_seconds,
+            grace=kill_grace_seconds,
+            partial_seconds=partial_line_seconds,
+        )
+        conclusion, results = await _run_all(steps, context)
+    return JobOutcome(conclusion, results, loop.time() - started)
+
+
+async def _run_all(
+    steps: Sequence[Step], context: _Context
+) -> tuple[Conclusion, tuple[StepResult, ...]]:
+    loop = asyncio.get_running_loop()
     results: list[StepResult] = []
     stopped: Conclusion | None = None
-    try:
-        for step in steps:
-            stopped = stopped or _stop_before_start(context, loop.time())
-            if stopped is not None:
-                results.append(StepResult(step.name, None, 0.0, "not_run"))
-                continue
-            result = await _run_step(step, context)
-            results.append(result)
-            if result.status != "success":
-                stopped = cast(Conclusion, result.status)
-    finally:
-        await context.sandbox.clean(context.paths)
-    return JobOutcome(stopped or "success", tuple(results), loop.time() - started)
+    for step in steps:
+        stopped = stopped or _stop_before_start(context, loop.time())
+        if stopped is not None:
+            results.append(StepResult(step.name, None, 0.0, "not_run"))
+            continue
+        result = await _run_step(step, context)
+        results.append(result)
+        if result.status != "success":
+            stopped = cast(Conclusion, result.status)
+    return stopped or "success", tuple(results)
 
 
 def step_started(name: str) -> str:
@@ -196,8 +208,8 @@ def _bash_command(script: str, context: _Context) -> Iterator[list[str]]:
     if len(script.encode()) <= _LONG_SCRIPT_BYTES:
         yield [bash, "-eo", "pipefail", "-c", script]
         return
-    if context.sandbox.enabled:  # the job's /tmp, where the sandbox sees it
-        with tempfile.NamedTemporaryFile("w", dir=context.paths.tmp, suffix=".sh") as file:
+    if context.job.sandbox.enabled:  # the job's /tmp, where the sandbox sees it
+        with tempfile.NamedTemporaryFile("w", dir=context.job.paths.tmp, suffix=".sh") as file:
             file.write(script)
             file.flush()
             os.chmod(file.name, 0o644)
@@ -210,11 +222,7 @@ def _bash_command(script: str, context: _Context) -> Iterator[list[str]]:
 
 
 async def _run_process(command: list[str], context: _Context) -> tuple[_Ending, int | None]:
-    async with context.sandbox.launch(command, paths=context.paths, env=context.env) as launch:
-        return await _run_launched(launch, context)
-
-
-async def _run_launched(launch: Launch, context: _Context) -> tuple[_Ending, int | None]:
+    launch = context.job.launch(command, context.env)
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.subprocess_exec(
         lambda: _StepProtocol(loop),
@@ -231,16 +239,10 @@ async def _run_launched(launch: Launch, context: _Context) -> tuple[_Ending, int
     pump = asyncio.create_task(_pump(protocol, sink))
     finished = False
     try:
-        problem = await _finish_launch(launch, group)
-        if problem is not None:  # the step never started: end bwrap, keep what it said
-            _signal_group(group, signal.SIGKILL)
         ending = await _wait_for_end(protocol.exited, pump, context)
         await _end_group(group, protocol.exited, context.grace)
         await _finish_output(pump, transport, context.grace)
         finished = True
-        if problem is not None:
-            await context.on_output(context.masker.mask(f"{problem}\n"))
-            return "exited", 1
     finally:
         if not finished:  # we are being cancelled, or `on_output` failed
             _signal_group(group, signal.SIGKILL)
@@ -248,17 +250,6 @@ async def _run_launched(launch: Launch, context: _Context) -> tuple[_Ending, int
         pump.cancel()
         transport.close()
     return ending, transport.get_returncode()
-
-
-async def _finish_launch(launch: Launch, pid: int) -> str | None:
-    """Let the sandbox finish its set-up (its network); what went wrong, if anything."""
-    if launch.started is None:
-        return None
-    try:
-        await launch.started(pid)
-    except (SandboxError, OSError, TimeoutError) as error:
-        return str(error) or type(error).__name__
-    return None
 
 
 async def _wait_for_end(

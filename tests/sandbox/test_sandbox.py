@@ -23,8 +23,8 @@ from bot.executor.sandbox import (
     JobPaths,
     Sandbox,
     SandboxPolicy,
-    local_addresses,
 )
+from bot.executor.sandbox_network import local_addresses
 from bot.executor.workspace import GitCache, GitError
 from tests.executor.test_process import Log
 from tests.helpers import Listener
