@@ -191,12 +191,9 @@ def job_name_too_long(name: str, limit: int) -> str:
     return f"`{name[:40]}…` is {len(name)} characters; check run names are at most {limit}"
 
 
-def job_name_control_character(name: str) -> str:
-    return f"{_quoted(name)} contains a control character; use a plain name"
-
-
-def job_name_spaces(name: str) -> str:
-    return f"{_quoted(name)} starts or ends with a space; remove it"
+def job_name_characters(name: str, suggestion: str) -> str:
+    hint = f"; did you mean `{suggestion}`?" if suggestion else ", like `unit-tests`"
+    return f"{_quoted(name)} cannot be a job name: use only letters, digits, - and _{hint}"
 
 
 def job_name_reserved(name: str) -> str:

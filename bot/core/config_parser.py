@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import yaml
@@ -59,6 +60,10 @@ ENVIRONMENT_KEYS = ("run", "steps", "url", "secrets", "protected", "timeout")
 TRUST_KEYS = ("authors",)
 
 _AXIS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# Job ids as GitHub Actions allows them (letters, digits, - and _): they name check runs,
+# `needs` entries and commands, and must never read as a path or break a Markdown table.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_-]+")
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_-]+")
 _WRAPPED = re.compile(r"\$\{\{(.*)\}\}", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -143,16 +148,20 @@ class _Draft:
     job: JobConfig | None  # None when the job itself has errors
 
 
+def _identifier_like(name: str) -> str:
+    """`name` made a valid id, for a hint: accents dropped, other characters become `-`."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return _NOT_IDENTIFIER.sub("-", plain).strip("-")
+
+
 def _check_job_name(reader: Reader, name: str, key: str, node: Node) -> None:
     if not name.strip():
         reader.error(key, node, msg.job_name_empty())
     elif len(name) > CHECK_NAME_LIMIT:
         reader.error(key, node, msg.job_name_too_long(name, CHECK_NAME_LIMIT))
-    elif _CONTROL.search(name):
-        reader.error(key, node, msg.job_name_control_character(name))
-    elif name != name.strip():
-        reader.error(key, node, msg.job_name_spaces(name))
-    elif name == "greenlight" or name.startswith("greenlight/"):
+    elif not _IDENTIFIER.fullmatch(name):
+        reader.error(key, node, msg.job_name_characters(name, _identifier_like(name)))
+    elif name == "greenlight":
         reader.error(key, node, msg.job_name_reserved(name))
 
 
