@@ -200,12 +200,15 @@ def job_name_reserved(name: str) -> str:
     return f"`{name}` is the name of Greenlight's own check run; choose another name"
 
 
-def check_name_taken(check_name: str, other_job: str) -> str:
-    return f"the check run `{check_name}` would also come from job `{other_job}`; rename a job"
-
-
 def matrix_name_too_long(check_name: str, limit: int) -> str:
     return f"the check run `{check_name[:40]}…` would be longer than {limit} characters"
+
+
+def matrix_name_twice(check_name: str) -> str:
+    return (
+        f"two combinations of this matrix would both make the check run `{check_name}` "
+        '(values are joined with ", "); take the comma out of a value'
+    )
 
 
 def unknown_need(name: str, jobs: Iterable[str]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 import yaml
@@ -146,6 +147,7 @@ class _Draft:
     key_node: Node
     needs: tuple[tuple[str, Node], ...]
     job: JobConfig | None  # None when the job itself has errors
+    matrix: Node | None = None
 
 
 def _identifier_like(name: str) -> str:
@@ -260,7 +262,8 @@ def _job(reader: Reader, owner: Pair) -> _Draft:
         paths=_paths(reader, fields.get("paths"), f"{key}.paths"),
         line=line_of(key_node),
     )
-    return _Draft(name, key_node, needs, job if len(reader.errors) == before else None)
+    valid = job if len(reader.errors) == before else None
+    return _Draft(name, key_node, needs, valid, fields.get("matrix"))
 
 
 def _cycles(needs: dict[str, list[str]]) -> list[tuple[str, ...]]:
@@ -308,20 +311,19 @@ def _check_needs(reader: Reader, drafts: list[_Draft]) -> None:
 
 
 def _check_check_names(reader: Reader, drafts: list[_Draft]) -> None:
-    owners: dict[str, str] = {}
+    """Each job's check-run names fit GitHub's list and differ, once per job. Names of
+    different jobs cannot meet: a matrix adds " (", which no job id holds."""
     for draft in drafts:
         if draft.job is None:
             continue
-        for check_name in check_run_names(draft.job):
-            key = f"jobs.{draft.name}"
-            if len(check_name) > CHECK_NAME_LIMIT:
-                reader.error(
-                    key, draft.key_node, msg.matrix_name_too_long(check_name, CHECK_NAME_LIMIT)
-                )
-            elif owners.setdefault(check_name, draft.name) != draft.name:
-                reader.error(
-                    key, draft.key_node, msg.check_name_taken(check_name, owners[check_name])
-                )
+        names = check_run_names(draft.job)
+        too_long = next((name for name in names if len(name) > CHECK_NAME_LIMIT), None)
+        if too_long is not None:
+            message = msg.matrix_name_too_long(too_long, CHECK_NAME_LIMIT)
+            reader.error(f"jobs.{draft.name}", draft.key_node, message)
+        twice = next((name for name, count in Counter(names).items() if count > 1), None)
+        if twice is not None:
+            reader.error(f"jobs.{draft.name}.matrix", draft.matrix, msg.matrix_name_twice(twice))
 
 
 def _jobs(reader: Reader, node: Node | None) -> tuple[JobConfig, ...]:

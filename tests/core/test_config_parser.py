@@ -347,6 +347,12 @@ ERRORS = [
     ),
     ("jobs:\n  a:\n    run: echo ${{ secrets.TOKEN }}\n", "jobs.a.run", 3, "environment variables"),
     (
+        "jobs:\n  x:\n    run: y\n    matrix: {a: ['1, 2', '1'], b: ['3', '2, 3']}\n",
+        "jobs.x.matrix",
+        4,
+        "would both make the check run `x (1, 2, 3)`",
+    ),
+    (
         f"jobs:\n  {'t' * 95}:\n    matrix: {{v: ['123456']}}\n    run: x\n",
         "jobs." + "t" * 95,
         2,
@@ -448,6 +454,13 @@ def test_every_cycle_is_named_once() -> None:
 def test_an_invalid_job_still_counts_as_a_job_for_needs() -> None:
     errors = parse_errors("jobs:\n  a: {timeout: never}\n  b: {run: x, needs: a}\n")
     assert [error.key for error in errors] == ["jobs.a", "jobs.a.timeout"]
+
+
+def test_a_matrix_of_too_long_names_is_one_problem() -> None:
+    errors = parse_errors(
+        f"jobs:\n  {'t' * 95}:\n    matrix: {{v: ['123456', '654321']}}\n    run: x\n"
+    )
+    assert [error.message[:17] for error in errors] == ["the check run `tt"]
 
 
 def test_deeply_nested_merges_are_read_quickly() -> None:
