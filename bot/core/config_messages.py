@@ -7,7 +7,7 @@ for Markdown or HTML happens where the text is rendered, not here.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 EXAMPLE_JOBS = "jobs:\n  test:\n    run: make test"
 
@@ -259,8 +259,23 @@ def duplicate_axis_value(axis: str, value: str) -> str:
     return f"{_quoted(value)} appears twice in the matrix axis `{axis}`; keep one"
 
 
+_FEWER_JOBS = "or run several values in one job, looping over them in its steps"
+
+
 def matrix_too_large(count: int, limit: int) -> str:
-    return f"this matrix makes {count} jobs; at most {limit} are allowed"
+    return (
+        f"this matrix makes {count} jobs; at most {limit} are allowed: remove values, {_FEWER_JOBS}"
+    )
+
+
+def plan_too_large(total: int, limit: int, sizes: Sequence[tuple[str, int]]) -> str:
+    """`sizes`: each job's name and how many jobs it makes, the most first."""
+    most = ", ".join(f"`{name}` {count}" for name, count in sizes[:3])
+    more = ", …" if len(sizes) > 3 else ""
+    return (
+        f"the jobs make {total} check runs in all, matrices expanded ({most}{more}); "
+        f"at most {limit} are allowed for one commit: remove matrix values or jobs, {_FEWER_JOBS}"
+    )
 
 
 def unknown_axis(axis: str, axes: Iterable[str]) -> str:

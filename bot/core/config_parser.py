@@ -7,7 +7,6 @@ All the wording lives in `bot.core.config_messages`.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections import Counter
@@ -40,12 +39,18 @@ from bot.core.config_yaml import (
     line_of,
     parse_duration,
 )
-from bot.core.plan import EXPRESSION, MATRIX_REFERENCE, check_run_names
+from bot.core.plan import (
+    EXPRESSION,
+    MATRIX_REFERENCE,
+    PLAN_LIMIT,
+    Matrix,
+    check_run_names,
+    matrix_size,
+)
 
 __all__ = ["format_duration", "parse_config", "parse_duration"]
 
 CHECK_NAME_LIMIT = 100  # keeps check-run names readable in GitHub's checks list
-MATRIX_LIMIT = 256  # GitHub Actions' limit of jobs per matrix
 ENVIRONMENT_NAME_LIMIT = 255  # GitHub's limit for environment names
 
 # fmt: off
@@ -148,6 +153,7 @@ class _Draft:
     needs: tuple[tuple[str, Node], ...]
     job: JobConfig | None  # None when the job itself has errors
     matrix: Node | None = None
+    size: int = 1  # planned jobs it makes, counted even when the job has errors
 
 
 def _identifier_like(name: str) -> str:
@@ -186,7 +192,7 @@ def _axis_values(reader: Reader, node: Node, key: str, axis: str) -> tuple[str, 
     return tuple(values)
 
 
-def _matrix(reader: Reader, node: Node | None, key: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _matrix(reader: Reader, node: Node | None, key: str) -> Matrix:
     pairs = reader.pairs(node, key, msg.EXPECTED_MATRIX)
     if node is None or pairs is None:
         return ()
@@ -197,9 +203,8 @@ def _matrix(reader: Reader, node: Node | None, key: str) -> tuple[tuple[str, tup
         if not _AXIS.fullmatch(axis):
             reader.error(f"{key}.{axis}", key_node, msg.bad_axis_name(axis))
         axes.append((axis, _axis_values(reader, value_node, f"{key}.{axis}", axis)))
-    count = math.prod(len(values) for _, values in axes)
-    if count > MATRIX_LIMIT:
-        reader.error(key, node, msg.matrix_too_large(count, MATRIX_LIMIT))
+    if (count := matrix_size(tuple(axes))) > PLAN_LIMIT:
+        reader.error(key, node, msg.matrix_too_large(count, PLAN_LIMIT))
     return tuple(axes)
 
 
@@ -263,7 +268,7 @@ def _job(reader: Reader, owner: Pair) -> _Draft:
         line=line_of(key_node),
     )
     valid = job if len(reader.errors) == before else None
-    return _Draft(name, key_node, needs, valid, fields.get("matrix"))
+    return _Draft(name, key_node, needs, valid, fields.get("matrix"), matrix_size(matrix))
 
 
 def _cycles(needs: dict[str, list[str]]) -> list[tuple[str, ...]]:
@@ -326,6 +331,20 @@ def _check_check_names(reader: Reader, drafts: list[_Draft]) -> None:
             reader.error(f"jobs.{draft.name}.matrix", draft.matrix, msg.matrix_name_twice(twice))
 
 
+def _check_plan_size(reader: Reader, drafts: list[_Draft]) -> None:
+    """At most PLAN_LIMIT planned jobs in all, pointing at the job that makes the most."""
+    total = sum(draft.size for draft in drafts)
+    if total <= PLAN_LIMIT or any(draft.size > PLAN_LIMIT for draft in drafts):
+        return  # within the cap, or one matrix alone is over it and says so where it is
+    ranked = sorted(drafts, key=lambda draft: draft.size, reverse=True)
+    largest = ranked[0]
+    key = f"jobs.{largest.name}" + (".matrix" if largest.matrix is not None else "")
+    sizes = [(draft.name, draft.size) for draft in ranked]
+    reader.error(
+        key, largest.matrix or largest.key_node, msg.plan_too_large(total, PLAN_LIMIT, sizes)
+    )
+
+
 def _jobs(reader: Reader, node: Node | None) -> tuple[JobConfig, ...]:
     pairs = reader.pairs(node, "jobs", msg.EXPECTED_JOBS)
     if pairs == []:
@@ -333,6 +352,7 @@ def _jobs(reader: Reader, node: Node | None) -> tuple[JobConfig, ...]:
     drafts = [_job(reader, pair) for pair in pairs or []]
     _check_needs(reader, drafts)
     _check_check_names(reader, drafts)
+    _check_plan_size(reader, drafts)
     return tuple(draft.job for draft in drafts if draft.job is not None)
 
 

@@ -36,6 +36,11 @@ def parse_errors(text: str) -> tuple[ConfigError, ...]:
     return result
 
 
+def values(count: int) -> str:
+    """A YAML flow list of `count` matrix values."""
+    return "[" + ", ".join(map(str, range(count))) + "]"
+
+
 def job(config: Config, name: str) -> JobConfig:
     return next(job for job in config.jobs if job.name == name)
 
@@ -325,6 +330,35 @@ ERRORS = [
         4,
         "makes 324 jobs; at most 256",
     ),
+    (
+        "jobs:\n  a:\n    run: x\n    matrix: {a: [1,2,3,4,5,6,7,8,9], b: [1,2,3,4,5,6,7,8,9],"
+        " c: [1,2,3,4]}\n",
+        "jobs.a.matrix",
+        4,
+        "remove values, or run several values in one job",
+    ),
+    (
+        "jobs:\n  lint: {run: x}\n  unit:\n    run: x\n"
+        f"    matrix: {{a: {values(20)}, b: {values(10)}}}\n"
+        f"  e2e:\n    run: x\n    matrix: {{a: {values(100)}}}\n",
+        "jobs.unit.matrix",
+        5,
+        "the jobs make 301 check runs in all, matrices expanded (`unit` 200, `e2e` 100, `lint` 1); "
+        "at most 256 are allowed for one commit: remove matrix values or jobs",
+    ),
+    (
+        "jobs:\n" + "".join(f"  j{i}: {{run: x}}\n" for i in range(257)),
+        "jobs.j0",
+        2,
+        "make 257 check runs in all, matrices expanded (`j0` 1, `j1` 1, `j2` 1, …)",
+    ),
+    (
+        f"jobs:\n  a:\n    run: x\n    if: brnch == 'x'\n    matrix: {{v: {values(200)}}}\n"
+        f"  b:\n    run: x\n    matrix: {{v: {values(100)}}}\n",
+        "jobs.a.matrix",
+        5,
+        "make 300 check runs",
+    ),
     ("jobs:\n  a:\n    run: echo ${{ matrix.py }}\n", "jobs.a.run", 3, "this job has no `matrix`"),
     (
         "jobs:\n  a:\n    matrix: {python: [3]}\n    run: echo ${{ matrix.pyton }}\n",
@@ -461,6 +495,22 @@ def test_a_matrix_of_too_long_names_is_one_problem() -> None:
         f"jobs:\n  {'t' * 95}:\n    matrix: {{v: ['123456', '654321']}}\n    run: x\n"
     )
     assert [error.message[:17] for error in errors] == ["the check run `tt"]
+
+
+def test_a_plan_of_256_jobs_is_accepted() -> None:
+    config = parse_ok(
+        f"jobs:\n  a: {{run: x, matrix: {{v: {values(200)}}}}}\n"
+        f"  b: {{run: x, matrix: {{v: {values(56)}}}}}\n"
+    )
+    assert [len(job.matrix[0][1]) for job in config.jobs] == [200, 56]
+
+
+def test_a_matrix_over_the_cap_alone_is_one_problem_not_two() -> None:
+    errors = parse_errors(
+        f"jobs:\n  a: {{run: x}}\n  b:\n    run: x\n    matrix: {{v: {values(300)}}}\n"
+    )
+    assert [(error.key, error.line) for error in errors] == [("jobs.b.matrix", 5)]
+    assert errors[0].message.startswith("this matrix makes 300 jobs; at most 256 are allowed")
 
 
 def test_deeply_nested_merges_are_read_quickly() -> None:
