@@ -296,8 +296,13 @@ def unsupported_expression(expression: str) -> str:
 # --- deploy --------------------------------------------------------------------------
 
 
-def environment_name(name: str) -> str:
-    return f"{_quoted(name)} cannot be an environment name; use one word without spaces"
+def environment_name(name: str, suggestion: str) -> str:
+    hint = f"; did you mean `{suggestion}`?" if suggestion else ", like `staging`"
+    return f"{_quoted(name)} cannot be an environment name: use only letters, digits, - and _{hint}"
+
+
+def environment_name_too_long(name: str, limit: int) -> str:
+    return f"`{name[:40]}…` is {len(name)} characters; environment names are at most {limit}"
 
 
 def not_a_url(url: str) -> str:

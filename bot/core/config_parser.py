@@ -66,12 +66,12 @@ ENVIRONMENT_KEYS = ("run", "steps", "url", "secrets", "protected", "timeout")
 TRUST_KEYS = ("authors",)
 
 _AXIS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-# Job ids as GitHub Actions allows them (letters, digits, - and _): they name check runs,
-# `needs` entries and commands, and must never read as a path or break a Markdown table.
+# Job ids as GitHub Actions allows them (letters, digits, - and _), and environment names
+# alike: they name check runs, `needs`, commands, variables and page addresses, and must
+# never read as a path or break a command, a URL or a Markdown table.
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_-]+")
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_-]+")
 _WRAPPED = re.compile(r"\$\{\{(.*)\}\}", re.DOTALL)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --- steps, shared by jobs and environments ------------------------------------------
@@ -384,15 +384,13 @@ def _url(reader: Reader, node: Node | None, key: str) -> str | None:
     return url
 
 
-def _has_space_or_control(name: str) -> bool:
-    return any(character.isspace() for character in name) or bool(_CONTROL.search(name))
-
-
 def _environment(reader: Reader, owner: Pair) -> Environment:
     name, key_node, node = owner
     key = f"deploy.environments.{name}"
-    if not name or len(name) > ENVIRONMENT_NAME_LIMIT or _has_space_or_control(name):
-        reader.error(key, key_node, msg.environment_name(name))
+    if len(name) > ENVIRONMENT_NAME_LIMIT:
+        reader.error(key, key_node, msg.environment_name_too_long(name, ENVIRONMENT_NAME_LIMIT))
+    elif not _IDENTIFIER.fullmatch(name):
+        reader.error(key, key_node, msg.environment_name(name, _identifier_like(name)))
     fields = reader.fields(node, key, ENVIRONMENT_KEYS, msg.EXPECTED_ENVIRONMENT) or {}
     return Environment(
         name=name,

@@ -191,6 +191,16 @@ def test_an_accepted_job_id_never_holds_a_path_or_markup_character(name: str) ->
         assert set(job.name) <= set(string.ascii_letters + string.digits + "-_")
 
 
+@pytest.mark.parametrize("name", ["staging", "prod-eu", "github_pages", "Production", "qa2"])
+def test_environment_names_of_letters_digits_dashes_and_underscores_are_accepted(
+    name: str,
+) -> None:
+    config = parse_ok(
+        f"jobs: {{a: {{run: x}}}}\ndeploy:\n  environments:\n    {name}: {{run: x}}\n"
+    )
+    assert [env.name for env in config.deploy.environments] == [name]
+
+
 def test_yaml_anchors_and_merge_keys_share_settings() -> None:
     config = parse_ok(
         """\
@@ -403,7 +413,31 @@ ERRORS = [
         "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    prod env: {run: x}\n",
         "deploy.environments.prod env",
         4,
-        "one word without spaces",
+        "only letters, digits, - and _; did you mean `prod-env`?",
+    ),
+    (
+        "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    ../prod: {run: x}\n",
+        "deploy.environments.../prod",
+        4,
+        "did you mean `prod`?",
+    ),
+    (
+        "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    prod/eu: {run: x}\n",
+        "deploy.environments.prod/eu",
+        4,
+        "cannot be an environment name",
+    ),
+    (
+        "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    '': {run: x}\n",
+        "deploy.environments.",
+        4,
+        "like `staging`",
+    ),
+    (
+        f"jobs: {{a: {{run: x}}}}\ndeploy:\n  environments:\n    {'p' * 256}: {{run: x}}\n",
+        "deploy.environments." + "p" * 256,
+        4,
+        "environment names are at most 255",
     ),
     (
         "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    prod: {url: https://x}\n",
