@@ -7,7 +7,7 @@ for Markdown or HTML happens where the text is rendered, not here.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 EXAMPLE_JOBS = "jobs:\n  test:\n    run: make test"
 
@@ -191,24 +191,24 @@ def job_name_too_long(name: str, limit: int) -> str:
     return f"`{name[:40]}…` is {len(name)} characters; check run names are at most {limit}"
 
 
-def job_name_control_character(name: str) -> str:
-    return f"{_quoted(name)} contains a control character; use a plain name"
-
-
-def job_name_spaces(name: str) -> str:
-    return f"{_quoted(name)} starts or ends with a space; remove it"
+def job_name_characters(name: str, suggestion: str) -> str:
+    hint = f"; did you mean `{suggestion}`?" if suggestion else ", like `unit-tests`"
+    return f"{_quoted(name)} cannot be a job name: use only letters, digits, - and _{hint}"
 
 
 def job_name_reserved(name: str) -> str:
     return f"`{name}` is the name of Greenlight's own check run; choose another name"
 
 
-def check_name_taken(check_name: str, other_job: str) -> str:
-    return f"the check run `{check_name}` would also come from job `{other_job}`; rename a job"
-
-
 def matrix_name_too_long(check_name: str, limit: int) -> str:
     return f"the check run `{check_name[:40]}…` would be longer than {limit} characters"
+
+
+def matrix_name_twice(check_name: str) -> str:
+    return (
+        f"two combinations of this matrix would both make the check run `{check_name}` "
+        '(values are joined with ", "); take the comma out of a value'
+    )
 
 
 def unknown_need(name: str, jobs: Iterable[str]) -> str:
@@ -259,8 +259,23 @@ def duplicate_axis_value(axis: str, value: str) -> str:
     return f"{_quoted(value)} appears twice in the matrix axis `{axis}`; keep one"
 
 
+_FEWER_JOBS = "or run several values in one job, looping over them in its steps"
+
+
 def matrix_too_large(count: int, limit: int) -> str:
-    return f"this matrix makes {count} jobs; at most {limit} are allowed"
+    return (
+        f"this matrix makes {count} jobs; at most {limit} are allowed: remove values, {_FEWER_JOBS}"
+    )
+
+
+def plan_too_large(total: int, limit: int, sizes: Sequence[tuple[str, int]]) -> str:
+    """`sizes`: each job's name and how many jobs it makes, the most first."""
+    most = ", ".join(f"`{name}` {count}" for name, count in sizes[:3])
+    more = ", …" if len(sizes) > 3 else ""
+    return (
+        f"the jobs make {total} check runs in all, matrices expanded ({most}{more}); "
+        f"at most {limit} are allowed for one commit: remove matrix values or jobs, {_FEWER_JOBS}"
+    )
 
 
 def unknown_axis(axis: str, axes: Iterable[str]) -> str:
@@ -281,8 +296,13 @@ def unsupported_expression(expression: str) -> str:
 # --- deploy --------------------------------------------------------------------------
 
 
-def environment_name(name: str) -> str:
-    return f"{_quoted(name)} cannot be an environment name; use one word without spaces"
+def environment_name(name: str, suggestion: str) -> str:
+    hint = f"; did you mean `{suggestion}`?" if suggestion else ", like `staging`"
+    return f"{_quoted(name)} cannot be an environment name: use only letters, digits, - and _{hint}"
+
+
+def environment_name_too_long(name: str, limit: int) -> str:
+    return f"`{name[:40]}…` is {len(name)} characters; environment names are at most {limit}"
 
 
 def not_a_url(url: str) -> str:

@@ -7,8 +7,9 @@ All the wording lives in `bot.core.config_messages`.
 
 from __future__ import annotations
 
-import math
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 import yaml
@@ -38,12 +39,18 @@ from bot.core.config_yaml import (
     line_of,
     parse_duration,
 )
-from bot.core.plan import EXPRESSION, MATRIX_REFERENCE, check_run_names
+from bot.core.plan import (
+    EXPRESSION,
+    MATRIX_REFERENCE,
+    PLAN_LIMIT,
+    Matrix,
+    check_run_names,
+    matrix_size,
+)
 
 __all__ = ["format_duration", "parse_config", "parse_duration"]
 
 CHECK_NAME_LIMIT = 100  # keeps check-run names readable in GitHub's checks list
-MATRIX_LIMIT = 256  # GitHub Actions' limit of jobs per matrix
 ENVIRONMENT_NAME_LIMIT = 255  # GitHub's limit for environment names
 
 # fmt: off
@@ -59,8 +66,12 @@ ENVIRONMENT_KEYS = ("run", "steps", "url", "secrets", "protected", "timeout")
 TRUST_KEYS = ("authors",)
 
 _AXIS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# Job ids as GitHub Actions allows them (letters, digits, - and _), and environment names
+# alike: they name check runs, `needs`, commands, variables and page addresses, and must
+# never read as a path or break a command, a URL or a Markdown table.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_-]+")
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_-]+")
 _WRAPPED = re.compile(r"\$\{\{(.*)\}\}", re.DOTALL)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --- steps, shared by jobs and environments ------------------------------------------
@@ -141,6 +152,14 @@ class _Draft:
     key_node: Node
     needs: tuple[tuple[str, Node], ...]
     job: JobConfig | None  # None when the job itself has errors
+    matrix: Node | None = None
+    size: int = 1  # planned jobs it makes, counted even when the job has errors
+
+
+def _identifier_like(name: str) -> str:
+    """`name` made a valid id, for a hint: accents dropped, other characters become `-`."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return _NOT_IDENTIFIER.sub("-", plain).strip("-")
 
 
 def _check_job_name(reader: Reader, name: str, key: str, node: Node) -> None:
@@ -148,11 +167,9 @@ def _check_job_name(reader: Reader, name: str, key: str, node: Node) -> None:
         reader.error(key, node, msg.job_name_empty())
     elif len(name) > CHECK_NAME_LIMIT:
         reader.error(key, node, msg.job_name_too_long(name, CHECK_NAME_LIMIT))
-    elif _CONTROL.search(name):
-        reader.error(key, node, msg.job_name_control_character(name))
-    elif name != name.strip():
-        reader.error(key, node, msg.job_name_spaces(name))
-    elif name == "greenlight" or name.startswith("greenlight/"):
+    elif not _IDENTIFIER.fullmatch(name):
+        reader.error(key, node, msg.job_name_characters(name, _identifier_like(name)))
+    elif name == "greenlight":
         reader.error(key, node, msg.job_name_reserved(name))
 
 
@@ -175,7 +192,7 @@ def _axis_values(reader: Reader, node: Node, key: str, axis: str) -> tuple[str, 
     return tuple(values)
 
 
-def _matrix(reader: Reader, node: Node | None, key: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _matrix(reader: Reader, node: Node | None, key: str) -> Matrix:
     pairs = reader.pairs(node, key, msg.EXPECTED_MATRIX)
     if node is None or pairs is None:
         return ()
@@ -186,9 +203,8 @@ def _matrix(reader: Reader, node: Node | None, key: str) -> tuple[tuple[str, tup
         if not _AXIS.fullmatch(axis):
             reader.error(f"{key}.{axis}", key_node, msg.bad_axis_name(axis))
         axes.append((axis, _axis_values(reader, value_node, f"{key}.{axis}", axis)))
-    count = math.prod(len(values) for _, values in axes)
-    if count > MATRIX_LIMIT:
-        reader.error(key, node, msg.matrix_too_large(count, MATRIX_LIMIT))
+    if (count := matrix_size(tuple(axes))) > PLAN_LIMIT:
+        reader.error(key, node, msg.matrix_too_large(count, PLAN_LIMIT))
     return tuple(axes)
 
 
@@ -251,7 +267,8 @@ def _job(reader: Reader, owner: Pair) -> _Draft:
         paths=_paths(reader, fields.get("paths"), f"{key}.paths"),
         line=line_of(key_node),
     )
-    return _Draft(name, key_node, needs, job if len(reader.errors) == before else None)
+    valid = job if len(reader.errors) == before else None
+    return _Draft(name, key_node, needs, valid, fields.get("matrix"), matrix_size(matrix))
 
 
 def _cycles(needs: dict[str, list[str]]) -> list[tuple[str, ...]]:
@@ -299,20 +316,33 @@ def _check_needs(reader: Reader, drafts: list[_Draft]) -> None:
 
 
 def _check_check_names(reader: Reader, drafts: list[_Draft]) -> None:
-    owners: dict[str, str] = {}
+    """Each job's check-run names fit GitHub's list and differ, once per job. Names of
+    different jobs cannot meet: a matrix adds " (", which no job id holds."""
     for draft in drafts:
         if draft.job is None:
             continue
-        for check_name in check_run_names(draft.job):
-            key = f"jobs.{draft.name}"
-            if len(check_name) > CHECK_NAME_LIMIT:
-                reader.error(
-                    key, draft.key_node, msg.matrix_name_too_long(check_name, CHECK_NAME_LIMIT)
-                )
-            elif owners.setdefault(check_name, draft.name) != draft.name:
-                reader.error(
-                    key, draft.key_node, msg.check_name_taken(check_name, owners[check_name])
-                )
+        names = check_run_names(draft.job)
+        too_long = next((name for name in names if len(name) > CHECK_NAME_LIMIT), None)
+        if too_long is not None:
+            message = msg.matrix_name_too_long(too_long, CHECK_NAME_LIMIT)
+            reader.error(f"jobs.{draft.name}", draft.key_node, message)
+        twice = next((name for name, count in Counter(names).items() if count > 1), None)
+        if twice is not None:
+            reader.error(f"jobs.{draft.name}.matrix", draft.matrix, msg.matrix_name_twice(twice))
+
+
+def _check_plan_size(reader: Reader, drafts: list[_Draft]) -> None:
+    """At most PLAN_LIMIT planned jobs in all, pointing at the job that makes the most."""
+    total = sum(draft.size for draft in drafts)
+    if total <= PLAN_LIMIT or any(draft.size > PLAN_LIMIT for draft in drafts):
+        return  # within the cap, or one matrix alone is over it and says so where it is
+    ranked = sorted(drafts, key=lambda draft: draft.size, reverse=True)
+    largest = ranked[0]
+    key = f"jobs.{largest.name}" + (".matrix" if largest.matrix is not None else "")
+    sizes = [(draft.name, draft.size) for draft in ranked]
+    reader.error(
+        key, largest.matrix or largest.key_node, msg.plan_too_large(total, PLAN_LIMIT, sizes)
+    )
 
 
 def _jobs(reader: Reader, node: Node | None) -> tuple[JobConfig, ...]:
@@ -322,6 +352,7 @@ def _jobs(reader: Reader, node: Node | None) -> tuple[JobConfig, ...]:
     drafts = [_job(reader, pair) for pair in pairs or []]
     _check_needs(reader, drafts)
     _check_check_names(reader, drafts)
+    _check_plan_size(reader, drafts)
     return tuple(draft.job for draft in drafts if draft.job is not None)
 
 
@@ -353,15 +384,13 @@ def _url(reader: Reader, node: Node | None, key: str) -> str | None:
     return url
 
 
-def _has_space_or_control(name: str) -> bool:
-    return any(character.isspace() for character in name) or bool(_CONTROL.search(name))
-
-
 def _environment(reader: Reader, owner: Pair) -> Environment:
     name, key_node, node = owner
     key = f"deploy.environments.{name}"
-    if not name or len(name) > ENVIRONMENT_NAME_LIMIT or _has_space_or_control(name):
-        reader.error(key, key_node, msg.environment_name(name))
+    if len(name) > ENVIRONMENT_NAME_LIMIT:
+        reader.error(key, key_node, msg.environment_name_too_long(name, ENVIRONMENT_NAME_LIMIT))
+    elif not _IDENTIFIER.fullmatch(name):
+        reader.error(key, key_node, msg.environment_name(name, _identifier_like(name)))
     fields = reader.fields(node, key, ENVIRONMENT_KEYS, msg.EXPECTED_ENVIRONMENT) or {}
     return Environment(
         name=name,

@@ -11,6 +11,8 @@ would make it unreadable and would itself show the value, and such values are no
 worth the name. A value of several lines also masks each of its lines, because programs
 print keys and certificates one line at a time or re-indented.
 
+`mask_report` masks every text of a test report, so a report can be stored and shown.
+
 Masking guards against accidents, not against a step that wants to leak a secret (it can
 always print it transformed). The output never contains a secret, except one that itself
 contains `*`: such a secret could be re-formed by a `***` next to the text around it.
@@ -20,6 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import fields, replace
+from typing import Any
+
+from bot.core.junit import TestFailure, TestReport
 
 MASK = "***"
 MIN_SECRET_LENGTH = 3
@@ -126,6 +132,23 @@ class StreamMasker:
         pieces.append(text[position:cut])
         self._pending, self._covered = text[cut:], covered_after
         return "".join(pieces)
+
+
+def mask_report(report: TestReport, masker: Masker) -> TestReport:
+    """`report` with every secret masked in every text of its failures."""
+    if not masker:
+        return report
+    return replace(report, failures=tuple(_mask_failure(f, masker) for f in report.failures))
+
+
+def _mask_failure(failure: TestFailure, masker: Masker) -> TestFailure:
+    # A test can put a secret in any text (its name, message, details, file path), so every
+    # text field is masked, found by type: a field added later is masked too.
+    values = {field.name: getattr(failure, field.name) for field in fields(failure)}
+    texts: dict[str, Any] = {
+        name: masker.mask(value) for name, value in values.items() if isinstance(value, str)
+    }
+    return replace(failure, **texts)
 
 
 def _parts(value: str) -> tuple[str, ...]:

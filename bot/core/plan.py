@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,15 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 MATRIX_REFERENCE = re.compile(r"matrix\.([A-Za-z_][A-Za-z0-9_-]*)")
 
 MatrixValues = tuple[tuple[str, str], ...]
+Matrix = tuple[tuple[str, tuple[str, ...]], ...]
+
+# At most this many planned jobs (check runs) per commit, across all jobs, matrices
+# expanded, as GitHub Actions caps a workflow run: "A matrix will generate a maximum of
+# 256 jobs per workflow run."
+# https://docs.github.com/en/actions/how-tos/write-workflows/choose-what-workflows-do/run-job-variations
+# Each planned job is a check run written against the installation's rate limit, so the
+# cap keeps one push from spending it for hours.
+PLAN_LIMIT = 256
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,11 @@ def matrix_combinations(job: JobConfig) -> tuple[MatrixValues, ...]:
     """Every combination of the job's matrix, first axis slowest; `((),)` without a matrix."""
     axes = [[(axis, value) for value in values] for axis, values in job.matrix]
     return tuple(tuple(combination) for combination in itertools.product(*axes))
+
+
+def matrix_size(matrix: Matrix) -> int:
+    """How many planned jobs a job with this matrix makes: 1 without a matrix."""
+    return math.prod(len(values) for _, values in matrix)
 
 
 def check_run_name(base_name: str, matrix: MatrixValues) -> str:

@@ -1,6 +1,9 @@
 """Run one job end to end: check out the SHA, run the steps, keep the log and the report.
 
 Shared by every executor: the local one calls it in-process, a Celery worker in its own.
+Everything the job produces passes its secrets' masker here, before it is stored: the log
+(masked as it streams), the report, the step results. Whatever is built later from the
+store (check runs, annotations, titles, pages, comments) then only ever sees masked text.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from bot import messages
 from bot.core.junit import JUnitError, TestReport, merge_reports, parse_junit
-from bot.core.masking import Masker
+from bot.core.masking import Masker, mask_report
 from bot.executor.base import JobTicket
 from bot.executor.logs import LogWriter
 from bot.executor.process import JobOutcome, StepResult, run_steps
@@ -49,13 +52,13 @@ async def execute_job(
     spec = load_job(job.spec)
     if job.status != Status.QUEUED:
         return job.conclusion or job.status  # submitted twice: the other copy has it
+    masker = Masker(ticket.secrets.values())
     if cancel.is_set():
-        await _finish(store, ticket.job_id, "cancelled", (), None)
+        await _finish(store, ticket.job_id, "cancelled", (), None, masker)
         return "cancelled"
     if not await store.runs.claim_job(ticket.job_id, now=time.time()):
         return "claimed elsewhere"
     await on_started(ticket.job_id)
-    masker = Masker(ticket.secrets.values())
     writer = LogWriter(functools.partial(store.runs.append_log, ticket.job_id))
     workspace = sandbox.workspaces(work_dir) / f"job-{ticket.job_id}-{job.attempt}"
     if (problem := await sandbox.problem()) is not None:
@@ -75,7 +78,7 @@ async def execute_job(
         except GitError as error:
             await writer.write(f"Could not check out {ticket.sha}: {masker.mask(str(error))}\n")
             await writer.close()
-            await _finish(store, ticket.job_id, "failure", (), None)
+            await _finish(store, ticket.job_id, "failure", (), None, masker)
             return "failure"
         env = {**ticket.env, **ticket.secrets}
         outcome: JobOutcome = await run_steps(
@@ -91,10 +94,10 @@ async def execute_job(
         )
         report = _read_reports(workspace, spec.reports)
         if isinstance(report, str):
-            await writer.write(report + "\n")
+            await writer.write(masker.mask(report) + "\n")  # file names are the job's too
             report = None
         await writer.close()
-        await _finish(store, ticket.job_id, outcome.conclusion, outcome.steps, report)
+        await _finish(store, ticket.job_id, outcome.conclusion, outcome.steps, report, masker)
         return outcome.conclusion
     finally:
         await writer.close()
@@ -131,12 +134,17 @@ async def _finish(
     conclusion: str,
     steps: tuple[StepResult, ...],
     report: TestReport | None,
+    masker: Masker,
 ) -> None:
+    """Store the job's outcome, its step names and report masked (a step's name can hold a
+    secret as written in the config, a report whatever the tests wrote)."""
+    masked_steps = [asdict(replace(step, name=masker.mask(step.name))) for step in steps]
+    masked_report = None if report is None else mask_report(report, masker)
     await store.runs.update_job(
         job_id,
         status=Status.COMPLETED,
         conclusion=conclusion,
-        steps=json.dumps([asdict(step) for step in steps]),
-        report=json.dumps(asdict(report)) if report is not None else None,
+        steps=json.dumps(masked_steps),
+        report=json.dumps(asdict(masked_report)) if masked_report is not None else None,
         finished_at=time.time(),
     )

@@ -107,3 +107,22 @@ def test_help_exits_0_through_argparse(capsys: pytest.CaptureFixture[str]) -> No
         main(["--help"])
     assert exited.value.code == 0
     assert "usage: python -m bot check [-h] [path]" in capsys.readouterr().out
+
+
+def test_a_plan_over_the_cap_is_reported_on_the_line_of_the_largest_matrix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "greenlight.yml"
+    axis = "[" + ", ".join(map(str, range(150))) + "]"
+    path.write_text(
+        f"jobs:\n  a:\n    run: x\n    matrix: {{v: {axis}}}\n  b:\n    run: x\n"
+        f"    matrix: {{v: {axis}}}\n  ../x:\n    run: x\n"
+    )
+    assert main([str(path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}:4: jobs.a.matrix: the jobs make 301 check runs in all, matrices expanded"
+        " (`a` 150, `b` 150, `../x` 1); at most 256 are allowed for one commit: remove matrix"
+        " values or jobs, or run several values in one job, looping over them in its steps",
+        f'{path}:8: jobs.../x: "../x" cannot be a job name: use only letters, digits, - and _;'
+        " did you mean `x`?",
+    ]

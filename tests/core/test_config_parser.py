@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import string
 import textwrap
 from pathlib import Path
 
@@ -33,6 +34,11 @@ def parse_errors(text: str) -> tuple[ConfigError, ...]:
     result = parse_config(textwrap.dedent(text))
     assert isinstance(result, tuple), result
     return result
+
+
+def values(count: int) -> str:
+    """A YAML flow list of `count` matrix values."""
+    return "[" + ", ".join(map(str, range(count))) + "]"
 
 
 def job(config: Config, name: str) -> JobConfig:
@@ -171,6 +177,30 @@ def test_needs_accepts_a_string_or_a_list_and_drops_repeats() -> None:
     assert [job.needs for job in config.jobs] == [(), ("a",), ("a", "b")]
 
 
+@pytest.mark.parametrize("name", ["test", "unit-tests", "build_2", "3d", "Lint", "_x", "a-"])
+def test_job_ids_of_letters_digits_dashes_and_underscores_are_accepted(name: str) -> None:
+    assert [job.name for job in parse_ok(f"jobs:\n  {name}: {{run: x}}\n").jobs] == [name]
+
+
+@given(st.text(min_size=1, max_size=30))
+def test_an_accepted_job_id_never_holds_a_path_or_markup_character(name: str) -> None:
+    text = "jobs:\n  " + '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '": {run: x}\n'
+    result = parse_config(text)
+    if isinstance(result, Config):
+        (job,) = result.jobs
+        assert set(job.name) <= set(string.ascii_letters + string.digits + "-_")
+
+
+@pytest.mark.parametrize("name", ["staging", "prod-eu", "github_pages", "Production", "qa2"])
+def test_environment_names_of_letters_digits_dashes_and_underscores_are_accepted(
+    name: str,
+) -> None:
+    config = parse_ok(
+        f"jobs: {{a: {{run: x}}}}\ndeploy:\n  environments:\n    {name}: {{run: x}}\n"
+    )
+    assert [env.name for env in config.deploy.environments] == [name]
+
+
 def test_yaml_anchors_and_merge_keys_share_settings() -> None:
     config = parse_ok(
         """\
@@ -269,10 +299,18 @@ ERRORS = [
     # job names
     ('jobs:\n  "": {run: x}\n', "jobs.", 2, "a job needs a name"),
     (f"jobs:\n  {'x' * 101}: {{run: x}}\n", "jobs." + "x" * 101, 2, "at most 100"),
-    ('jobs:\n  "a\\tb": {run: x}\n', "jobs.a\tb", 2, "control character"),
-    ('jobs:\n  " a": {run: x}\n', "jobs. a", 2, "starts or ends with a space"),
+    ('jobs:\n  "a\\tb": {run: x}\n', "jobs.a\tb", 2, "did you mean `a-b`?"),
+    ('jobs:\n  " a": {run: x}\n', "jobs. a", 2, "did you mean `a`?"),
+    ("jobs:\n  a b: {run: x}\n", "jobs.a b", 2, "only letters, digits, - and _"),
+    ("jobs:\n  ../../x: {run: x}\n", "jobs.../../x", 2, "did you mean `x`?"),
+    ("jobs:\n  b:\n    run: x\n  ./a:\n    run: y\n", "jobs../a", 4, "cannot be a job name"),
+    ("jobs:\n  test.py: {run: x}\n", "jobs.test.py", 2, "did you mean `test-py`?"),
+    ("jobs:\n  'test (3.11)': {run: x}\n", "jobs.test (3.11)", 2, "`test-3-11`?"),
+    ("jobs:\n  tést: {run: x}\n", "jobs.tést", 2, "did you mean `test`?"),
+    ("jobs:\n  'a`|b': {run: x}\n", "jobs.a`|b", 2, "did you mean `a-b`?"),
+    ("jobs:\n  '%%': {run: x}\n", "jobs.%%", 2, "like `unit-tests`"),
     ("jobs:\n  greenlight: {run: x}\n", "jobs.greenlight", 2, "Greenlight's own check run"),
-    ("jobs:\n  greenlight/config: {run: x}\n", "jobs.greenlight/config", 2, "own check run"),
+    ("jobs:\n  greenlight/config: {run: x}\n", "jobs.greenlight/config", 2, "a job name"),
     ("jobs:\n", "jobs", 1, "there are no jobs"),
     ("mode: delivery\n", "jobs", 1, "there are no jobs"),
     ("jobs: {}\n", "jobs", 1, "there are no jobs"),
@@ -302,6 +340,35 @@ ERRORS = [
         4,
         "makes 324 jobs; at most 256",
     ),
+    (
+        "jobs:\n  a:\n    run: x\n    matrix: {a: [1,2,3,4,5,6,7,8,9], b: [1,2,3,4,5,6,7,8,9],"
+        " c: [1,2,3,4]}\n",
+        "jobs.a.matrix",
+        4,
+        "remove values, or run several values in one job",
+    ),
+    (
+        "jobs:\n  lint: {run: x}\n  unit:\n    run: x\n"
+        f"    matrix: {{a: {values(20)}, b: {values(10)}}}\n"
+        f"  e2e:\n    run: x\n    matrix: {{a: {values(100)}}}\n",
+        "jobs.unit.matrix",
+        5,
+        "the jobs make 301 check runs in all, matrices expanded (`unit` 200, `e2e` 100, `lint` 1); "
+        "at most 256 are allowed for one commit: remove matrix values or jobs",
+    ),
+    (
+        "jobs:\n" + "".join(f"  j{i}: {{run: x}}\n" for i in range(257)),
+        "jobs.j0",
+        2,
+        "make 257 check runs in all, matrices expanded (`j0` 1, `j1` 1, `j2` 1, …)",
+    ),
+    (
+        f"jobs:\n  a:\n    run: x\n    if: brnch == 'x'\n    matrix: {{v: {values(200)}}}\n"
+        f"  b:\n    run: x\n    matrix: {{v: {values(100)}}}\n",
+        "jobs.a.matrix",
+        5,
+        "make 300 check runs",
+    ),
     ("jobs:\n  a:\n    run: echo ${{ matrix.py }}\n", "jobs.a.run", 3, "this job has no `matrix`"),
     (
         "jobs:\n  a:\n    matrix: {python: [3]}\n    run: echo ${{ matrix.pyton }}\n",
@@ -324,10 +391,10 @@ ERRORS = [
     ),
     ("jobs:\n  a:\n    run: echo ${{ secrets.TOKEN }}\n", "jobs.a.run", 3, "environment variables"),
     (
-        "jobs:\n  t:\n    matrix: {v: ['1']}\n    run: x\n  t (1):\n    run: y\n",
-        "jobs.t (1)",
-        5,
-        "the check run `t (1)` would also come from job `t`",
+        "jobs:\n  x:\n    run: y\n    matrix: {a: ['1, 2', '1'], b: ['3', '2, 3']}\n",
+        "jobs.x.matrix",
+        4,
+        "would both make the check run `x (1, 2, 3)`",
     ),
     (
         f"jobs:\n  {'t' * 95}:\n    matrix: {{v: ['123456']}}\n    run: x\n",
@@ -346,7 +413,31 @@ ERRORS = [
         "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    prod env: {run: x}\n",
         "deploy.environments.prod env",
         4,
-        "one word without spaces",
+        "only letters, digits, - and _; did you mean `prod-env`?",
+    ),
+    (
+        "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    ../prod: {run: x}\n",
+        "deploy.environments.../prod",
+        4,
+        "did you mean `prod`?",
+    ),
+    (
+        "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    prod/eu: {run: x}\n",
+        "deploy.environments.prod/eu",
+        4,
+        "cannot be an environment name",
+    ),
+    (
+        "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    '': {run: x}\n",
+        "deploy.environments.",
+        4,
+        "like `staging`",
+    ),
+    (
+        f"jobs: {{a: {{run: x}}}}\ndeploy:\n  environments:\n    {'p' * 256}: {{run: x}}\n",
+        "deploy.environments." + "p" * 256,
+        4,
+        "environment names are at most 255",
     ),
     (
         "jobs: {a: {run: x}}\ndeploy:\n  environments:\n    prod: {url: https://x}\n",
@@ -431,6 +522,29 @@ def test_every_cycle_is_named_once() -> None:
 def test_an_invalid_job_still_counts_as_a_job_for_needs() -> None:
     errors = parse_errors("jobs:\n  a: {timeout: never}\n  b: {run: x, needs: a}\n")
     assert [error.key for error in errors] == ["jobs.a", "jobs.a.timeout"]
+
+
+def test_a_matrix_of_too_long_names_is_one_problem() -> None:
+    errors = parse_errors(
+        f"jobs:\n  {'t' * 95}:\n    matrix: {{v: ['123456', '654321']}}\n    run: x\n"
+    )
+    assert [error.message[:17] for error in errors] == ["the check run `tt"]
+
+
+def test_a_plan_of_256_jobs_is_accepted() -> None:
+    config = parse_ok(
+        f"jobs:\n  a: {{run: x, matrix: {{v: {values(200)}}}}}\n"
+        f"  b: {{run: x, matrix: {{v: {values(56)}}}}}\n"
+    )
+    assert [len(job.matrix[0][1]) for job in config.jobs] == [200, 56]
+
+
+def test_a_matrix_over_the_cap_alone_is_one_problem_not_two() -> None:
+    errors = parse_errors(
+        f"jobs:\n  a: {{run: x}}\n  b:\n    run: x\n    matrix: {{v: {values(300)}}}\n"
+    )
+    assert [(error.key, error.line) for error in errors] == [("jobs.b.matrix", 5)]
+    assert errors[0].message.startswith("this matrix makes 300 jobs; at most 256 are allowed")
 
 
 def test_deeply_nested_merges_are_read_quickly() -> None:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import fields, replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.masking import Masker
+from bot.core.junit import TestFailure, TestReport
+from bot.core.masking import Masker, mask_report
 
 # A small alphabet makes secrets collide, overlap and nest in the generated text.
 letters = st.text(alphabet="abc\n ", max_size=60)
@@ -95,3 +97,52 @@ def test_a_long_run_of_overlapping_occurrences_does_not_pile_up() -> None:
     assert stream.feed("a" * 100) == ""
     assert stream.feed("ay") == "y"
     assert stream.flush() == ""
+
+
+# --- reports ----------------------------------------------------------------------------
+
+FAILURE = TestFailure(
+    suite="suite",
+    name="test_login",
+    classname="tests.test_auth",
+    message="assert 1 == 2",
+    details="Traceback …",
+    file="tests/test_auth.py",
+    line=12,
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "masked"),
+    [
+        ("suite", "suite-hunter2", "suite-***"),
+        ("name", "test_hunter2", "test_***"),
+        ("classname", "tests.hunter2.Case", "tests.***.Case"),
+        ("message", "expected hunter2, got nothing", "expected ***, got nothing"),
+        ("details", "line one\n  token=hunter2\nline three", "line one\n  token=***\nline three"),
+        ("file", "tests/hunter2/test_x.py", "tests/***/test_x.py"),
+    ],
+)
+def test_a_secret_in_any_text_of_a_failure_is_masked(field: str, written: str, masked: str) -> None:
+    report = TestReport(1, 1, 0, 0, 0.5, failures=(replace(FAILURE, **{field: written}),))
+    (failure,) = mask_report(report, Masker(["hunter2"])).failures
+    assert failure == replace(FAILURE, **{field: masked})
+
+
+def test_every_text_field_of_a_failure_is_masked_even_one_added_later() -> None:
+    texts = {f.name: f"{f.name}:hunter2" for f in fields(TestFailure) if f.type == "str"}
+    optional = {f.name: "hunter2.py" for f in fields(TestFailure) if f.type == "str | None"}
+    assert set(texts) >= {"suite", "name", "classname", "message", "details"}
+    assert set(optional) == {"file"}
+    failure = replace(FAILURE, **texts, **optional)
+    report = TestReport(0, 2, 0, 0, 1.0, failures=(failure, failure))
+    masked = mask_report(report, Masker(["hunter2"]))
+    assert "hunter2" not in repr(masked)
+    assert (masked.passed, masked.failed, masked.duration_seconds) == (0, 2, 1.0)
+    assert masked.failures[0].line == 12
+
+
+def test_a_report_without_secrets_is_returned_as_it_is() -> None:
+    report = TestReport(3, 1, 0, 0, 2.0, failures=(FAILURE,))
+    assert mask_report(report, Masker([])) is report
+    assert mask_report(report, Masker(["not-there"])) == report

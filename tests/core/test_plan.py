@@ -15,6 +15,8 @@ from bot.core.plan import (
     job_order,
     matches_glob,
     matches_paths,
+    matrix_combinations,
+    matrix_size,
     plan_jobs,
 )
 
@@ -102,6 +104,24 @@ def test_job_settings_are_copied_to_every_combination() -> None:
     assert {(j.timeout_seconds, j.reports, j.secrets) for j in plan} == {
         (5400, ("junit.xml",), ("TOKEN",))
     }
+
+
+MATRIX_SIZES = [
+    ((), 1),
+    ((("py", ("3.11", "3.12")),), 2),
+    ((("py", ("3.11", "3.12")), ("os", ("ubuntu", "macos", "windows"))), 6),
+    ((("a", tuple(map(str, range(16)))), ("b", tuple(map(str, range(16))))), 256),
+    ((("py", ("3.11",)), ("os", ())), 0),
+]
+
+
+@pytest.mark.parametrize(("matrix", "size"), MATRIX_SIZES)
+def test_matrix_size_is_the_number_of_planned_jobs(
+    matrix: tuple[tuple[str, tuple[str, ...]], ...], size: int
+) -> None:
+    job = JobConfig("test", (Step("x", "x"),), matrix=matrix)
+    assert matrix_size(matrix) == size == len(matrix_combinations(job))
+    assert len(plan_jobs(Config(jobs=(job,)), PUSH_MAIN)) == size
 
 
 # --- needs and order ----------------------------------------------------------------

@@ -181,6 +181,37 @@ async def test_an_invalid_config_fails_the_config_check(greenlight: Greenlight) 
     assert checks["greenlight"].conclusion == "failure"
 
 
+async def test_a_plan_of_300_jobs_fails_the_config_check_and_creates_no_job_checks(
+    greenlight: Greenlight,
+) -> None:
+    fake = greenlight.fake
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    sha = await fake.push(
+        REPO,
+        "main",
+        config(f"""
+        jobs:
+          unit:
+            matrix: {{a: {list(range(20))}, b: {list(range(10))}}}
+            run: echo unit
+          e2e:
+            matrix: {{a: {list(range(100))}}}
+            run: echo e2e
+    """),
+    )
+    run = await greenlight.run_for(REPO, sha)
+    assert run.conclusion == "failure"
+    checks = greenlight.checks(REPO, sha)
+    assert set(checks) == {"greenlight/config", "greenlight"}
+    assert [c.name for c in fake.check_runs(REPO, sha)].count("greenlight/config") == 1
+    assert await greenlight.jobs(run) == {}
+    (annotation,) = checks["greenlight/config"].annotations
+    assert (annotation["start_line"], annotation["title"]) == (3, "jobs.unit.matrix")
+    assert "300 check runs in all" in annotation["message"]
+    assert "at most 256" in annotation["message"]
+    assert checks["greenlight"].conclusion == "failure"
+
+
 async def test_no_config_means_silence(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})
