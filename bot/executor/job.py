@@ -64,7 +64,7 @@ async def execute_job(
     if (problem := await sandbox.problem()) is not None:
         await writer.write(messages.sandbox_unavailable_job(problem))
         await writer.close()
-        await _finish(store, ticket.job_id, "failure", (), None)
+        await _finish(store, ticket.job_id, "failure", (), None, masker)
         return "failure"
     try:
         try:
