@@ -26,7 +26,9 @@ from tests.helpers import make_settings, wait_until
 from tests.services import REDIS_HOST, REDIS_PORT, postgres_database, require_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-BROKER = f"redis://{REDIS_HOST}:{REDIS_PORT}/15"  # a database of its own, emptied per test
+# A database of its own, emptied per test; another number lets two suites share one Redis.
+REDIS_DB = int(os.environ.get("GREENLIGHT_TEST_REDIS_DB", "15"))
+BROKER = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 REPO = "octo/celery"
 
 
