@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bot import links
 from bot.core.config import Environment, Step
 from bot.core.masking import Masker
+from bot.core.variables import BuildInfo, greenlight_variables
 from bot.executor.logs import LogWriter
 from bot.executor.process import run_steps
 from bot.executor.workspace import GitCache, GitError, remove_workspace
@@ -39,21 +40,19 @@ def deploy_variables(
     pr_number: int | None,
 ) -> dict[str, str]:
     """The job variables of DESIGN.md section 9 plus the deployment's own."""
-    return {
-        **dict(settings.build_env),
-        "CI": "true",
-        "GREENLIGHT": "true",
-        "GREENLIGHT_SHA": run.sha,
-        "GREENLIGHT_REF": run.ref,
-        "GREENLIGHT_EVENT": "deployment",
-        "GREENLIGHT_PR": str(pr_number or ""),
-        "GREENLIGHT_REPOSITORY": run.repo,
-        "GREENLIGHT_JOB": f"deploy: {environment}",
-        "GREENLIGHT_RUN_ID": str(run.id),
-        "GREENLIGHT_RUN_URL": links.run_url(settings.public_url, run.id, settings.link_secret),
-        "GREENLIGHT_ENVIRONMENT": environment,
-        "GREENLIGHT_DEPLOYMENT_ID": str(deployment_id or ""),  # GitHub's id of the deployment
-    }
+    build = BuildInfo(
+        sha=run.sha,
+        ref=run.ref,
+        event="deployment",
+        job=f"deploy: {environment}",
+        pr_number=pr_number,
+        repository=run.repo,
+        run_id=run.id,
+        run_url=links.run_url(settings.public_url, run.id, settings.link_secret),
+        environment=environment,
+        deployment_id=deployment_id,
+    )
+    return greenlight_variables(build, passthrough=dict(settings.build_env), env={})
 
 
 @dataclass(frozen=True)

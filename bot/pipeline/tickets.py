@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot import links
 from bot.core.trust import may_use_secrets
+from bot.core.variables import BuildInfo, greenlight_variables
 from bot.executor.base import JobTicket
 from bot.pipeline.jobspec import load_job
 from bot.pipeline.secrets import secrets_for
@@ -29,23 +30,20 @@ class TicketMaker:
 
     def environment(self, run: Run, job: Job) -> dict[str, str]:
         """The job's variables over the service's pass-through ones (PATH, HOME…)."""
-        spec = load_job(job.spec)
         settings = self._context.settings
-        return {
-            **dict(settings.build_env),
-            "CI": "true",
-            "GREENLIGHT": "true",
-            "GREENLIGHT_SHA": run.sha,
-            "GREENLIGHT_REF": run.ref,
-            "GREENLIGHT_BASE_REF": run.base_ref,
-            "GREENLIGHT_EVENT": run.event,
-            "GREENLIGHT_PR": str(run.pr_number or ""),
-            "GREENLIGHT_REPOSITORY": run.repo,
-            "GREENLIGHT_JOB": job.name,
-            "GREENLIGHT_RUN_ID": str(run.id),
-            "GREENLIGHT_RUN_URL": links.run_url(settings.public_url, run.id, settings.link_secret),
-            **dict(spec.env),
-        }
+        build = BuildInfo(
+            sha=run.sha,
+            ref=run.ref,
+            event=run.event,
+            job=job.name,
+            base_ref=run.base_ref,
+            pr_number=run.pr_number,
+            repository=run.repo,
+            run_id=run.id,
+            run_url=links.run_url(settings.public_url, run.id, settings.link_secret),
+        )
+        env = dict(load_job(job.spec).env)
+        return greenlight_variables(build, passthrough=dict(settings.build_env), env=env)
 
     async def make(self, run: Run, job: Job) -> JobTicket:
         spec = load_job(job.spec)
