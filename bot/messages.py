@@ -101,3 +101,11 @@ def internal_error(error: str) -> tuple[str, str]:
 
 def stopped_before_planning() -> str:
     return "the service stopped before this build was planned; push again or re-run it"
+
+
+def secrets_missing(names: Sequence[str]) -> str:
+    return f"Secrets not defined on the server: {', '.join(names)}\n"
+
+
+def secrets_withheld() -> str:
+    return "Secrets are withheld: this build runs code from a fork.\n"

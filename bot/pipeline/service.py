@@ -17,7 +17,7 @@ from bot.core.config_parser import parse_config
 from bot.core.plan import PlanContext, PlannedJob, plan_jobs
 from bot.core.schedule import JobState, failed_jobs, next_step, with_dependants
 from bot.core.trust import may_run
-from bot.executor.base import Executor
+from bot.executor.base import Executor, Target, TargetKind
 from bot.executor.local import LocalExecutor
 from bot.executor.workspace import GitCache, GitError
 from bot.github.errors import GitHubError
@@ -43,6 +43,9 @@ class Pipeline:
         settings = context.settings
         self.cache = GitCache(settings.work_dir / "cache")
         self.executor: Executor = executor or _make_executor(context, self.cache)
+        self.executor.listeners.add(
+            TargetKind.JOB, started=self._job_started, finished=self._job_finished
+        )
         self.tickets = TicketMaker(context, load_secrets(settings.secrets_file))
         self.reports = reports.Reports(context)
         self.on_run_completed: list[RunHook] = []
@@ -52,7 +55,7 @@ class Pipeline:
     # Life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.executor.start(on_started=self._job_started, on_finished=self._job_finished)
+        await self.executor.start()
         await self.recover()
 
     async def stop(self) -> None:
@@ -68,7 +71,7 @@ class Pipeline:
                 continue
             if self.executor.owns_running_jobs:
                 self._started.add(job.id)
-                self.executor.watch(job.id)
+                self.executor.watch(Target.job(job.id))
             else:
                 await store.runs.append_log(job.id, messages.restarted_rerun())
                 await store.runs.update_job(job.id, status=Status.QUEUED)
@@ -174,7 +177,7 @@ class Pipeline:
             for job in await store.runs.jobs(run_id):
                 if job.status == Status.COMPLETED:
                     continue
-                if job.id in self._started and self.executor.cancel(job.id):
+                if job.id in self._started and self.executor.cancel(Target.job(job.id)):
                     continue  # the executor records `cancelled` and calls back
                 await store.runs.update_job(
                     job.id, status=Status.COMPLETED, conclusion="cancelled", skip_reason=reason

@@ -13,10 +13,11 @@ import pytest
 import redis
 
 from bot import worker
-from bot.core.config import Environment, Step
-from bot.deploy.runner import DeployTicket
-from bot.deploy.runner import ticket_to_json as deploy_ticket_to_json
+from bot.core.config import Step
 from bot.deploy.service import deployer_for
+from bot.executor.base import Target, TargetKind, Ticket
+from bot.executor.celery import CeleryExecutor
+from bot.executor.remote import ticket_to_json
 from bot.store import open_store
 from bot.store.deployments import Deployments, DeployState, NewDeployment
 from bot.store.records import Status
@@ -263,11 +264,39 @@ async def test_a_worker_never_runs_a_deploy_the_service_gave_up_on(
     record = await deployments.add(new, now=1.0)
     await deployments.update(record.id, state=DeployState.FAILURE, finished_at=2.0)
     marker = tmp_path / "ran"
-    ticket = DeployTicket(
-        record.id, str(tmp_path / "nowhere"), "c" * 40,
-        Environment("staging", (Step("mark", f"touch {marker}"),)), {},
+    ticket = Ticket(
+        Target.deploy(record.id), str(tmp_path / "nowhere"), "c" * 40,
+        (Step("mark", f"touch {marker}"),), {}, 60.0,
     )  # fmt: skip
-    assert await worker._run_deploy(deploy_ticket_to_json(ticket), settings) == "skipped"
+    assert await worker.run(ticket_to_json(ticket), settings) == "skipped"
     assert not marker.exists()
     assert (await deployments.get(record.id)).conclusion is None  # type: ignore[union-attr]
+    await store.close()
+
+
+async def test_a_cancelled_deploy_no_worker_answers_ends_anyway(
+    tmp_path: Path, broker: str
+) -> None:
+    # No worker runs: the task waits in the broker, and the deployer waits on the deploy.
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    deployments = Deployments(store.engine)
+    new = NewDeployment("octo/celery", "staging", "c" * 40, installation_id=1, run_id=1)
+    record = await deployments.add(new, now=1.0)
+    executor = CeleryExecutor(store, broker_url=broker, cancel_wait_seconds=0.5)
+    ended: list[int] = []
+
+    async def deploy_ended(deployment_id: int) -> None:
+        ended.append(deployment_id)
+
+    executor.listeners.add(TargetKind.DEPLOY, finished=deploy_ended)
+    await executor.start()
+    try:
+        target = Target.deploy(record.id)
+        executor.submit(Ticket(target, str(tmp_path), "c" * 40, (Step("x", "true"),), {}, 60.0))
+        assert executor.cancel(target)
+        await wait_until(lambda: ended == [record.id], deadline=20, message="the deploy to end")
+    finally:
+        await executor.stop()
+    assert (await deployments.get(record.id)).conclusion == "cancelled"  # type: ignore[union-attr]
+    assert "no worker answered within 0.5 s" in await deployments.read_log(record.id)
     await store.close()

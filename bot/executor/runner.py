@@ -1,89 +1,90 @@
-"""Run one job end to end: check out the SHA, run the steps, keep the log and the report.
+"""Run one ticket end to end: check out the SHA, run the steps, keep the log and the outcome.
 
-Shared by every executor: the local one calls it in-process, a Celery worker in its own.
+The same for a build job and a deploy, and for every executor: the local one calls it
+in-process, a Celery worker in its own. What differs between a job and a deploy is only
+where the log and the conclusion go (`bot.executor.targets`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import glob
-import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from pathlib import Path
 
 from bot.core.junit import JUnitError, TestReport, merge_reports, parse_junit
 from bot.core.masking import Masker
-from bot.executor.base import JobTicket
+from bot.executor import messages
+from bot.executor.base import Target, Ticket
 from bot.executor.logs import LogWriter
-from bot.executor.process import JobOutcome, StepResult, run_steps
+from bot.executor.process import JobOutcome, run_steps
+from bot.executor.targets import Skip, destination
 from bot.executor.workspace import GitCache, GitError, remove_workspace
-from bot.pipeline.jobspec import load_job
 from bot.store import Store
-from bot.store.records import Status
 
 log = logging.getLogger("greenlight.executor")
 MAX_REPORT_BYTES = 20 * 1024 * 1024
 
 
-async def execute_job(
-    ticket: JobTicket,
+async def run_ticket(
+    ticket: Ticket,
     *,
     store: Store,
     cache: GitCache,
     work_dir: Path,
     cancel: asyncio.Event,
-    on_started: Callable[[int], Awaitable[None]],
+    on_started: Callable[[Target], Awaitable[None]],
     kill_grace_seconds: float = 5.0,
 ) -> str:
-    """Run the ticket's job and record its outcome in the store; return the conclusion."""
-    job = await store.runs.job(ticket.job_id)
-    if job is None:
-        raise LookupError(f"job {ticket.job_id} is not in the store")
-    spec = load_job(job.spec)
-    if job.status != Status.QUEUED:
-        return job.conclusion or job.status  # submitted twice: the other copy has it
-    if cancel.is_set():
-        await _finish(store, ticket.job_id, "cancelled", (), None)
-        return "cancelled"
-    if not await store.runs.claim_job(ticket.job_id, now=time.time()):
-        return "claimed elsewhere"
-    await on_started(ticket.job_id)
+    """Run the ticket's steps and record their outcome at its target; return the conclusion."""
+    row = destination(ticket.target, store)
+    begun = await row.begin(cancel)
+    if isinstance(begun, Skip):
+        return begun.conclusion
+    await on_started(ticket.target)
     masker = Masker(ticket.secrets.values())
-    writer = LogWriter(functools.partial(store.runs.append_log, ticket.job_id))
-    workspace = work_dir / "workspaces" / f"job-{ticket.job_id}-{job.attempt}"
+    writer = LogWriter(row.append_log)
+    workspace = work_dir / "workspaces" / begun.workspace
     try:
         try:
             await cache.checkout(ticket.clone_url, ticket.sha, workspace, token=ticket.token)
         except GitError as error:
-            await writer.write(f"Could not check out {ticket.sha}: {masker.mask(str(error))}\n")
+            await writer.write(messages.checkout_failed(ticket.sha, masker.mask(str(error))))
             await writer.close()
-            await _finish(store, ticket.job_id, "failure", (), None)
+            await row.finish("failure")
             return "failure"
-        env = {**ticket.env, **ticket.secrets}
         outcome: JobOutcome = await run_steps(
-            spec.steps,
+            ticket.steps,
             workdir=workspace,
-            env=env,
-            timeout_seconds=spec.timeout_seconds,
+            env={**ticket.env, **ticket.secrets},
+            timeout_seconds=ticket.timeout_seconds,
             on_output=writer.write,
             cancel=cancel,
             masker=masker,
             kill_grace_seconds=kill_grace_seconds,
         )
-        report = _read_reports(workspace, spec.reports)
+        report = _read_reports(workspace, ticket.reports)
         if isinstance(report, str):
             await writer.write(report + "\n")
             report = None
         await writer.close()
-        await _finish(store, ticket.job_id, outcome.conclusion, outcome.steps, report)
+        await row.finish(outcome.conclusion, outcome.steps, report)
         return outcome.conclusion
     finally:
         await writer.close()
         await remove_workspace(workspace)
+
+
+async def refuse_ticket(target: Target, store: Store, reason: str) -> str:
+    """End a target whose ticket cannot be run, saying why, unless it ended already."""
+    row = destination(target, store)
+    begun = await row.begin(asyncio.Event())
+    if isinstance(begun, Skip):
+        return begun.conclusion
+    await row.append_log(messages.ticket_unreadable(target.kind, reason))
+    await row.finish("failure")
+    return "failure"
 
 
 def _read_reports(workspace: Path, patterns: tuple[str, ...]) -> TestReport | str | None:
@@ -108,20 +109,3 @@ def _read_reports(workspace: Path, patterns: tuple[str, ...]) -> TestReport | st
     if problems and not reports:
         return "\n".join(problems)
     return merge_reports(reports) if reports else None
-
-
-async def _finish(
-    store: Store,
-    job_id: int,
-    conclusion: str,
-    steps: tuple[StepResult, ...],
-    report: TestReport | None,
-) -> None:
-    await store.runs.update_job(
-        job_id,
-        status=Status.COMPLETED,
-        conclusion=conclusion,
-        steps=json.dumps([asdict(step) for step in steps]),
-        report=json.dumps(asdict(report)) if report is not None else None,
-        finished_at=time.time(),
-    )
