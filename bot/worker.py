@@ -2,8 +2,10 @@
 
 Each task runs one ticket, a build job or a deploy, with the same code as the local
 executor (`run_ticket`), against the service's store (DATABASE_URL) and a git cache of the
-worker's own (GREENLIGHT_WORK_DIR). Settings are read once, when Celery first configures
-the app.
+worker's own (GREENLIGHT_WORK_DIR). Tickets arrive sealed with GREENLIGHT_TICKET_KEY
+(`bot.executor.sealing`). A worker reads only those variables and CELERY_BROKER_URL
+(`bot.settings.WORKER_VARIABLES`), once, when Celery first configures the app: it never
+holds the app's private key, the webhook secret or the secrets file.
 """
 
 from __future__ import annotations
@@ -21,24 +23,27 @@ from bot.executor.remote import (
     HEARTBEAT_SECONDS,
     HEARTBEAT_TTL_SECONDS,
     TASK_NAMES,
-    Unreadable,
     cancel_key,
     heartbeat_key,
-    read_ticket,
 )
 from bot.executor.runner import refuse_ticket, run_ticket
+from bot.executor.sealing import Unreadable, unseal
 from bot.executor.workspace import GitCache
-from bot.settings import Settings, load_settings
+from bot.settings import SettingsError, WorkerSettings, load_worker_settings
 from bot.store import Store, open_store
 
 app = Celery("greenlight", set_as_current=False)
 GUARD_TICK_SECONDS = 0.5
-_settings: list[Settings] = []
+_settings: list[WorkerSettings] = []
 
 
 @app.on_configure.connect  # type: ignore[untyped-decorator]
 def _configure(sender: Celery, **_: Any) -> None:
-    settings = load_settings()
+    try:
+        settings = load_worker_settings()
+    except SettingsError as error:
+        # Refuse to start, saying what to set, rather than take tickets it cannot open.
+        raise SystemExit(f"greenlight worker: cannot start:\n{error}") from None
     _settings.append(settings)
     sender.conf.update(
         broker_url=settings.broker_url,
@@ -53,24 +58,24 @@ def _configure(sender: Celery, **_: Any) -> None:
 
 
 @app.task(name=TASK_NAMES[TargetKind.JOB])  # type: ignore[untyped-decorator]
-def run_job(ticket: dict[str, Any]) -> str:
+def run_job(message: dict[str, Any]) -> str:
     """Run one job; its status, log and report go to the store."""
     app.conf  # noqa: B018 (make sure the app is configured before reading settings)
-    return asyncio.run(run(ticket, _settings[0]))
+    return asyncio.run(run(message, _settings[0]))
 
 
 # Unlike a build job, a deploy is never handed to another worker when its worker dies: the
 # service has reported it failed by then, and a deploy must not go out behind its back.
 @app.task(name=TASK_NAMES[TargetKind.DEPLOY], acks_late=False, reject_on_worker_lost=False)  # type: ignore[untyped-decorator]
-def run_deploy(ticket: dict[str, Any]) -> str:
+def run_deploy(message: dict[str, Any]) -> str:
     """Run one deploy's steps; the log and the conclusion go to the deployment's row."""
     app.conf  # noqa: B018 (make sure the app is configured before reading settings)
-    return asyncio.run(run(ticket, _settings[0]))
+    return asyncio.run(run(message, _settings[0]))
 
 
-async def run(data: dict[str, Any], settings: Settings) -> str:
+async def run(message: dict[str, Any], settings: WorkerSettings) -> str:
     """Run one ticket from the broker while a heartbeat says so; return its conclusion."""
-    ticket = read_ticket(data)
+    ticket = unseal(message, settings.ticket_key)
     async with _watched(settings, ticket.target) as (store, cancel):
         if isinstance(ticket, Unreadable):
             return await refuse_ticket(ticket.target, store, ticket.reason)
@@ -86,10 +91,10 @@ async def run(data: dict[str, Any], settings: Settings) -> str:
 
 @contextlib.asynccontextmanager
 async def _watched(
-    settings: Settings, target: Target
+    settings: WorkerSettings, target: Target
 ) -> AsyncIterator[tuple[Store, asyncio.Event]]:
     """The store, and a cancel event the service can set, while a heartbeat says we run."""
-    redis: Any = aioredis.from_url(settings.broker_url or "")
+    redis: Any = aioredis.from_url(settings.broker_url)
     store = await open_store(settings.database_url)
     cancel, done = asyncio.Event(), asyncio.Event()
     guard = asyncio.create_task(_guard(redis, target, cancel, done))

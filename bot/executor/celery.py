@@ -32,8 +32,8 @@ from bot.executor.remote import (
     cancel_key,
     heartbeat_key,
     sending_app,
-    ticket_to_json,
 )
+from bot.executor.sealing import seal
 from bot.executor.targets import RowState, give_up, read_states
 from bot.store import Store
 
@@ -61,9 +61,15 @@ class CeleryExecutor:
     owns_running_jobs = True  # jobs survive a restart of the service: watch, don't re-run
 
     def __init__(
-        self, store: Store, *, broker_url: str, cancel_wait_seconds: float = CANCEL_WAIT_SECONDS
+        self,
+        store: Store,
+        *,
+        broker_url: str,
+        ticket_key: str,
+        cancel_wait_seconds: float = CANCEL_WAIT_SECONDS,
     ) -> None:
         self._store = store
+        self._ticket_key = ticket_key
         self._cancel_wait = cancel_wait_seconds
         self._celery = sending_app("greenlight-service", broker_url)
         self._redis: Any = aioredis.from_url(broker_url)
@@ -123,7 +129,7 @@ class CeleryExecutor:
             await asyncio.to_thread(
                 self._celery.send_task,
                 TASK_NAMES[target.kind],
-                args=[ticket_to_json(ticket)],
+                args=[seal(ticket, self._ticket_key)],
                 task_id=f"greenlight-{target.kind}-{target.id}-{uuid.uuid4().hex[:8]}",
             )
         except Exception as error:  # kombu's errors have no common base: say so, don't hang

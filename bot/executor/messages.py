@@ -48,5 +48,9 @@ def from_older_service() -> str:
     )
 
 
+def not_sealed() -> str:
+    return "it was not encrypted with GREENLIGHT_TICKET_KEY, so no Greenlight service sent it"
+
+
 def target_mismatch() -> str:
     return "its encrypted part names another job or deploy than the message does"

@@ -13,7 +13,6 @@ from typing import Any
 from celery import Celery
 
 from bot.core.config import Step
-from bot.executor import messages
 from bot.executor.base import Target, TargetKind, Ticket
 
 # One task per kind, because Celery sets redelivery per task: a job whose worker dies goes
@@ -55,25 +54,6 @@ def ticket_to_json(ticket: Ticket) -> dict[str, Any]:
         "token": ticket.token,
         "reports": list(ticket.reports),
     }
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """A message from the broker that names its target but cannot be run."""
-
-    target: Target
-    reason: str
-
-
-def read_ticket(data: dict[str, Any]) -> Ticket | Unreadable:
-    """The ticket a worker received; a refusal for one an older service sent."""
-    if "target" in data:
-        return ticket_from_json(data)
-    # Before 2026-12, a job ticket named its row in `job_id` and a deploy's in
-    # `deployment_id`, and had no steps: say so in that row rather than fail unseen.
-    if "deployment_id" in data:
-        return Unreadable(Target.deploy(int(data["deployment_id"])), messages.from_older_service())
-    return Unreadable(Target.job(int(data["job_id"])), messages.from_older_service())
 
 
 def ticket_from_json(data: dict[str, Any]) -> Ticket:

@@ -390,7 +390,10 @@ def _make_executor(context: Context, cache: GitCache) -> Executor:
         from bot.executor.celery import CeleryExecutor  # imported only when chosen
 
         assert settings.broker_url is not None
-        return CeleryExecutor(context.store, broker_url=settings.broker_url)
+        assert settings.ticket_key is not None
+        return CeleryExecutor(
+            context.store, broker_url=settings.broker_url, ticket_key=settings.ticket_key
+        )
     return LocalExecutor(
         context.store, work_dir=settings.work_dir, concurrency=settings.concurrency, cache=cache
     )
