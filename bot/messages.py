@@ -7,14 +7,10 @@ placed in a message.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from bot.core.check_messages import code_span
 from bot.core.check_messages import escape_text as escape
 from bot.core.config import ConfigError
-
-if TYPE_CHECKING:
-    from bot.executor.sandbox import SandboxPolicy
 
 
 def config_invalid_title(count: int) -> str:
@@ -107,78 +103,6 @@ def stopped_before_planning() -> str:
     return "the service stopped before this build was planned; push again or re-run it"
 
 
-# The build sandbox (bot/executor/sandbox.py). Each names what to install and the variable.
-_SANDBOX_PACKAGES = {
-    "bwrap": "bubblewrap",
-    "slirp4netns": "slirp4netns",
-    "nsenter": "util-linux",
-    "ip": "iproute2",
-}
-
-
-def sandbox_missing(tool: str) -> str:
-    package = _SANDBOX_PACKAGES.get(tool, tool)
-    network = (
-        " (or set GREENLIGHT_SANDBOX_NETWORK=host to share the host's network, which lets "
-        "builds reach the services on this machine)"
-        if tool != "bwrap"
-        else ""
-    )
-    return (
-        f"Builds run in a bubblewrap sandbox, and `{tool}` is not installed on the machine "
-        f"that runs them. Install the package `{package}` (Debian and Ubuntu: "
-        f"`apt-get install {package}`){network}, or set GREENLIGHT_SANDBOX=none to run "
-        "builds unsandboxed, with access to everything the service can read."
-    )
-
-
-def sandbox_broken(detail: str) -> str:
-    return (
-        "Builds run in a bubblewrap sandbox, and this machine cannot make one: "
-        f"{detail or 'bwrap failed'}. Inside a container, bwrap needs user namespaces "
-        "(Docker's default seccomp profile blocks them: run with "
-        "`--security-opt seccomp=unconfined` or a profile that allows `clone` with "
-        "namespaces), or set GREENLIGHT_SANDBOX=none to run builds unsandboxed."
-    )
-
-
-def sandbox_network_failed(detail: str) -> str:
-    return (
-        "Greenlight could not give this step its own network "
-        f"({detail.strip() or 'slirp4netns failed'}); set GREENLIGHT_SANDBOX_NETWORK=host "
-        "to share the host's network instead."
-    )
-
-
-def sandbox_unavailable_job(problem: str) -> str:
-    return f"Greenlight did not run this job. {problem}\n"
-
-
-def sandbox_off() -> str:
-    return (
-        "GREENLIGHT_SANDBOX=none: builds run unsandboxed, as this service's own user, and "
-        "can read everything it can (its private key, webhook secret, store, secrets file)."
-    )
-
-
-def worker_refuses(problem: str) -> str:
-    return f"This Celery worker will not take build jobs: {problem}"
-
-
-def sandbox_status(policy: SandboxPolicy, problem: str | None) -> str:
-    """One line for the status page: how builds are isolated on this service."""
-    if policy.mode == "none":
-        return "Builds run UNSANDBOXED (GREENLIGHT_SANDBOX=none). " + sandbox_off()
-    if problem is not None:
-        return "Builds cannot run: " + problem
-    network = (
-        "their own network (no access to this machine's services)"
-        if policy.network == "own"
-        else "the host's network (GREENLIGHT_SANDBOX_NETWORK=host)"
-    )
-    return f"Builds run in a bubblewrap sandbox, with {network}."
-
-
 def code_token_unknown_repository(repo: str) -> str:
     """Job log: the run has no repository id, so no token can be narrowed to its code."""
     return (
@@ -197,9 +121,9 @@ def code_token_refused(repo: str, status: int, reason: str) -> str:
     return f"Could not fetch the code: GitHub gave no read-only token for {repo} ({why})."
 
 
-def sandbox_network_needs_root() -> str:
-    return (
-        "Builds get a network of their own only when Greenlight runs as root (steps then run "
-        "as GREENLIGHT_BUILD_USER): start it as root, or set GREENLIGHT_SANDBOX_NETWORK=host "
-        "to share the host's network, which lets builds reach the services on this machine."
-    )
+def secrets_missing(names: Sequence[str]) -> str:
+    return f"Secrets not defined on the server: {', '.join(names)}\n"
+
+
+def secrets_withheld() -> str:
+    return "Secrets are withheld: this build runs code from a fork.\n"

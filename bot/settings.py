@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from dotenv import dotenv_values
@@ -31,6 +32,24 @@ EXECUTORS = ("local", "celery")
 DEFAULT_DELIVERY_RETENTION_DAYS = 14
 MIN_DELIVERY_RETENTION_DAYS = 3
 BUILD_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "SHELL", "TZ")
+MAKE_TICKET_KEY = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
+WITH_CELERY = "when GREENLIGHT_EXECUTOR=celery"
+BY_A_WORKER = "by a Celery worker"
+# All a Celery worker reads: never the app's key, the webhook secret or the secrets file.
+WORKER_VARIABLES = (
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "GREENLIGHT_TICKET_KEY",
+    "GREENLIGHT_WORK_DIR",
+    # How the worker sandboxes builds, and what an unsandboxed build sees.
+    "GREENLIGHT_SANDBOX",
+    "GREENLIGHT_SANDBOX_NETWORK",
+    "GREENLIGHT_SANDBOX_PATHS",
+    "GREENLIGHT_BUILD_USER",
+    *BUILD_ENV_PASSTHROUGH,
+)
 
 
 class SettingsError(Exception):
@@ -68,6 +87,19 @@ class Settings:
     build_env: tuple[tuple[str, str], ...] = ()
     delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS  # 0: keep forever
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
+    # Encrypts what a Celery ticket carries; the workers hold the same key.
+    ticket_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What a Celery worker needs, and all it is given (WORKER_VARIABLES)."""
+
+    database_url: str
+    broker_url: str
+    ticket_key: str = field(repr=False)
+    work_dir: Path = Path(".greenlight")
+    sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
 
 
 def load_settings(
@@ -83,6 +115,41 @@ def load_settings(
     return _parse(values, env_file)
 
 
+def load_worker_settings(
+    environ: Mapping[str, str] | None = None, *, env_file: Path = Path(".env")
+) -> WorkerSettings:
+    """A Celery worker's settings: only WORKER_VARIABLES are read, from `environ` or `.env`."""
+    values: dict[str, str] = (
+        {
+            key: value
+            for key, value in dotenv_values(env_file).items()
+            if key in WORKER_VARIABLES and value is not None
+        }
+        if env_file.is_file()
+        else {}
+    )
+    source = os.environ if environ is None else environ
+    values.update({name: source[name] for name in WORKER_VARIABLES if name in source})
+    problems: list[str] = []
+    database_url = _database_url(values, problems)
+    broker_url = _broker_url(values, required_by=BY_A_WORKER, problems=problems)
+    ticket_key = _ticket_key(values, required_by=BY_A_WORKER, problems=problems)
+    work_dir = Path(values.get("GREENLIGHT_WORK_DIR", ".greenlight"))
+    hidden = (Path.cwd(), env_file, work_dir, *_files_of(values, database_url, None))
+    sandbox = _sandbox(values, problems, hidden=hidden, host_env=_build_env(values))
+    if problems:
+        raise SettingsError(problems)
+    assert broker_url is not None
+    assert ticket_key is not None
+    return WorkerSettings(
+        database_url=database_url,
+        broker_url=broker_url,
+        ticket_key=ticket_key,
+        work_dir=work_dir,
+        sandbox=sandbox,
+    )
+
+
 def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     problems: list[str] = []
     port = _integer(values, "PORT", 3000, problems)
@@ -91,18 +158,10 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     executor = values.get("GREENLIGHT_EXECUTOR", "local").strip() or "local"
     if executor not in EXECUTORS:
         problems.append(f"GREENLIGHT_EXECUTOR: {executor!r} is not one of {', '.join(EXECUTORS)}")
-    broker_url = values.get("CELERY_BROKER_URL") or None
-    if executor == "celery" and broker_url is None:
-        problems.append("CELERY_BROKER_URL: required when GREENLIGHT_EXECUTOR=celery")
-    elif executor == "celery" and not (broker_url or "").startswith(("redis://", "rediss://")):
-        # Cancellation and worker heartbeats travel through Redis keys.
-        problems.append(f"CELERY_BROKER_URL: {broker_url!r} is not a redis:// URL")
-    database_url = values.get("DATABASE_URL", DEFAULT_DATABASE_URL).strip()
-    if not database_url.startswith(("sqlite://", "postgresql://", "postgres://")):
-        problems.append(
-            f"DATABASE_URL: {database_url!r} is not supported; use sqlite:///path.db or "
-            "postgresql://user@host:5432/db"
-        )
+    required_by = WITH_CELERY if executor == "celery" else None
+    broker_url = _broker_url(values, required_by=required_by, problems=problems)
+    ticket_key = _ticket_key(values, required_by=required_by, problems=problems)
+    database_url = _database_url(values, problems)
     api_url = _url(values, "GITHUB_API_URL", DEFAULT_API_URL, problems)
     web_url = _url(values, "GITHUB_URL", DEFAULT_WEB_URL, problems)
     public_url = _url(values, "PUBLIC_URL", f"http://localhost:{port}", problems)
@@ -113,7 +172,7 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         problems.append(f"GREENLIGHT_SECRETS_FILE: {secrets_file} does not exist")
     retention = _retention_days(values, problems)
     work_dir = Path(values.get("GREENLIGHT_WORK_DIR", ".greenlight"))
-    build_env = tuple((name, values[name]) for name in BUILD_ENV_PASSTHROUGH if name in values)
+    build_env = _build_env(values)
     hidden = (Path.cwd(), env_file, work_dir, *_files_of(values, database_url, secrets_file))
     sandbox = _sandbox(values, problems, hidden=hidden, host_env=build_env)
     if problems:
@@ -137,6 +196,7 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         build_env=build_env,
         delivery_retention_days=retention,
         sandbox=sandbox,
+        ticket_key=ticket_key,
     )
 
 
@@ -178,6 +238,11 @@ def _sandbox(
     )
 
 
+def _build_env(values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The service's variables an unsandboxed build sees (PATH…); never its credentials."""
+    return tuple((name, values[name]) for name in BUILD_ENV_PASSTHROUGH if name in values)
+
+
 def _files_of(
     values: Mapping[str, str], database_url: str, secrets_file: Path | None
 ) -> tuple[Path, ...]:
@@ -188,6 +253,50 @@ def _files_of(
     if key_path := values.get("GITHUB_PRIVATE_KEY_PATH", "").strip():
         files.append(Path(key_path))
     return tuple(files)
+
+
+def _broker_url(
+    values: Mapping[str, str], *, required_by: str | None, problems: list[str]
+) -> str | None:
+    broker_url = values.get("CELERY_BROKER_URL") or None
+    if required_by and broker_url is None:
+        problems.append(f"CELERY_BROKER_URL: required {required_by}")
+    elif required_by and not (broker_url or "").startswith(("redis://", "rediss://")):
+        # Cancellation and worker heartbeats travel through Redis keys.
+        problems.append(f"CELERY_BROKER_URL: {broker_url!r} is not a redis:// URL")
+    return broker_url
+
+
+def _ticket_key(
+    values: Mapping[str, str], *, required_by: str | None, problems: list[str]
+) -> str | None:
+    """The Fernet key that encrypts tickets on the broker; required with Celery."""
+    key = values.get("GREENLIGHT_TICKET_KEY", "").strip()
+    if not key:
+        if required_by:
+            problems.append(
+                f"GREENLIGHT_TICKET_KEY: required {required_by}: it encrypts "
+                "the secrets and tokens that tickets carry over the broker, and the service "
+                f"and every worker need the same one. Make one with: {MAKE_TICKET_KEY}"
+            )
+        return None
+    if not is_fernet_key(key):
+        problems.append(
+            "GREENLIGHT_TICKET_KEY: not a Fernet key (32 bytes in URL-safe base64, 44 "
+            f"characters). Make one with: {MAKE_TICKET_KEY}"
+        )
+        return None
+    return key
+
+
+def _database_url(values: Mapping[str, str], problems: list[str]) -> str:
+    database_url = values.get("DATABASE_URL", DEFAULT_DATABASE_URL).strip()
+    if not database_url.startswith(("sqlite://", "postgresql://", "postgres://")):
+        problems.append(
+            f"DATABASE_URL: {database_url!r} is not supported; use sqlite:///path.db or "
+            "postgresql://user@host:5432/db"
+        )
+    return database_url
 
 
 def _link_secret(explicit: str | None, webhook_secret: str | None) -> str:
@@ -262,6 +371,15 @@ def _credentials(values: Mapping[str, str], problems: list[str]) -> AppCredentia
     if problems:
         return None
     return AppCredentials(app_id, key_text.replace("\\n", "\n"), secret)
+
+
+def is_fernet_key(key: str) -> bool:
+    """True when `key` is a key `cryptography.fernet.Fernet` accepts."""
+    try:
+        Fernet(key)
+    except ValueError:  # wrong length, or not URL-safe base64 (binascii.Error is one)
+        return False
+    return True
 
 
 def is_rsa_private_key(pem: str) -> bool:

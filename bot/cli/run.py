@@ -24,6 +24,7 @@ from bot.core.config import CONFIG_PATH, Config
 from bot.core.config_parser import parse_config
 from bot.core.plan import PlanContext, PlannedJob, plan_jobs
 from bot.core.schedule import JobState, next_step
+from bot.core.variables import BuildInfo, greenlight_variables
 from bot.executor.process import JobOutcome, run_steps
 from bot.executor.sandbox import (
     DEFAULT_BUILD_USER,
@@ -160,20 +161,13 @@ def _sandbox_policy(*, no_sandbox: bool) -> SandboxPolicy:
 
 
 def _environment(root: Path, job: PlannedJob) -> dict[str, str]:
-    env: dict[str, str] = {}
-    env.update(
-        {
-            "CI": "true",
-            "GREENLIGHT": "true",
-            "GREENLIGHT_EVENT": "local",
-            "GREENLIGHT_SHA": _git(root, "rev-parse", "HEAD"),
-            "GREENLIGHT_REF": _git(root, "rev-parse", "--abbrev-ref", "HEAD"),
-            "GREENLIGHT_PR": "",
-            "GREENLIGHT_JOB": job.name,
-            "GREENLIGHT_RUN_URL": "",
-        }
+    build = BuildInfo(
+        sha=_git(root, "rev-parse", "HEAD"),
+        ref=_git(root, "rev-parse", "--abbrev-ref", "HEAD"),
+        event="local",
+        job=job.name,
     )
-    env.update(dict(job.env))
+    env = greenlight_variables(build, env=dict(job.env))
     # Locally, a job's secrets come from variables of the same name in your environment.
     env.update({name: os.environ[name] for name in job.secrets if name in os.environ})
     return env

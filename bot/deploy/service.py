@@ -20,9 +20,8 @@ from bot.core.config import Environment
 from bot.deploy import decide, messages
 from bot.deploy.facts import Facts
 from bot.deploy.notices import Notices
-from bot.deploy.runner import DeployRunner, DeployTicket, LocalDeployRunner, deploy_variables
+from bot.executor.base import Target, TargetKind, Ticket
 from bot.github.errors import GitHubError
-from bot.pipeline.secrets import load_secrets, secrets_for
 from bot.pipeline.tickets import CodeTokenUnavailable
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
 from bot.store.records import Run
@@ -63,26 +62,12 @@ class Deployer:
         self.context = context
         self.store = Deployments(context.store.engine)
         self.notices = Notices(context, self.store)
-        self._secrets = load_secrets(context.settings.secrets_file)
         self._queues: dict[tuple[str, str], _Queue] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._runner: DeployRunner | None = None
-
-    @property
-    def runner(self) -> DeployRunner:
-        """Where the steps run: Celery workers with the Celery executor, else this process."""
-        if self._runner is None:
-            settings = self.context.settings
-            if settings.executor == "celery" and settings.broker_url:
-                from bot.deploy.remote import CeleryDeployRunner  # imported only when chosen
-
-                self._runner = CeleryDeployRunner(self.store, broker_url=settings.broker_url)
-            else:
-                pipeline = self.context.require_pipeline()
-                self._runner = LocalDeployRunner(
-                    self.store, pipeline.cache, settings.work_dir, pipeline.sandbox
-                )
-        return self._runner
+        # The steps run on the pipeline's executor, as build jobs do: here or on Celery.
+        self._executor = context.require_pipeline().executor
+        self._executor.listeners.add(TargetKind.DEPLOY, finished=self._steps_ended)
+        self._ended: dict[int, asyncio.Event] = {}  # deployment id → its steps ended
 
     # Life cycle --------------------------------------------------------------------------------
 
@@ -91,7 +76,8 @@ class Deployer:
         if self.context.settings.credentials is None:
             return
         for record in await self.store.unfinished():
-            await self.runner.abandon(record.id)  # a Celery worker may still be running it
+            # A Celery worker may still be running it.
+            await self._executor.abandon(Target.deploy(record.id))
             await self._status(record, "error", description=messages.restarted())
             await self.store.update(
                 record.id, state=DeployState.FAILURE, finished_at=self.context.clock()
@@ -101,8 +87,6 @@ class Deployer:
         for queue in self._queues.values():
             queue.cancel.set()
         await self.wait_idle()
-        if self._runner is not None:
-            await self._runner.close()
 
     async def wait_idle(self) -> None:
         """Until no deploy runs or waits and every comment is written."""
@@ -328,12 +312,14 @@ class Deployer:
         )
         await self._status(record, "in_progress", description=messages.status_started(env.name))
         try:
-            ticket = await self._ticket(record, request)
+            ticket = await self.context.require_pipeline().tickets.make_deploy(
+                record, request.run, env, pr_number=request.pr_number or request.run.pr_number
+            )
         except CodeTokenUnavailable as error:
             await self.store.append_log(record.id, f"{error}\n")
             conclusion = "failure"
         else:
-            conclusion = await self.runner.run_deploy(ticket, cancel)
+            conclusion = await self._run_steps(ticket, cancel)
         success = conclusion == "success"
         state = DeployState.SUCCESS if success else DeployState.FAILURE
         record = await self.store.update(
@@ -362,30 +348,25 @@ class Deployer:
             )
         return success, follow_ups
 
-    async def _ticket(self, record: DeploymentRecord, request: DeployRequest) -> DeployTicket:
-        run, env = request.run, request.environment
-        settings = self.context.settings
-        secrets, missing = secrets_for(self._secrets, run.repo, env.secrets)
-        if missing:
-            await self.store.append_log(
-                record.id, f"Secrets not defined on the server: {', '.join(missing)}\n"
-            )
-        variables = deploy_variables(
-            settings,
-            run,
-            env.name,
-            deployment_id=record.github_id,
-            pr_number=request.pr_number or run.pr_number,
-        )
-        return DeployTicket(
-            deployment_id=record.id,
-            clone_url=run.clone_url,
-            sha=run.sha,
-            environment=env,
-            env=variables,
-            secrets=secrets,
-            token=await self.context.require_pipeline().tickets.clone_token(run),
-        )
+    async def _run_steps(self, ticket: Ticket, cancel: asyncio.Event) -> str:
+        """Run the deploy's steps on the executor, stopped when `cancel` is set; how they ended."""
+        deployment_id = ticket.target.id
+        ended = self._ended[deployment_id] = asyncio.Event()
+        try:
+            self._executor.submit(ticket)
+            await _first_set(ended, cancel)
+            # An executor that no longer knows the deploy has told its end already.
+            if not ended.is_set() and self._executor.cancel(ticket.target):
+                await ended.wait()
+        finally:
+            del self._ended[deployment_id]
+        record = await self.store.get(deployment_id)
+        return (record.conclusion if record else None) or "failure"
+
+    async def _steps_ended(self, deployment_id: int) -> None:
+        ended = self._ended.get(deployment_id)
+        if ended is not None:
+            ended.set()
 
     async def _finish(self, record: DeploymentRecord, state: DeployState, description: str) -> None:
         await self.store.update(
@@ -418,6 +399,16 @@ class Deployer:
         task: asyncio.Task[None] = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+async def _first_set(*events: asyncio.Event) -> None:
+    """Until one of `events` is set."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def install(context: Context) -> Deployer:

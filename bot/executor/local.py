@@ -1,4 +1,8 @@
-"""The local executor: jobs run in this process tree, up to GREENLIGHT_CONCURRENCY at once."""
+"""The local executor: jobs and deploys run in this process tree.
+
+Build jobs take one of GREENLIGHT_CONCURRENCY slots. Deploys do not: the deployer already
+runs at most one per environment, and a deploy must not wait behind a long build.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,15 @@ import contextlib
 import logging
 from pathlib import Path
 
-from bot.executor.base import JobEvent, JobTicket
-from bot.executor.job import execute_job
+from bot.executor import messages
+from bot.executor.base import Listeners, Target, TargetKind, Ticket
+from bot.executor.runner import run_ticket
 from bot.executor.sandbox import Sandbox
+from bot.executor.targets import give_up
 from bot.executor.workspace import GitCache
 from bot.store import Store
 
 log = logging.getLogger("greenlight.executor")
-
-
-async def _ignore(_job_id: int) -> None:
-    return None
 
 
 class LocalExecutor:
@@ -37,15 +39,14 @@ class LocalExecutor:
         self.sandbox = sandbox
         self._work_dir = work_dir
         self.cache = cache or GitCache(work_dir / "cache")
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._cancels: dict[int, asyncio.Event] = {}
-        self._on_started: JobEvent = _ignore
-        self._on_finished: JobEvent = _ignore
+        self.listeners = Listeners()
+        self._job_slots = asyncio.Semaphore(concurrency)
+        self._tasks: dict[Target, asyncio.Task[None]] = {}
+        self._cancels: dict[Target, asyncio.Event] = {}
         self._kill_grace = kill_grace_seconds
 
-    async def start(self, *, on_started: JobEvent, on_finished: JobEvent) -> None:
-        self._on_started, self._on_finished = on_started, on_finished
+    async def start(self) -> None:
+        return None
 
     async def stop(self) -> None:
         """Kill what runs: a restart re-queues those jobs (see Pipeline.recover)."""
@@ -56,52 +57,55 @@ class LocalExecutor:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def submit(self, ticket: JobTicket) -> None:
-        if ticket.job_id in self._tasks:
+    def submit(self, ticket: Ticket) -> None:
+        target = ticket.target
+        if target in self._tasks:
             return
-        self._cancels[ticket.job_id] = asyncio.Event()
-        self._tasks[ticket.job_id] = asyncio.create_task(
-            self._run(ticket), name=f"job-{ticket.job_id}"
-        )
+        self._cancels[target] = asyncio.Event()
+        self._tasks[target] = asyncio.create_task(self._run(ticket), name=str(target))
 
-    def watch(self, job_id: int) -> None:
-        """Nothing to watch: a job of an earlier process died with it."""
+    def watch(self, target: Target) -> None:
+        """Nothing to watch: work of an earlier process died with it."""
 
-    def cancel(self, job_id: int) -> bool:
-        event = self._cancels.get(job_id)
+    def cancel(self, target: Target) -> bool:
+        event = self._cancels.get(target)
         if event is None:
             return False
         event.set()
         return True
 
-    def is_running(self, job_id: int) -> bool:
-        return job_id in self._tasks
+    async def abandon(self, target: Target) -> None:
+        return None  # its processes ended with the process that started them
 
-    async def _run(self, ticket: JobTicket) -> None:
+    def is_running(self, target: Target) -> bool:
+        return target in self._tasks
+
+    async def _run(self, ticket: Ticket) -> None:
+        target = ticket.target
         try:
-            async with self._slots:
+            async with self._slot(target):
                 try:
-                    await execute_job(
+                    await run_ticket(
                         ticket,
                         store=self._store,
                         cache=self.cache,
                         work_dir=self._work_dir,
-                        cancel=self._cancels[ticket.job_id],
-                        on_started=self._on_started,
+                        cancel=self._cancels[target],
+                        on_started=self.listeners.started,
                         sandbox=self.sandbox,
                         kill_grace_seconds=self._kill_grace,
                     )
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception("job %s crashed in the executor", ticket.job_id)
-                    await self._store.runs.update_job(
-                        ticket.job_id, status="completed", conclusion="failure"
-                    )
-                    await self._store.runs.append_log(
-                        ticket.job_id, "Greenlight failed to run this job; see the service log.\n"
-                    )
-            await self._on_finished(ticket.job_id)
+                    log.exception("%s crashed in the executor", target)
+                    await give_up(target, self._store, messages.crashed(target.kind), "failure")
+            await self.listeners.finished(target)
         finally:
-            self._tasks.pop(ticket.job_id, None)
-            self._cancels.pop(ticket.job_id, None)
+            self._tasks.pop(target, None)
+            self._cancels.pop(target, None)
+
+    def _slot(self, target: Target) -> contextlib.AbstractAsyncContextManager[object]:
+        if target.kind == TargetKind.JOB:
+            return self._job_slots
+        return contextlib.nullcontext()

@@ -1,23 +1,25 @@
-"""What the service and Celery workers share: the task name, tickets as JSON, Redis keys.
+"""What the service and Celery workers share: task names, tickets as JSON, Redis keys.
 
-Cancellation and liveness travel through Redis (the broker): the service sets a job's
-cancel key; a worker keeps a heartbeat key alive while it runs a job, so the service can
-tell a job whose worker died from one that is merely slow.
+Cancellation and liveness travel through Redis (the broker): the service sets a target's
+cancel key; a worker keeps a heartbeat key alive while it runs the target's steps, so the
+service can tell work whose worker died from work that is merely slow.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 
-from bot.executor.base import JobTicket
+from bot.core.config import Step
+from bot.executor.base import Target, TargetKind, Ticket
 
-TASK_NAME = "greenlight.run_job"
-DEPLOY_TASK_NAME = "greenlight.run_deploy"
+# One task per kind, because Celery sets redelivery per task: a job whose worker dies goes
+# back to the queue, a deploy never does (see bot/worker.py).
+TASK_NAMES = {TargetKind.JOB: "greenlight.run_job", TargetKind.DEPLOY: "greenlight.run_deploy"}
 HEARTBEAT_SECONDS = 5
-HEARTBEAT_TTL_SECONDS = 30  # a job whose worker was silent this long is lost
+HEARTBEAT_TTL_SECONDS = 30  # work whose worker was silent this long is lost
 
 
 def sending_app(name: str, broker_url: str) -> Celery:
@@ -32,31 +34,55 @@ def sending_app(name: str, broker_url: str) -> Celery:
     return app
 
 
-def ticket_to_json(ticket: JobTicket) -> dict[str, Any]:
-    data = asdict(ticket)
-    data["env"] = dict(ticket.env)
-    data["secrets"] = dict(ticket.secrets)
-    return data
+def target_to_json(target: Target) -> dict[str, Any]:
+    return {"kind": target.kind.value, "id": target.id}
 
 
-def ticket_from_json(data: dict[str, Any]) -> JobTicket:
-    # Keys a ticket no longer has (an older service's `kind`) are left behind.
-    return JobTicket(**{f.name: data[f.name] for f in fields(JobTicket) if f.name in data})
+def target_from_json(data: dict[str, Any]) -> Target:
+    return Target(TargetKind(data["kind"]), int(data["id"]))
 
 
-def cancel_key(job_id: int, kind: str = "job") -> str:
-    """Set by the service to stop a job (or, with kind="deploy", a deployment's steps)."""
-    return f"greenlight:{kind}:{job_id}:cancel"
+def ticket_to_json(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "target": target_to_json(ticket.target),
+        "clone_url": ticket.clone_url,
+        "sha": ticket.sha,
+        "steps": [{"name": step.name, "run": step.run} for step in ticket.steps],
+        "env": dict(ticket.env),
+        "timeout_seconds": ticket.timeout_seconds,
+        "secrets": dict(ticket.secrets),
+        "token": ticket.token,
+        "reports": list(ticket.reports),
+    }
 
 
-def heartbeat_key(job_id: int, kind: str = "job") -> str:
-    """Kept alive by the worker running that job (or deployment)."""
-    return f"greenlight:{kind}:{job_id}:alive"
+def ticket_from_json(data: dict[str, Any]) -> Ticket:
+    return Ticket(
+        target=target_from_json(data["target"]),
+        clone_url=data["clone_url"],
+        sha=data["sha"],
+        steps=tuple(Step(name=step["name"], run=step["run"]) for step in data["steps"]),
+        env=dict(data["env"]),
+        timeout_seconds=float(data["timeout_seconds"]),
+        secrets=dict(data["secrets"]),
+        token=data["token"],
+        reports=tuple(data["reports"]),
+    )
+
+
+def cancel_key(target: Target) -> str:
+    """Set by the service to stop a target's steps."""
+    return f"greenlight:{target.kind}:{target.id}:cancel"
+
+
+def heartbeat_key(target: Target) -> str:
+    """Kept alive by the worker running that target's steps."""
+    return f"greenlight:{target.kind}:{target.id}:alive"
 
 
 @dataclass
 class Liveness:
-    """A worker's heartbeat as the service sees it, one per job or deployment watched.
+    """A worker's heartbeat as the service sees it, one per target watched.
 
     Lost once the heartbeat key has been missing for HEARTBEAT_TTL_SECONDS in a row.
     """

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bot import messages
+from bot.executor import messages
 from bot.executor.sandbox_network import (
     TOOLS as NETWORK_TOOLS,
 )

@@ -22,7 +22,7 @@ import os
 import subprocess
 from collections.abc import Callable
 
-from bot import messages
+from bot.executor import messages
 
 LINK_LOCAL = "169.254.0.0/16"
 # slirp4netns's fixed addresses (slirp4netns(1)): the host itself, its DNS, the job.

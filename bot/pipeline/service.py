@@ -17,7 +17,8 @@ from bot.core.config_parser import parse_config
 from bot.core.plan import PlanContext, PlannedJob, plan_jobs
 from bot.core.schedule import JobState, failed_jobs, next_step, with_dependants
 from bot.core.trust import may_run
-from bot.executor.base import Executor
+from bot.executor import messages as executor_messages
+from bot.executor.base import Executor, Target, TargetKind
 from bot.executor.local import LocalExecutor
 from bot.executor.sandbox import Sandbox
 from bot.executor.workspace import GitCache
@@ -45,6 +46,9 @@ class Pipeline:
         self.cache = GitCache(settings.work_dir / "cache")
         self.sandbox = Sandbox(settings.sandbox)
         self.executor: Executor = executor or _make_executor(context, self.cache, self.sandbox)
+        self.executor.listeners.add(
+            TargetKind.JOB, started=self._job_started, finished=self._job_finished
+        )
         self.tickets = TicketMaker(context, load_secrets(settings.secrets_file))
         self.commits = CommitReader(self.cache, self.tickets)
         self.reports = reports.Reports(context)
@@ -55,7 +59,7 @@ class Pipeline:
     # Life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.executor.start(on_started=self._job_started, on_finished=self._job_finished)
+        await self.executor.start()
         await self.recover()
         if self.context.settings.executor == "local":  # Celery workers check their own
             await self.report_sandbox()
@@ -63,9 +67,9 @@ class Pipeline:
     async def report_sandbox(self) -> str:
         """Say in the log how builds are isolated here; the same words for the status page."""
         problem = await self.sandbox.problem()
-        status = messages.sandbox_status(self.sandbox.policy, problem)
+        status = executor_messages.sandbox_status(self.sandbox.policy, problem)
         if not self.sandbox.enabled:
-            log.warning(messages.sandbox_off())
+            log.warning(executor_messages.sandbox_off())
         elif problem is not None:
             log.error(problem)
         else:
@@ -85,7 +89,7 @@ class Pipeline:
                 continue
             if self.executor.owns_running_jobs:
                 self._started.add(job.id)
-                self.executor.watch(job.id)
+                self.executor.watch(Target.job(job.id))
             else:
                 await store.runs.append_log(job.id, messages.restarted_rerun())
                 await store.runs.update_job(job.id, status=Status.QUEUED)
@@ -192,7 +196,7 @@ class Pipeline:
             for job in await store.runs.jobs(run_id):
                 if job.status == Status.COMPLETED:
                     continue
-                if job.id in self._started and self.executor.cancel(job.id):
+                if job.id in self._started and self.executor.cancel(Target.job(job.id)):
                     continue  # the executor records `cancelled` and calls back
                 await store.runs.update_job(
                     job.id, status=Status.COMPLETED, conclusion="cancelled", skip_reason=reason
@@ -411,7 +415,10 @@ def _make_executor(context: Context, cache: GitCache, sandbox: Sandbox) -> Execu
         from bot.executor.celery import CeleryExecutor  # imported only when chosen
 
         assert settings.broker_url is not None
-        return CeleryExecutor(context.store, broker_url=settings.broker_url)
+        assert settings.ticket_key is not None
+        return CeleryExecutor(
+            context.store, broker_url=settings.broker_url, ticket_key=settings.ticket_key
+        )
     return LocalExecutor(
         context.store,
         work_dir=settings.work_dir,

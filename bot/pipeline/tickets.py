@@ -1,4 +1,4 @@
-"""Job tickets: the environment, secrets and token a job runs with."""
+"""Tickets for the executor: the steps, environment, secrets and token a job or deploy runs with."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from bot import links, messages
+from bot.core.config import Environment
 from bot.core.trust import may_use_secrets
-from bot.executor.base import JobTicket
+from bot.core.variables import BuildInfo, greenlight_variables
+from bot.executor.base import Target, Ticket
 from bot.github.errors import GitHubError
 from bot.pipeline.jobspec import load_job
 from bot.pipeline.secrets import secrets_for
+from bot.store.deployments import DeploymentRecord, Deployments
 from bot.store.records import Job, Run
 
 if TYPE_CHECKING:
@@ -44,42 +47,83 @@ class TicketMaker:
             raise CodeTokenUnavailable(message) from error
 
     def environment(self, run: Run, job: Job) -> dict[str, str]:
-        """The job's variables over the service's pass-through ones (PATH, HOME…)."""
-        spec = load_job(job.spec)
-        settings = self._context.settings
-        return {
-            "CI": "true",
-            "GREENLIGHT": "true",
-            "GREENLIGHT_SHA": run.sha,
-            "GREENLIGHT_REF": run.ref,
-            "GREENLIGHT_BASE_REF": run.base_ref,
-            "GREENLIGHT_EVENT": run.event,
-            "GREENLIGHT_PR": str(run.pr_number or ""),
-            "GREENLIGHT_REPOSITORY": run.repo,
-            "GREENLIGHT_JOB": job.name,
-            "GREENLIGHT_RUN_ID": str(run.id),
-            "GREENLIGHT_RUN_URL": links.run_url(settings.public_url, run.id, settings.link_secret),
-            **dict(spec.env),
-        }
+        """The job's variables: Greenlight's, then the job's own `env`. The executor puts
+        them over its base (the sandbox's clean PATH, or the service's own unsandboxed)."""
+        build = BuildInfo(
+            sha=run.sha,
+            ref=run.ref,
+            event=run.event,
+            job=job.name,
+            base_ref=run.base_ref,
+            pr_number=run.pr_number,
+            repository=run.repo,
+            run_id=run.id,
+            run_url=self._run_url(run),
+        )
+        return self._variables(build, env=dict(load_job(job.spec).env))
 
-    async def make(self, run: Run, job: Job) -> JobTicket:
+    async def make(self, run: Run, job: Job) -> Ticket:
+        """A job of `run`, with the secrets it names unless the code comes from a fork."""
         spec = load_job(job.spec)
         secrets: dict[str, str] = {}
         if may_use_secrets(is_fork=run.fork, trusted=run.trusted):
             secrets, missing = secrets_for(self._secrets, run.repo, spec.secrets)
             if missing:
-                await self._context.store.runs.append_log(
-                    job.id, f"Secrets not defined on the server: {', '.join(missing)}\n"
-                )
+                await self._context.store.runs.append_log(job.id, messages.secrets_missing(missing))
         elif spec.secrets:
-            await self._context.store.runs.append_log(
-                job.id, "Secrets are withheld: this build runs code from a fork.\n"
-            )
-        return JobTicket(
-            job_id=job.id,
+            await self._context.store.runs.append_log(job.id, messages.secrets_withheld())
+        return Ticket(
+            target=Target.job(job.id),
             clone_url=run.clone_url,
             sha=run.sha,
+            steps=spec.steps,
             env=self.environment(run, job),
+            timeout_seconds=spec.timeout_seconds,
+            secrets=secrets,
+            token=await self.clone_token(run),
+            reports=spec.reports,
+        )
+
+    async def make_deploy(
+        self,
+        record: DeploymentRecord,
+        run: Run,
+        environment: Environment,
+        *,
+        pr_number: int | None,
+    ) -> Ticket:
+        """A deploy of `run`'s SHA to `environment`: its steps, with the secrets it names."""
+        secrets, missing = secrets_for(self._secrets, run.repo, environment.secrets)
+        if missing:
+            await Deployments(self._context.store.engine).append_log(
+                record.id, messages.secrets_missing(missing)
+            )
+        build = BuildInfo(
+            sha=run.sha,
+            ref=run.ref,
+            event="deployment",
+            job=f"deploy: {environment.name}",
+            pr_number=pr_number,
+            repository=run.repo,
+            run_id=run.id,
+            run_url=self._run_url(run),
+            environment=environment.name,
+            deployment_id=record.github_id,
+        )
+        return Ticket(
+            target=Target.deploy(record.id),
+            clone_url=run.clone_url,
+            sha=run.sha,
+            steps=environment.steps,
+            env=self._variables(build, env={}),
+            timeout_seconds=environment.timeout_seconds,
             secrets=secrets,
             token=await self.clone_token(run),
         )
+
+    def _variables(self, build: BuildInfo, *, env: Mapping[str, str]) -> dict[str, str]:
+        return greenlight_variables(build, env=env)
+
+    def _run_url(self, run: Run) -> str:
+        settings = self._context.settings
+        return links.run_url(settings.public_url, run.id, settings.link_secret)

@@ -1,8 +1,11 @@
 """The Celery executor: the same builds, run by a real Celery worker over a real Redis broker,
-against a real PostgreSQL store shared by the service and the worker."""
+against a real PostgreSQL store shared by the service and the worker. The worker is given
+only the store, the broker and the ticket key: none of the app's credentials."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -11,23 +14,30 @@ from pathlib import Path
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 
 from bot import worker
-from bot.core.config import Environment, Step
-from bot.deploy.runner import DeployTicket
-from bot.deploy.runner import ticket_to_json as deploy_ticket_to_json
+from bot.core.config import Step
 from bot.deploy.service import deployer_for
+from bot.executor.base import Target, TargetKind, Ticket
+from bot.executor.celery import CeleryExecutor
+from bot.executor.sealing import seal, unseal
+from bot.settings import WorkerSettings
 from bot.store import open_store
 from bot.store.deployments import Deployments, DeployState, NewDeployment
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.fakes.github import FakeGitHub
-from tests.helpers import make_settings, wait_until
+from tests.helpers import wait_until
 from tests.services import REDIS_HOST, REDIS_PORT, postgres_database, require_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-BROKER = f"redis://{REDIS_HOST}:{REDIS_PORT}/15"  # a database of its own, emptied per test
+# A database of its own, emptied per test; another number lets two suites share one Redis.
+REDIS_DB = int(os.environ.get("GREENLIGHT_TEST_REDIS_DB", "15"))
+BROKER = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 REPO = "octo/celery"
+TICKET_KEY = Fernet.generate_key().decode()  # shared by the service and the workers
+SECRET = "hunter2-celery-secret"
 
 
 @pytest.fixture
@@ -46,15 +56,22 @@ async def database() -> AsyncIterator[str]:
         yield url
 
 
-def start_worker(tmp_path: Path, database: str, broker: str) -> subprocess.Popen[bytes]:
+def start_worker(
+    tmp_path: Path, database: str, broker: str, *, ticket_key: str | None = TICKET_KEY
+) -> subprocess.Popen[bytes]:
+    """A worker as an operator runs one: the store, the broker, the ticket key, a work dir,
+    and no more than a shell's basics; never the app's id, private key or webhook secret."""
     env = {
-        **os.environ,
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "LANG": "C.UTF-8",
         "DATABASE_URL": database,
         "CELERY_BROKER_URL": broker,
-        "GREENLIGHT_EXECUTOR": "celery",
         "GREENLIGHT_WORK_DIR": str(tmp_path / "worker"),
         "GREENLIGHT_SANDBOX": "none",  # as the service's in tests/helpers.make_settings
     }
+    if ticket_key is not None:
+        env["GREENLIGHT_TICKET_KEY"] = ticket_key
     with (tmp_path / "worker.log").open("wb") as log:  # the worker keeps its own copy
         return subprocess.Popen(
             [
@@ -76,9 +93,15 @@ def start_worker(tmp_path: Path, database: str, broker: str) -> subprocess.Popen
         )
 
 
-def celery_options(database: str, broker: str) -> dict[str, str]:
+def celery_options(database: str, broker: str, **more: str) -> dict[str, str]:
     """The service's settings for the Celery executor against these services."""
-    return {"DATABASE_URL": database, "GREENLIGHT_EXECUTOR": "celery", "CELERY_BROKER_URL": broker}
+    return {
+        "DATABASE_URL": database,
+        "GREENLIGHT_EXECUTOR": "celery",
+        "CELERY_BROKER_URL": broker,
+        "GREENLIGHT_TICKET_KEY": TICKET_KEY,
+        **more,
+    }
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
@@ -248,25 +271,144 @@ async def test_stopping_the_service_stops_the_deploy_on_the_worker(
 
 
 async def test_a_worker_never_runs_a_deploy_the_service_gave_up_on(
-    tmp_path: Path, broker: str, private_key_pem: str
+    tmp_path: Path, broker: str
 ) -> None:
     # E.g. a task that waited in the broker while the service reported the deploy failed.
     database = f"sqlite:///{tmp_path / 'g.db'}"
-    settings = make_settings(
-        tmp_path, private_key_pem, DATABASE_URL=database,
-        GREENLIGHT_EXECUTOR="celery", CELERY_BROKER_URL=broker,
-    )  # fmt: skip
+    settings = WorkerSettings(database, broker, TICKET_KEY, work_dir=tmp_path / "worker")
     store = await open_store(database)
     deployments = Deployments(store.engine)
     new = NewDeployment("octo/celery", "staging", "c" * 40, installation_id=1, run_id=1)
     record = await deployments.add(new, now=1.0)
     await deployments.update(record.id, state=DeployState.FAILURE, finished_at=2.0)
     marker = tmp_path / "ran"
-    ticket = DeployTicket(
-        record.id, str(tmp_path / "nowhere"), "c" * 40,
-        Environment("staging", (Step("mark", f"touch {marker}"),)), {},
+    ticket = Ticket(
+        Target.deploy(record.id), str(tmp_path / "nowhere"), "c" * 40,
+        (Step("mark", f"touch {marker}"),), {}, 60.0,
     )  # fmt: skip
-    assert await worker._run_deploy(deploy_ticket_to_json(ticket), settings) == "skipped"
+    assert await worker.run(seal(ticket, TICKET_KEY), settings) == "skipped"
     assert not marker.exists()
     assert (await deployments.get(record.id)).conclusion is None  # type: ignore[union-attr]
     await store.close()
+
+
+async def test_a_cancelled_deploy_no_worker_answers_ends_anyway(
+    tmp_path: Path, broker: str
+) -> None:
+    # No worker runs: the task waits in the broker, and the deployer waits on the deploy.
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    deployments = Deployments(store.engine)
+    new = NewDeployment("octo/celery", "staging", "c" * 40, installation_id=1, run_id=1)
+    record = await deployments.add(new, now=1.0)
+    executor = CeleryExecutor(
+        store, broker_url=broker, ticket_key=TICKET_KEY, cancel_wait_seconds=0.5
+    )
+    ended: list[int] = []
+
+    async def deploy_ended(deployment_id: int) -> None:
+        ended.append(deployment_id)
+
+    executor.listeners.add(TargetKind.DEPLOY, finished=deploy_ended)
+    await executor.start()
+    try:
+        target = Target.deploy(record.id)
+        executor.submit(Ticket(target, str(tmp_path), "c" * 40, (Step("x", "true"),), {}, 60.0))
+        assert executor.cancel(target)
+        await wait_until(lambda: ended == [record.id], deadline=20, message="the deploy to end")
+    finally:
+        await executor.stop()
+    assert (await deployments.get(record.id)).conclusion == "cancelled"  # type: ignore[union-attr]
+    assert "no worker answered within 0.5 s" in await deployments.read_log(record.id)
+    await store.close()
+
+
+async def test_the_broker_never_holds_a_secret_or_a_token_in_clear(
+    tmp_path: Path, broker: str
+) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    executor = CeleryExecutor(store, broker_url=broker, ticket_key=TICKET_KEY)
+    token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
+    ticket = Ticket(
+        Target.job(41), "https://github.com/octo/celery.git", "c" * 40,
+        (Step("call", 'curl -H "Authorization: $API_KEY" https://api.example.com'),),
+        {"CI": "true"}, 60.0, {"API_KEY": SECRET}, token,
+    )  # fmt: skip
+    client = redis.Redis.from_url(broker)
+    await executor.start()
+    try:
+        executor.submit(ticket)  # no worker runs: the message stays in the broker to be read
+        await wait_until(lambda: client.llen("celery") == 1, message="the ticket in the broker")
+        (raw,) = client.lrange("celery", 0, -1)
+    finally:
+        await executor.stop()
+        await store.close()
+        client.close()
+    body = base64.b64decode(json.loads(raw)["body"])  # kombu's envelope around the task
+    (message,), _kwargs, _options = json.loads(body)
+    for seen in (raw, body):
+        assert SECRET.encode() not in seen
+        assert token.encode() not in seen
+    assert unseal(message, TICKET_KEY) == ticket  # all there for a worker with the key
+
+
+async def test_a_worker_with_only_its_own_variables_runs_a_job_with_a_secret(
+    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
+) -> None:
+    fake = fake_github
+    secrets = tmp_path / "secrets.yml"
+    secrets.write_text(f"{REPO}:\n  API_KEY: {SECRET}\n")
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    worker = start_worker(tmp_path, database, broker)
+    options = celery_options(database, broker, GREENLIGHT_SECRETS_FILE=str(secrets))
+    server = await start_greenlight(fake, tmp_path, **options)
+    try:
+        step = f'echo "key is $API_KEY"; test "$API_KEY" = {SECRET}'
+        config = f"jobs:\n  call:\n    secrets: [API_KEY]\n    run: '{step}'\n"
+        sha = await fake.push(REPO, "main", {".github/greenlight.yml": config})
+        greenlight = Greenlight(fake, server, tmp_path)
+        run = await greenlight.run_for(REPO, sha, deadline=60)
+        job = (await greenlight.jobs(run))["call"]
+        assert job.conclusion == "success"
+        log = await greenlight.log(job)
+        assert "key is ***" in log
+        assert SECRET not in log
+    finally:
+        await fake.settle()
+        await server.close()
+        stop_worker(worker)
+
+
+async def test_a_worker_with_another_key_fails_the_job_and_says_why(
+    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
+) -> None:
+    fake = fake_github
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    worker = start_worker(tmp_path, database, broker, ticket_key=Fernet.generate_key().decode())
+    server = await start_greenlight(fake, tmp_path, **celery_options(database, broker))
+    try:
+        config = "jobs:\n  build:\n    run: echo built\n"
+        sha = await fake.push(REPO, "main", {".github/greenlight.yml": config})
+        greenlight = Greenlight(fake, server, tmp_path)
+        run = await greenlight.run_for(REPO, sha, deadline=60)  # ends: nothing hangs
+        job = (await greenlight.jobs(run))["build"]
+        assert job.conclusion == "failure"
+        log = await greenlight.log(job)
+        assert "another GREENLIGHT_TICKET_KEY than the worker's" in log
+        assert "built" not in log
+        assert greenlight.checks(REPO, sha)["build"].conclusion == "failure"
+    finally:
+        await fake.settle()
+        await server.close()
+        stop_worker(worker)
+
+
+def test_a_worker_without_a_ticket_key_refuses_to_start(tmp_path: Path, broker: str) -> None:
+    worker = start_worker(tmp_path, f"sqlite:///{tmp_path / 'g.db'}", broker, ticket_key=None)
+    try:
+        code = worker.wait(timeout=60)
+    finally:
+        stop_worker(worker)
+    assert code != 0
+    output = (tmp_path / "worker.log").read_text()
+    assert "GREENLIGHT_TICKET_KEY: required by a Celery worker" in output
+    assert "Fernet.generate_key()" in output  # how to make one

@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError, load_settings, load_worker_settings
 
 NO_ENV_FILE = Path("/nonexistent/.env")
+TICKET_KEY = Fernet.generate_key().decode()
 
 
 def test_defaults_start_the_setup_page() -> None:
@@ -101,7 +103,12 @@ def test_celery_needs_a_redis_broker(broker: str | None, problem: str) -> None:
     with pytest.raises(SettingsError, match=problem):
         load_settings(values, env_file=NO_ENV_FILE)
     ok = load_settings(
-        {**values, "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}, env_file=NO_ENV_FILE
+        {
+            **values,
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+            "GREENLIGHT_TICKET_KEY": TICKET_KEY,
+        },
+        env_file=NO_ENV_FILE,
     )
     assert ok.executor == "celery"
 
@@ -194,3 +201,77 @@ def test_sandbox_choices(tmp_path: Path) -> None:
     assert policy.extra_paths == (Path("/usr/share"), tmp_path)
     assert policy.build_user is not None
     assert policy.build_user.uid == 4242
+
+
+CELERY = {"GREENLIGHT_EXECUTOR": "celery", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}
+MAKE_A_KEY = "Fernet.generate_key()"
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        (None, "GREENLIGHT_TICKET_KEY: required when GREENLIGHT_EXECUTOR=celery"),
+        ("", "GREENLIGHT_TICKET_KEY: required when GREENLIGHT_EXECUTOR=celery"),
+        ("hunter2", "GREENLIGHT_TICKET_KEY: not a Fernet key"),
+        (TICKET_KEY[:-4], "GREENLIGHT_TICKET_KEY: not a Fernet key"),  # cut short
+        ("!" * 44, "GREENLIGHT_TICKET_KEY: not a Fernet key"),  # not base64
+    ],
+)
+def test_the_celery_executor_needs_a_ticket_key(key: str | None, problem: str) -> None:
+    values = CELERY if key is None else {**CELERY, "GREENLIGHT_TICKET_KEY": key}
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**values, "PORT": "eighty"}, env_file=NO_ENV_FILE)
+    problems = "\n".join(raised.value.problems)
+    assert problem in problems
+    assert MAKE_A_KEY in problems  # how to make one
+    assert "PORT" in problems  # reported with the other problems
+
+
+def test_a_ticket_key_is_kept_out_of_sight() -> None:
+    settings = load_settings({**CELERY, "GREENLIGHT_TICKET_KEY": TICKET_KEY}, env_file=NO_ENV_FILE)
+    assert settings.ticket_key == TICKET_KEY
+    assert TICKET_KEY not in repr(settings)
+    assert load_settings({}, env_file=NO_ENV_FILE).ticket_key is None  # local: not needed
+
+
+WORKER = {
+    "DATABASE_URL": "postgresql://greenlight@db:5432/greenlight",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "GREENLIGHT_TICKET_KEY": TICKET_KEY,
+}
+
+
+def test_a_worker_reads_only_its_own_variables(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "GREENLIGHT_WORK_DIR=/var/lib/greenlight\n"
+        "GITHUB_APP_ID=not a number\nGITHUB_PRIVATE_KEY=not a key\n"
+    )
+    broken_app = {"GITHUB_APP_ID": "abc", "GITHUB_PRIVATE_KEY": "x", "PORT": "eighty"}
+    settings = load_worker_settings({**WORKER, **broken_app}, env_file=env_file)
+    assert settings.database_url == WORKER["DATABASE_URL"]
+    assert settings.broker_url == WORKER["CELERY_BROKER_URL"]
+    assert settings.ticket_key == TICKET_KEY
+    assert settings.work_dir == Path("/var/lib/greenlight")
+    assert TICKET_KEY not in repr(settings)
+    assert not hasattr(settings, "credentials")
+
+
+@pytest.mark.parametrize(
+    ("missing", "problem"),
+    [
+        ("GREENLIGHT_TICKET_KEY", "GREENLIGHT_TICKET_KEY: required by a Celery worker"),
+        ("CELERY_BROKER_URL", "CELERY_BROKER_URL: required by a Celery worker"),
+    ],
+)
+def test_a_worker_refuses_to_start_without_the_broker_or_the_key(
+    missing: str, problem: str
+) -> None:
+    values = {name: value for name, value in WORKER.items() if name != missing}
+    with pytest.raises(SettingsError, match=problem):
+        load_worker_settings(values, env_file=NO_ENV_FILE)
+
+
+def test_a_worker_refuses_a_broken_ticket_key() -> None:
+    with pytest.raises(SettingsError, match="GREENLIGHT_TICKET_KEY: not a Fernet key"):
+        load_worker_settings({**WORKER, "GREENLIGHT_TICKET_KEY": "x" * 44}, env_file=NO_ENV_FILE)
