@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,7 +32,7 @@ from bot.executor.remote import (
     heartbeat_key,
 )
 from bot.executor.runner import refuse_ticket, run_ticket
-from bot.executor.sandbox import Sandbox
+from bot.executor.sandbox import Sandbox, SandboxPolicy
 from bot.executor.sealing import Unreadable, unseal
 from bot.executor.workspace import GitCache
 from bot.settings import SettingsError, WorkerSettings, load_worker_settings
@@ -41,7 +42,6 @@ app = Celery("greenlight", set_as_current=False)
 GUARD_TICK_SECONDS = 0.5
 log = logging.getLogger("greenlight.worker")
 _settings: list[WorkerSettings] = []
-_sandbox: list[Sandbox] = []
 
 
 @app.on_configure.connect  # type: ignore[untyped-decorator]
@@ -52,7 +52,6 @@ def _configure(sender: Celery, **_: Any) -> None:
         # Refuse to start, saying what to set, rather than take tickets it cannot open.
         raise SystemExit(f"greenlight worker: cannot start:\n{error}") from None
     _settings.append(settings)
-    _sandbox.append(Sandbox(settings.sandbox))
     sender.conf.update(
         broker_url=settings.broker_url,
         task_serializer="json",
@@ -69,7 +68,7 @@ def _configure(sender: Celery, **_: Any) -> None:
 def _refuse_without_sandbox(**_: Any) -> None:
     """A worker that cannot sandbox builds refuses to start rather than fail every job."""
     app.conf  # noqa: B018 (make sure the app is configured before reading settings)
-    sandbox = _sandbox[0]
+    sandbox = sandbox_for(_settings[0].sandbox)
     if not sandbox.enabled:
         log.warning(messages.sandbox_off())
         return
@@ -106,7 +105,7 @@ async def run(message: dict[str, Any], settings: WorkerSettings) -> str:
             work_dir=settings.work_dir,
             cancel=cancel,
             on_started=_ignore,
-            sandbox=_sandbox[0],
+            sandbox=sandbox_for(settings.sandbox),
         )
 
 
@@ -142,6 +141,12 @@ async def _guard(redis: Any, target: Target, cancel: asyncio.Event, done: asynci
         ticks += 1
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), GUARD_TICK_SECONDS)
+
+
+@functools.cache
+def sandbox_for(policy: SandboxPolicy) -> Sandbox:
+    """One sandbox per policy in this worker process, so the machine is probed once."""
+    return Sandbox(policy)
 
 
 async def _ignore(_target: Target) -> None:

@@ -88,6 +88,9 @@ class BuildUser:
     gid: int
 
 
+DEFAULT_BUILD_USER = BuildUser(65534, 65534)  # `nobody`, when the operator names no one
+
+
 @dataclass(frozen=True)
 class SandboxPolicy:
     """How steps are isolated: read once from settings, the same for every job."""
@@ -95,7 +98,7 @@ class SandboxPolicy:
     mode: SandboxMode = "bwrap"
     network: NetworkMode = "own"
     extra_paths: tuple[Path, ...] = ()
-    build_user: BuildUser | None = None  # who steps run as when the service is root
+    build_user: BuildUser = DEFAULT_BUILD_USER  # who steps run as when the service is root
     # Greenlight's own files (working directory, .env, store, secrets file, work dir):
     # hidden wherever a mounted directory would show them.
     hidden: tuple[Path, ...] = ()
@@ -125,9 +128,6 @@ def build_user_from(value: str) -> BuildUser | str:
     if entry.pw_uid == 0:
         return "the build user must not be root"
     return BuildUser(entry.pw_uid, entry.pw_gid)
-
-
-DEFAULT_BUILD_USER = BuildUser(65534, 65534)  # `nobody`, when the operator names no one
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,10 @@ class Sandbox:
 
     def __init__(self, policy: SandboxPolicy) -> None:
         self.policy = policy
-        self._problem: asyncio.Future[str | None] | None = None
+        # The probe's answer once known; one probe at a time on each event loop (a Celery
+        # worker runs each task on a loop of its own).
+        self._answer: tuple[str | None] | None = None
+        self._probing = asyncio.Lock()
 
     @classmethod
     def unsandboxed(cls) -> Sandbox:
@@ -196,9 +199,11 @@ class Sandbox:
         """Why steps cannot be sandboxed here (what to install), or None when they can."""
         if not self.enabled:
             return None
-        if self._problem is None:
-            self._problem = asyncio.ensure_future(self._probe())
-        return await asyncio.shield(self._problem)
+        if self._answer is None:
+            async with self._probing:
+                if self._answer is None:
+                    self._answer = (await self._probe(),)
+        return self._answer[0]
 
     def workspaces(self, work_dir: Path) -> Path:
         """Where jobs' workspaces go: `work_dir/workspaces`, or, when the build user could

@@ -64,7 +64,7 @@ async def test_a_step_runs_as_the_build_user_with_a_clean_environment(
         env={"JOB_VAR": "from the ticket"},
     )
     assert outcome.conclusion == "success", text
-    assert f"uid={sandbox.policy.build_user.uid}" in text  # type: ignore[union-attr]
+    assert f"uid={sandbox.policy.build_user.uid}" in text
     assert f"home={SANDBOX_HOME}" in text
     assert "path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" in text
     assert f"ws={walkable / 'ws'}" in text
