@@ -195,6 +195,8 @@ async def _run_job(
                 on_output=show,
                 cancel=asyncio.Event(),
                 sandbox=sandbox,
+                # Locally, as a job's secrets, its secret files come from your variables.
+                secret_files={n: os.environ[n] for n in job.secret_files if n in os.environ},
             )
         return Result(job, outcome.conclusion, time.monotonic() - started)
 

@@ -55,7 +55,8 @@ class PlannedJob:
     timeout_seconds: float
     reports: tuple[str, ...]
     secrets: tuple[str, ...]
-    skip_reason: str | None = None  # set when `if` is false or no changed file matches `paths`
+    skip_reason: str | None = None
+    secret_files: tuple[str, ...] = ()  # set when `if` is false or no changed file matches `paths`
 
 
 # --- messages -----------------------------------------------------------------------
@@ -214,6 +215,7 @@ def _planned(
         timeout_seconds=job.timeout_seconds,
         reports=job.reports,
         secrets=job.secrets,
+        secret_files=job.secret_files,
         skip_reason=skip_reason,
     )
 

@@ -88,6 +88,7 @@ async def run_steps(
     cancel: asyncio.Event,
     masker: Masker | None = None,
     sandbox: Sandbox | None = None,
+    secret_files: Mapping[str, str] | None = None,
     kill_grace_seconds: float = 5.0,
     partial_line_seconds: float = 0.5,
 ) -> JobOutcome:
@@ -103,7 +104,8 @@ async def run_steps(
     masker = masker or Masker(())
     async with contextlib.AsyncExitStack() as stack:
         try:
-            job = await stack.enter_async_context((sandbox or Sandbox.unsandboxed()).job(workdir))
+            chosen = sandbox or Sandbox.unsandboxed()
+            job = await stack.enter_async_context(chosen.job(workdir, secret_files or {}))
         except NetworkError as error:  # no step can run: say why, on the job's log
             await on_output(masker.mask(f"{error}\n"))
             not_run = tuple(StepResult(step.name, None, 0.0, "not_run") for step in steps)

@@ -75,6 +75,7 @@ SANDBOX_HOME = "/home/build"
 # Paths inside the sandbox, each a directory of the job's own, never the host's.
 SANDBOX_TMP = "/tmp"  # noqa: S108
 SANDBOX_SHM = "/dev/shm"  # noqa: S108
+SANDBOX_SECRETS = "/run/secrets"  # secret files, read-only, as Docker and Kubernetes put them
 _SETUP_SECONDS = 10.0  # bwrap starts in milliseconds; this bounds a stuck probe
 
 
@@ -146,6 +147,10 @@ class JobPaths:
     @property
     def scratch(self) -> Path:
         return self.home.parent
+
+    @property
+    def secrets(self) -> Path:
+        return self.scratch / "secrets"
 
 
 def _job_mounts(paths: JobPaths, *, shared: list[str]) -> list[str]:
@@ -223,17 +228,20 @@ class Sandbox:
         return not self.enabled or self.policy.step_user is not None
 
     @contextlib.asynccontextmanager
-    async def job(self, workspace: Path) -> AsyncIterator[JobSandbox]:
-        """The sandbox of one job: its HOME, /tmp and network, made now, gone after."""
+    async def job(
+        self, workspace: Path, secret_files: Mapping[str, str]
+    ) -> AsyncIterator[JobSandbox]:
+        """The sandbox of one job: its HOME, /tmp, secret files and network, made now,
+        gone after."""
         paths = JobPaths.beside(workspace)
-        if not self.enabled:
-            yield JobSandbox(self, paths, network=None)
-            return
-        await asyncio.to_thread(_prepare, paths, self.policy.step_user)
         try:
-            network = await JobNetwork.start() if self.policy.network == "own" else None
+            if self.enabled:
+                await asyncio.to_thread(_prepare, paths, self.policy.step_user)
+            await asyncio.to_thread(_write_secret_files, paths, secret_files, self.policy)
+            own = self.enabled and self.policy.network == "own"
+            network = await JobNetwork.start() if own else None
             try:
-                yield JobSandbox(self, paths, network)
+                yield JobSandbox(self, paths, network, tuple(secret_files))
             finally:
                 if network is not None:
                     await network.stop()
@@ -271,6 +279,8 @@ class Sandbox:
         arguments += _hiding(ETC_SECRETS)
         if network is not None:
             arguments += ["--ro-bind", str(paths.scratch / "resolv.conf"), _resolv_conf_target()]
+        if paths.secrets.exists():
+            arguments += ["--ro-bind", str(paths.secrets), SANDBOX_SECRETS]
         return arguments + _job_mounts(paths, shared=self._shared()) + [
             "--chdir", str(paths.workspace),
         ]  # fmt: skip
@@ -306,9 +316,10 @@ class JobSandbox:
     sandbox: Sandbox
     paths: JobPaths
     network: JobNetwork | None
+    secret_files: tuple[str, ...] = ()  # their names: NAME_FILE says where each is
 
     def launch(self, command: Sequence[str], env: Mapping[str, str]) -> Launch:
-        environment = self.sandbox.environment(env, self.paths)
+        environment = self.sandbox.environment(env, self.paths) | self._file_variables()
         if not self.sandbox.enabled:
             return Launch(list(command), environment, cwd=self.paths.workspace)
         bwrap = [
@@ -323,6 +334,10 @@ class JobSandbox:
         switch = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups"]
         argv = [*entering(self.network.namespace), *switch, "--", *bwrap]
         return Launch(argv, environment, cwd=Path("/"))
+
+    def _file_variables(self) -> dict[str, str]:
+        inside = SANDBOX_SECRETS if self.sandbox.enabled else str(self.paths.secrets)
+        return {f"{name}_FILE": f"{inside}/{name}" for name in self.secret_files}
 
 
 _TOOL_PATH = os.pathsep.join((os.environ.get("PATH", ""), CLEAN_PATH))
@@ -387,6 +402,24 @@ def _prepare(paths: JobPaths, user: BuildUser | None) -> None:
         _give(top, user)
 
 
+def _write_secret_files(paths: JobPaths, files: Mapping[str, str], policy: SandboxPolicy) -> None:
+    """Each secret file, readable by the steps alone (the build user's, mode 0400)."""
+    if not files:
+        return
+    paths.secrets.mkdir(parents=True, mode=0o700)
+    user = policy.step_user if policy.mode == "bwrap" else None
+    for name, value in files.items():
+        file = paths.secrets / name
+        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(value)
+        if user is not None:
+            os.chown(file, user.uid, user.gid)
+    paths.secrets.chmod(0o500)
+    if user is not None:
+        os.chown(paths.secrets, user.uid, user.gid)
+
+
 def _give(top: Path, user: BuildUser) -> None:
     """Make `top` the build user's; the files of `.git/objects` stay the cache's owner's,
     so a step can add objects but never rewrite one hard-linked from the cache."""
@@ -408,7 +441,7 @@ def _probe_directory() -> str:
 async def _probe_run(sandbox: Sandbox) -> str | None:
     scratch = Path(await asyncio.to_thread(_probe_directory))
     try:
-        async with sandbox.job(scratch / "workspace") as job:
+        async with sandbox.job(scratch / "workspace", {}) as job:
             launch = job.launch(["/bin/true"], {})
             process = await asyncio.create_subprocess_exec(
                 *launch.argv, env=launch.env, stdin=subprocess.DEVNULL, start_new_session=True,

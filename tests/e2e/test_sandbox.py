@@ -8,10 +8,12 @@ probe itself works.
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from bot.store.deployments import DeploymentRecord, Deployments
 from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.fakes.github import FakeGitHub
 from tests.helpers import WEBHOOK_SECRET, Listener, wait_until
@@ -123,3 +125,59 @@ async def test_the_same_probe_unsandboxed_finds_the_keys(
     assert NOT_ASKED.encode() in received
     assert OTHER_REPO.encode() in received
     assert WEBHOOK_SECRET.encode() in received
+
+
+DEPLOY_KEY = "-----BEGIN KEY-----\nfirst-line-of-the-deploy-key\nsecond-line\n-----END KEY-----\n"
+
+
+async def test_a_deploy_gets_its_key_as_a_file_not_from_the_host(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    """What a deploy that used `~/.ssh` of the host does now: `secret_files`."""
+    require_sandbox()
+    secrets = tmp_path / "secrets.yml"
+    key_yaml = "".join(f"    {line}\n" for line in DEPLOY_KEY.splitlines())
+    secrets.write_text(f"{REPO}:\n  DEPLOY_KEY: |\n{key_yaml}")
+    server = await start_greenlight(
+        fake_github, tmp_path, GREENLIGHT_SANDBOX="bwrap", GREENLIGHT_SECRETS_FILE=str(secrets)
+    )
+    try:
+        greenlight = Greenlight(fake_github, server, tmp_path)
+        fake_github.create_repo(REPO, {"README.md": "hi\n"})
+        config = textwrap.dedent("""
+            mode: delivery
+            jobs:
+              build:
+                run: "true"
+            deploy:
+              environments:
+                staging:
+                  secret_files: [DEPLOY_KEY]
+                  run: 'sha256sum < "$DEPLOY_KEY_FILE"; sed -n 2p "$DEPLOY_KEY_FILE"'
+                production:
+                  run: "true"
+        """).lstrip("\n")
+        sha = await fake_github.push(REPO, "main", {".github/greenlight.yml": config})
+        await greenlight.run_for(REPO, sha)
+
+        async def logged() -> str | None:
+            for record in await deployments_of(greenlight):
+                if record.conclusion:
+                    return record.conclusion
+            return None
+
+        await wait_until(logged, deadline=60, message="the staging deploy to finish")
+        (record,) = await deployments_of(greenlight)
+        text = await Deployments(greenlight.store.engine).read_log(record.id)
+        assert record.conclusion == "success", text
+        assert hashlib.sha256(DEPLOY_KEY.encode()).hexdigest() in text
+        assert "first-line-of-the-deploy-key" not in text  # each line of it is masked
+        assert "***" in text
+    finally:
+        await fake_github.settle()
+        await server.close()
+
+
+async def deployments_of(greenlight: Greenlight) -> list[DeploymentRecord]:
+    store = Deployments(greenlight.store.engine)
+    return list(await store.history(REPO, "staging"))

@@ -7,6 +7,7 @@ runs as root, so steps run as the unprivileged build user).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import secrets
 import shutil
@@ -309,3 +310,59 @@ async def test_the_poisoning_attack_works_where_steps_share_the_cache_owner(
     second = walkable / "work" / "workspaces" / "job-2-1"
     with pytest.raises(GitError):
         await cache.checkout(str(walkable / "origin"), sha, second, share_objects=True)
+
+
+KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nsecond-line-of-key\n"
+    "-----END OPENSSH PRIVATE KEY-----\n"
+)
+
+
+async def run_with_files(sandbox: Sandbox, workspace: Path, script: str) -> tuple[str, str]:
+    log = Log()
+    await asyncio.to_thread(workspace.mkdir, parents=True, exist_ok=True)
+    outcome = await run_steps(
+        [Step("use the key", script)],
+        workdir=workspace,
+        env={},
+        timeout_seconds=30,
+        on_output=log,
+        cancel=asyncio.Event(),
+        sandbox=sandbox,
+        secret_files={"SSH_KEY": KEY},
+    )
+    return outcome.conclusion, log.text
+
+
+async def test_a_secret_file_is_read_only_and_only_the_jobs(
+    sandbox: Sandbox, walkable: Path
+) -> None:
+    conclusion, text = await run_with_files(
+        sandbox,
+        walkable / "ws",
+        'echo "at $SSH_KEY_FILE"; sha256sum < "$SSH_KEY_FILE"; '
+        'stat -c "%a %U" "$SSH_KEY_FILE"; (echo x >> "$SSH_KEY_FILE") 2>/dev/null '
+        "|| echo read-only; env | grep -c '^SSH_KEY=' || true",
+    )
+    assert conclusion == "success", text
+    assert "at /run/secrets/SSH_KEY" in text
+    assert hashlib.sha256(KEY.encode()).hexdigest() in text
+    assert "400 nobody" in text
+    assert "read-only" in text
+    assert "\n0\n" in text  # the value itself is in no variable
+    assert not JobPaths.beside(walkable / "ws").secrets.exists()  # gone with the job
+
+
+async def test_a_secret_file_unsandboxed_is_a_private_file_beside_the_workspace(
+    tmp_path: Path,
+) -> None:
+    conclusion, text = await run_with_files(
+        Sandbox.unsandboxed(),
+        tmp_path / "ws",
+        'stat -c "%a" "$SSH_KEY_FILE"; sha256sum < "$SSH_KEY_FILE"; echo "at $SSH_KEY_FILE"',
+    )
+    assert conclusion == "success", text
+    assert "400\n" in text
+    assert hashlib.sha256(KEY.encode()).hexdigest() in text
+    assert f"at {JobPaths.beside(tmp_path / 'ws').secrets}/SSH_KEY" in text
+    assert not JobPaths.beside(tmp_path / "ws").secrets.exists()
