@@ -87,12 +87,22 @@ def sandbox_missing(tool: str) -> str:
 
 
 def sandbox_broken(detail: str) -> str:
+    detail = detail or "bwrap failed"
+    if "Permission denied" in detail and "source path" in detail:
+        hint = (
+            "the build user must be able to reach every path the sandbox shares: give "
+            "its directories `o+x`, or remove the path from GREENLIGHT_SANDBOX_PATHS"
+        )
+    else:  # namespaces refused: a container's seccomp profile, or a kernel setting
+        hint = (
+            "inside a container, bwrap needs user namespaces (Docker's default seccomp "
+            "profile blocks them: run with `--security-opt seccomp=unconfined` or a profile "
+            "that allows `clone` with namespaces), and the kernel must allow them "
+            "(`sysctl kernel.unprivileged_userns_clone=1` where that exists)"
+        )
     return (
-        "Builds run in a bubblewrap sandbox, and this machine cannot make one: "
-        f"{detail or 'bwrap failed'}. Inside a container, bwrap needs user namespaces "
-        "(Docker's default seccomp profile blocks them: run with "
-        "`--security-opt seccomp=unconfined` or a profile that allows `clone` with "
-        "namespaces), or set GREENLIGHT_SANDBOX=none to run builds unsandboxed."
+        f"Builds run in a bubblewrap sandbox, and this machine cannot make one: {detail}. "
+        f"Fix: {hint}; or set GREENLIGHT_SANDBOX=none to run builds unsandboxed."
     )
 
 

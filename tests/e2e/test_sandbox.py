@@ -38,8 +38,10 @@ def probe(canary: str, port: int, paths: list[Path]) -> str:
 
 
 async def attacked(
-    fake_github: FakeGitHub, tmp_path: Path, listener: Listener, sandbox: str
+    fake_github: FakeGitHub, tmp_path: Path, listener: Listener, sandbox: str, **options: str
 ) -> AsyncIterator[Greenlight]:
+    """Greenlight with the app's keys in its `.env`, secrets of two repositories in its
+    secrets file, and `listener` reachable from the steps (over the host's network)."""
     key = fake_github.private_key_pem
     pem = key.decode() if isinstance(key, bytes) else key
     (tmp_path / ".env").write_text(
@@ -55,6 +57,7 @@ async def attacked(
         GREENLIGHT_SANDBOX=sandbox,
         GREENLIGHT_SANDBOX_NETWORK="host",  # so the probe can reach the test's listener
         GREENLIGHT_SECRETS_FILE=str(secrets),
+        **options,
     )
     try:
         yield Greenlight(fake_github, server, tmp_path)
@@ -66,9 +69,10 @@ async def attacked(
 def attack_config(greenlight: Greenlight, port: int) -> dict[str, str]:
     settings = greenlight.context.settings
     paths = [
-        greenlight.tmp_path,
+        greenlight.tmp_path,  # .env, the secrets file, the store, a worker's work dir
         settings.work_dir.absolute(),
         greenlight.context.require_pipeline().sandbox.workspaces(settings.work_dir),
+        Path("/var/tmp"),  # where workspaces go when the build user cannot reach the work dir
     ]
     job, deploy = probe("JOB-CANARY", port, paths), probe("DEPLOY-CANARY", port, paths)
     text = textwrap.dedent(f"""
@@ -109,6 +113,11 @@ async def test_a_sandboxed_probe_finds_nothing_of_greenlight(
     require_sandbox()
     async for greenlight in attacked(fake_github, tmp_path, listener, "bwrap"):
         received = await run_the_attack(greenlight, listener)
+    assert_nothing_leaked(received, fake_github)
+
+
+def assert_nothing_leaked(received: bytes, fake_github: FakeGitHub) -> None:
+    """The probes reported, with the secret their job asked for and nothing else."""
     key = fake_github.private_key_pem
     pem = key.decode() if isinstance(key, bytes) else key
     assert b"JOB-CANARY" in received
