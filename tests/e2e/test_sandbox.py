@@ -9,9 +9,14 @@ probe itself works.
 from __future__ import annotations
 
 import hashlib
+import html
+import logging
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+import aiohttp
+import pytest
 
 from bot.store.deployments import DeploymentRecord, Deployments
 from tests.e2e.conftest import Greenlight, start_greenlight
@@ -190,3 +195,43 @@ async def test_a_deploy_gets_its_key_as_a_file_not_from_the_host(
 async def deployments_of(greenlight: Greenlight) -> list[DeploymentRecord]:
     store = Deployments(greenlight.store.engine)
     return list(await store.history(REPO, "staging"))
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "said", "level", "logged"),
+    [
+        (
+            "none",
+            "Builds run UNSANDBOXED (GREENLIGHT_SANDBOX=none)",
+            logging.WARNING,
+            "GREENLIGHT_SANDBOX=none: builds run unsandboxed",
+        ),
+        (
+            "bwrap",
+            "Builds run in a bubblewrap sandbox, with their own network",
+            logging.INFO,
+            "Builds run in a bubblewrap sandbox",
+        ),
+    ],
+)
+async def test_the_status_page_and_the_log_say_how_builds_are_isolated(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    sandbox: str,
+    said: str,
+    level: int,
+    logged: str,
+) -> None:
+    if sandbox == "bwrap":
+        require_sandbox()
+    caplog.set_level(logging.INFO, logger="greenlight.pipeline")
+    server = await start_greenlight(fake_github, tmp_path, GREENLIGHT_SANDBOX=sandbox)
+    try:
+        records = [r for r in caplog.records if r.name == "greenlight.pipeline"]
+        async with aiohttp.ClientSession() as session:
+            page = await (await session.get(server.make_url("/"))).text()
+    finally:
+        await server.close()
+    assert any(r.levelno == level and r.getMessage().startswith(logged) for r in records)
+    assert said in html.unescape(page)
