@@ -17,6 +17,8 @@ from dotenv import dotenv_values
 
 from bot.executor.sandbox import (
     DEFAULT_BUILD_USER,
+    DEFAULT_MAX_DISK_BYTES,
+    DEFAULT_MAX_PROCESSES,
     NETWORK_MODES,
     SANDBOX_MODES,
     NetworkMode,
@@ -48,6 +50,8 @@ WORKER_VARIABLES = (
     "GREENLIGHT_SANDBOX_NETWORK",
     "GREENLIGHT_SANDBOX_PATHS",
     "GREENLIGHT_BUILD_USER",
+    "GREENLIGHT_JOB_PROCESSES",
+    "GREENLIGHT_JOB_DISK",
     *BUILD_ENV_PASSTHROUGH,
 )
 
@@ -235,7 +239,35 @@ def _sandbox(
         build_user=user,
         hidden=tuple(path.absolute() for path in hidden),
         host_env=host_env,
+        max_processes=_count(values, "GREENLIGHT_JOB_PROCESSES", DEFAULT_MAX_PROCESSES, problems),
+        max_disk_bytes=_size(values, "GREENLIGHT_JOB_DISK", DEFAULT_MAX_DISK_BYTES, problems),
     )
+
+
+def _count(values: Mapping[str, str], name: str, default: int, problems: list[str]) -> int:
+    """A whole number, 0 for none."""
+    raw = values.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        problems.append(f"{name}: {raw!r} is not a whole number (0 for no limit)")
+        return default
+    return int(raw)
+
+
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _size(values: Mapping[str, str], name: str, default: int, problems: list[str]) -> int:
+    """A size such as `20G`, `500M` or `0` (no limit), in bytes."""
+    raw = values.get(name, "").strip().upper().removesuffix("B")
+    if not raw:
+        return default
+    number, unit = raw.rstrip("KMGT"), raw[len(raw.rstrip("KMGT")) :]
+    if not number.isdigit() or unit not in _SIZE_UNITS:
+        problems.append(f"{name}: {values[name]!r} is not a size such as 20G, 500M or 0")
+        return default
+    return int(number) * _SIZE_UNITS[unit]
 
 
 def _build_env(values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

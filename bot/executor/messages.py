@@ -149,3 +149,17 @@ def sandbox_network_needs_root() -> str:
         "as GREENLIGHT_BUILD_USER): start it as root, or set GREENLIGHT_SANDBOX_NETWORK=host "
         "to share the host's network, which lets builds reach the services on this machine."
     )
+
+
+def disk_exceeded(used: int, limit: int) -> str:
+    return (
+        f"\nThe job's files (workspace, HOME, /tmp) take {_size(used)}, more than its limit "
+        f"of {_size(limit)} (GREENLIGHT_JOB_DISK); Greenlight stopped it.\n"
+    )
+
+
+def _size(count: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"

@@ -35,13 +35,14 @@ from typing import Any, Literal, cast
 
 from bot.core.config import Step
 from bot.core.masking import Masker, StreamMasker
+from bot.executor import messages as limit_messages
 from bot.executor.sandbox import SANDBOX_TMP, JobSandbox, Sandbox
 from bot.executor.sandbox_network import NetworkError
 
 StepStatus = Literal["success", "failure", "timed_out", "cancelled", "not_run"]
 Conclusion = Literal["success", "failure", "timed_out", "cancelled"]
 OnOutput = Callable[[str], Awaitable[None]]
-_Ending = Literal["exited", "timed_out", "cancelled"]
+_Ending = Literal["exited", "timed_out", "cancelled", "over_limit"]
 
 MAX_LINE_CHARS = 64 * 1024  # longer lines are passed on in pieces of this size
 _LONG_SCRIPT_BYTES = 100_000  # Linux caps one argument at 128 KiB: longer scripts go to a file
@@ -73,6 +74,7 @@ class _Context:
     on_output: OnOutput
     masker: Masker
     cancel: asyncio.Event
+    over_limit: asyncio.Event  # the job went past a limit of its sandbox: stop it
     deadline: float  # loop time at which the job times out
     grace: float
     partial_seconds: float
@@ -116,12 +118,46 @@ async def run_steps(
             on_output=on_output,
             masker=masker,
             cancel=cancel,
+            over_limit=asyncio.Event(),
             deadline=started + timeout_seconds,
             grace=kill_grace_seconds,
             partial_seconds=partial_line_seconds,
         )
-        conclusion, results = await _run_all(steps, context)
+        watching = asyncio.create_task(_watch_disk(context))
+        try:
+            conclusion, results = await _run_all(steps, context)
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
     return JobOutcome(conclusion, results, loop.time() - started)
+
+
+async def _watch_disk(context: _Context) -> None:
+    """Stop the job, saying why, once its files outgrow the sandbox's disk limit."""
+    policy = context.job.sandbox.policy
+    if not policy.max_disk_bytes:
+        return
+    paths = context.job.paths
+    while not context.over_limit.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(context.cancel.wait(), policy.disk_check_seconds)
+            return
+        used = await asyncio.to_thread(disk_usage, (paths.workspace, paths.scratch))
+        if used > policy.max_disk_bytes:
+            await context.on_output(limit_messages.disk_exceeded(used, policy.max_disk_bytes))
+            context.over_limit.set()
+
+
+def disk_usage(tops: Sequence[Path]) -> int:
+    """Bytes of disk the files under `tops` take (blocks, as `du` counts them)."""
+    total = 0
+    for top in tops:
+        for directory, _, names in os.walk(top):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(directory, name)).st_blocks * 512
+    return total
 
 
 async def _run_all(
@@ -153,6 +189,8 @@ def step_finished(result: StepResult) -> str:
     match result.status:
         case "success":
             return f"✓ {name} ({took})\n"
+        case "failure" if result.exit_code is None:
+            return f"✗ {name} stopped: the job went past a limit ({took})\n"
         case "failure":
             return f"✗ {name} exited {result.exit_code} ({took})\n"
         case "timed_out":
@@ -180,6 +218,8 @@ def _one_line(name: str) -> str:
 def _stop_before_start(context: _Context, now: float) -> Conclusion | None:
     if context.cancel.is_set():
         return "cancelled"
+    if context.over_limit.is_set():
+        return "failure"
     return "timed_out" if now >= context.deadline else None
 
 
@@ -196,6 +236,8 @@ async def _run_step(step: Step, context: _Context) -> StepResult:
 
 
 def _status(ending: _Ending, returncode: int | None) -> tuple[StepStatus, int | None]:
+    if ending == "over_limit":
+        return "failure", None
     if ending != "exited" or returncode is None:
         return ("cancelled" if ending == "cancelled" else "timed_out"), None
     if returncode == 0:
@@ -234,7 +276,7 @@ async def _run_process(command: list[str], context: _Context) -> tuple[_Ending, 
         stderr=subprocess.STDOUT,
         env=launch.env,
         start_new_session=True,
-        **launch.popen_options(),
+        cwd=launch.cwd,
     )
     group = transport.get_pid()  # a session leader's pid is its process group id
     sink = _OutputSink(context.on_output, context.masker.stream(), context.partial_seconds)
@@ -259,7 +301,8 @@ async def _wait_for_end(
 ) -> _Ending:
     loop = asyncio.get_running_loop()
     cancelled = asyncio.ensure_future(context.cancel.wait())
-    waiting: set[asyncio.Future[Any]] = {exited, pump, cancelled}
+    over_limit = asyncio.ensure_future(context.over_limit.wait())
+    waiting: set[asyncio.Future[Any]] = {exited, pump, cancelled, over_limit}
     try:
         while True:
             timeout = max(context.deadline - loop.time(), 0)
@@ -273,9 +316,12 @@ async def _wait_for_end(
                     continue
             if exited.done():
                 return "exited"
+            if context.over_limit.is_set():
+                return "over_limit"
             return "cancelled" if context.cancel.is_set() else "timed_out"
     finally:
         cancelled.cancel()
+        over_limit.cancel()
 
 
 async def end_process_group(group: int, *, grace: float = 5.0) -> None:

@@ -41,7 +41,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from bot.executor import messages
 from bot.executor.sandbox_network import (
@@ -90,6 +90,8 @@ class BuildUser:
 
 
 DEFAULT_BUILD_USER = BuildUser(65534, 65534)  # `nobody`, when the operator names no one
+DEFAULT_MAX_PROCESSES = 4096
+DEFAULT_MAX_DISK_BYTES = 20 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,12 @@ class SandboxPolicy:
     hidden: tuple[Path, ...] = ()
     # The service's variables an unsandboxed step sees (PATH…); a sandbox has its own.
     host_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Limits (0: none). Processes: RLIMIT_NPROC of the build user, so it bounds the
+    # processes of all its running jobs together (a fork bomb), as root only. Disk: what
+    # a job's workspace, HOME, /tmp and secret files hold, looked at every few seconds.
+    max_processes: int = DEFAULT_MAX_PROCESSES
+    max_disk_bytes: int = DEFAULT_MAX_DISK_BYTES
+    disk_check_seconds: float = 5.0
 
     @property
     def step_user(self) -> BuildUser | None:
@@ -167,18 +175,12 @@ def _job_mounts(paths: JobPaths, *, shared: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Launch:
-    """How to start one step: the command line, its environment and its identity."""
+    """How to start one step: the command line (which becomes the build user itself), its
+    environment and its working directory."""
 
     argv: list[str]
     env: dict[str, str]
     cwd: Path
-    user: BuildUser | None = None  # switched to by the spawn itself
-
-    def popen_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"cwd": self.cwd}
-        if self.user is not None:
-            options |= {"user": self.user.uid, "group": self.user.gid, "extra_groups": []}
-        return options
 
 
 class Sandbox:
@@ -327,13 +329,15 @@ class JobSandbox:
             "--", *command,
         ]  # fmt: skip
         user = self.sandbox.policy.step_user
-        if self.network is None:
-            return Launch(bwrap, environment, cwd=Path("/"), user=user)
-        # Root enters the job's network first, then becomes the build user for bwrap.
-        assert user is not None, "a job network is made only when the service is root"
+        if user is None:  # an unprivileged service: the step runs as the service's user
+            return Launch(bwrap, environment, cwd=Path("/"))
+        # Root enters the job's network, limits the build user's processes, then becomes
+        # the build user for bwrap.
+        network = entering(self.network.namespace) if self.network else []
+        limit = self.sandbox.policy.max_processes
+        limited = ["prlimit", f"--nproc={limit}:{limit}", "--"] if limit else []
         switch = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups"]
-        argv = [*entering(self.network.namespace), *switch, "--", *bwrap]
-        return Launch(argv, environment, cwd=Path("/"))
+        return Launch([*network, *limited, *switch, "--", *bwrap], environment, cwd=Path("/"))
 
     def _file_variables(self) -> dict[str, str]:
         inside = SANDBOX_SECRETS if self.sandbox.enabled else str(self.paths.secrets)
@@ -445,7 +449,7 @@ async def _probe_run(sandbox: Sandbox) -> str | None:
             launch = job.launch(["/bin/true"], {})
             process = await asyncio.create_subprocess_exec(
                 *launch.argv, env=launch.env, stdin=subprocess.DEVNULL, start_new_session=True,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **launch.popen_options(),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=launch.cwd,
             )  # fmt: skip
             output, _ = await asyncio.wait_for(process.communicate(), _SETUP_SECONDS)
     except (OSError, TimeoutError, NetworkError) as error:

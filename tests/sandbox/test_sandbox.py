@@ -366,3 +366,53 @@ async def test_a_secret_file_unsandboxed_is_a_private_file_beside_the_workspace(
     assert hashlib.sha256(KEY.encode()).hexdigest() in text
     assert f"at {JobPaths.beside(tmp_path / 'ws').secrets}/SSH_KEY" in text
     assert not JobPaths.beside(tmp_path / "ws").secrets.exists()
+
+
+FORK_BOMB = """
+import os, sys, time
+forked = 0
+try:
+    for _ in range(200):
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        forked += 1
+except OSError as error:
+    print(f"fork failed after {forked}: {error}")
+    sys.exit(1)
+"""
+
+
+async def test_a_fork_bomb_meets_the_process_limit_and_the_job_ends(
+    sandbox: Sandbox, walkable: Path
+) -> None:
+    limited = Sandbox(replace(sandbox.policy, max_processes=40))
+    marker = f"bomb-{secrets.token_hex(4)}"
+    outcome, text = await run_in(limited, walkable / "ws", f"python3 -c '{FORK_BOMB}' {marker}")
+    assert outcome.conclusion == "failure", text
+    assert "Resource temporarily unavailable" in text
+    assert not process_exists(marker)  # every child went with the step
+    # The service is unharmed, and the next job runs as usual.
+    outcome, text = await run_in(sandbox, walkable / "ws2", "echo fine")
+    assert outcome.conclusion == "success", text
+
+
+async def test_a_job_that_fills_its_disk_is_stopped_saying_why(
+    sandbox: Sandbox, walkable: Path
+) -> None:
+    tiny = Sandbox(replace(sandbox.policy, max_disk_bytes=2 * 1024**2, disk_check_seconds=0.1))
+    log = Log()
+    running = asyncio.create_task(
+        run_in(
+            tiny,
+            walkable / "ws",
+            "head -c 3000000 /dev/zero > big; sync; echo written; sleep 30",
+            "echo never",
+            log=log,
+        )
+    )
+    outcome, text = await running
+    assert outcome.conclusion == "failure", text
+    assert [step.status for step in outcome.steps] == ["failure", "not_run"]
+    assert "more than its limit of 2.0 MB (GREENLIGHT_JOB_DISK)" in text
+    assert "never" not in text.replace("echo never", "")
