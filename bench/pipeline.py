@@ -191,7 +191,8 @@ async def _open_pull_request(
 async def executor_figures(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from bot.core.config import Step
     from bot.executor.process import run_steps
-    from bot.executor.sandbox import DEFAULT_BUILD_USER, Sandbox, SandboxPolicy
+    from bot.executor.sandbox import Sandbox
+    from bot.executor.sandbox_policy import DEFAULT_BUILD_USER, SandboxPolicy
 
     steps = [Step(f"sleep {n}", f"sleep {args.sleep}") for n in range(args.steps)]
     script = "\n".join(step.run for step in steps)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from dotenv import dotenv_values
 
-from bot.executor.sandbox import (
+from bot.executor.sandbox_policy import (
     DEFAULT_BUILD_USER,
     DEFAULT_MAX_DISK_BYTES,
     DEFAULT_MAX_PROCESSES,

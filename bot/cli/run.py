@@ -26,10 +26,10 @@ from bot.core.plan import PlanContext, PlannedJob, plan_jobs
 from bot.core.schedule import JobState, next_step
 from bot.core.variables import BuildInfo, greenlight_variables
 from bot.executor.process import JobOutcome, run_steps
-from bot.executor.sandbox import (
+from bot.executor.sandbox import Sandbox
+from bot.executor.sandbox_policy import (
     DEFAULT_BUILD_USER,
     BuildUser,
-    Sandbox,
     SandboxPolicy,
     build_user_from,
 )

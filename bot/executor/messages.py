@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.executor.sandbox import SandboxPolicy
+    from bot.executor.sandbox_policy import SandboxPolicy
 
 
 def checkout_failed(sha: str, error: str) -> str:

@@ -33,17 +33,15 @@ import contextlib
 import hashlib
 import logging
 import os
-import pwd
 import shutil
-import stat
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from bot.executor import messages
+from bot.executor.job_files import JobPaths, can_walk_to, prepare, write_secret_files
 from bot.executor.sandbox_network import (
     TOOLS as NETWORK_TOOLS,
 )
@@ -51,16 +49,11 @@ from bot.executor.sandbox_network import (
     JobNetwork,
     NetworkError,
     entering,
-    resolv_conf,
 )
+from bot.executor.sandbox_policy import SandboxPolicy
 from bot.executor.trees import remove_tree
 
 log = logging.getLogger("greenlight.sandbox")
-
-SandboxMode = Literal["bwrap", "none"]
-NetworkMode = Literal["own", "host"]
-SANDBOX_MODES: tuple[SandboxMode, ...] = ("bwrap", "none")
-NETWORK_MODES: tuple[NetworkMode, ...] = ("own", "host")
 
 # The host's system directories a build expects (bash, git, compilers), read-only.
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
@@ -77,88 +70,6 @@ SANDBOX_TMP = "/tmp"  # noqa: S108
 SANDBOX_SHM = "/dev/shm"  # noqa: S108
 SANDBOX_SECRETS = "/run/secrets"  # secret files, read-only, as Docker and Kubernetes put them
 _SETUP_SECONDS = 10.0  # bwrap starts in milliseconds; this bounds a stuck probe
-
-
-class SandboxError(Exception):
-    """The sandbox could not be made for a step; the message says why."""
-
-
-@dataclass(frozen=True)
-class BuildUser:
-    uid: int
-    gid: int
-
-
-DEFAULT_BUILD_USER = BuildUser(65534, 65534)  # `nobody`, when the operator names no one
-DEFAULT_MAX_PROCESSES = 4096
-DEFAULT_MAX_DISK_BYTES = 20 * 1024**3
-
-
-@dataclass(frozen=True)
-class SandboxPolicy:
-    """How steps are isolated: read once from settings, the same for every job."""
-
-    mode: SandboxMode = "bwrap"
-    network: NetworkMode = "own"
-    extra_paths: tuple[Path, ...] = ()
-    build_user: BuildUser = DEFAULT_BUILD_USER  # who steps run as when the service is root
-    # Greenlight's own files (working directory, .env, store, secrets file, work dir):
-    # hidden wherever a mounted directory would show them.
-    hidden: tuple[Path, ...] = ()
-    # The service's variables an unsandboxed step sees (PATH…); a sandbox has its own.
-    host_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    # Limits (0: none). Processes: RLIMIT_NPROC of the build user, so it bounds the
-    # processes of all its running jobs together (a fork bomb), as root only. Disk: what
-    # a job's workspace, HOME, /tmp and secret files hold, looked at every few seconds.
-    max_processes: int = DEFAULT_MAX_PROCESSES
-    max_disk_bytes: int = DEFAULT_MAX_DISK_BYTES
-    disk_check_seconds: float = 5.0
-
-    @property
-    def step_user(self) -> BuildUser | None:
-        """The user steps run as, when it is not the service's own."""
-        return self.build_user if self.mode == "bwrap" and os.geteuid() == 0 else None
-
-
-def build_user_from(value: str) -> BuildUser | str:
-    """`GREENLIGHT_BUILD_USER` (a user name or a numeric uid) as ids, or a problem."""
-    value = value.strip()
-    if value.isdigit() and int(value) == 0:
-        return "the build user must not be root"
-    if value.isdigit():
-        uid = int(value)
-        with contextlib.suppress(KeyError):
-            return BuildUser(uid, pwd.getpwuid(uid).pw_gid)
-        return BuildUser(uid, uid)
-    try:
-        entry = pwd.getpwnam(value)
-    except KeyError:
-        return f"there is no user {value!r} on this machine; create it or give a numeric uid"
-    if entry.pw_uid == 0:
-        return "the build user must not be root"
-    return BuildUser(entry.pw_uid, entry.pw_gid)
-
-
-@dataclass(frozen=True)
-class JobPaths:
-    """Where one job's sandbox lives on the host: its workspace, HOME and /tmp."""
-
-    workspace: Path
-    home: Path
-    tmp: Path
-
-    @classmethod
-    def beside(cls, workspace: Path) -> JobPaths:
-        scratch = workspace.with_name(workspace.name + ".sandbox")
-        return cls(workspace.absolute(), scratch.absolute() / "home", scratch.absolute() / "tmp")
-
-    @property
-    def scratch(self) -> Path:
-        return self.home.parent
-
-    @property
-    def secrets(self) -> Path:
-        return self.scratch / "secrets"
 
 
 def _job_mounts(paths: JobPaths, *, shared: list[str]) -> list[str]:
@@ -218,10 +129,10 @@ class Sandbox:
         service's own under /var/tmp, whose parents everyone may pass through."""
         inside = work_dir.absolute() / "workspaces"
         user = self.policy.step_user
-        if user is None or _can_walk_to(inside, user):
+        if user is None or can_walk_to(inside, user):
             return inside
         digest = hashlib.sha256(str(inside).encode()).hexdigest()[:12]
-        base = Path("/var/tmp") if _can_walk_to(Path("/var/tmp"), user) else Path("/tmp")  # noqa: S108
+        base = Path("/var/tmp") if can_walk_to(Path("/var/tmp"), user) else Path("/tmp")  # noqa: S108
         return base / f"greenlight-workspaces-{os.geteuid()}-{digest}"
 
     def shares_objects_safely(self) -> bool:
@@ -238,8 +149,8 @@ class Sandbox:
         paths = JobPaths.beside(workspace)
         try:
             if self.enabled:
-                await asyncio.to_thread(_prepare, paths, self.policy.step_user)
-            await asyncio.to_thread(_write_secret_files, paths, secret_files, self.policy)
+                await asyncio.to_thread(prepare, paths, self.policy.step_user)
+            await asyncio.to_thread(write_secret_files, paths, secret_files, self.policy)
             own = self.enabled and self.policy.network == "own"
             network = await JobNetwork.start() if own else None
             try:
@@ -351,24 +262,6 @@ def _bwrap() -> str:
     return shutil.which("bwrap", path=_TOOL_PATH) or ""
 
 
-def _can_walk_to(path: Path, user: BuildUser) -> bool:
-    """True when `user` may pass through every existing directory on the way to `path`."""
-    for directory in (path, *path.parents):
-        try:
-            status = directory.stat()
-        except FileNotFoundError:
-            continue  # made later, by us, with a mode that lets the build user through
-        if status.st_uid == user.uid:
-            bit = stat.S_IXUSR
-        elif status.st_gid == user.gid:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not status.st_mode & bit:
-            return False
-    return True
-
-
 def _hiding(paths: Iterable[str], *, only_under: Sequence[str] | None = None) -> list[str]:
     """bwrap arguments that put an empty file or directory over each existing path."""
     arguments: list[str] = []
@@ -392,48 +285,6 @@ def _is_under(path: str, top: str) -> bool:
 def _resolv_conf_target() -> str:
     """Where the sandbox's resolv.conf goes: /etc/resolv.conf, or what it links to."""
     return os.path.realpath("/etc/resolv.conf")
-
-
-def _prepare(paths: JobPaths, user: BuildUser | None) -> None:
-    for directory in (paths.home, paths.tmp):
-        directory.mkdir(parents=True, exist_ok=True)
-    paths.tmp.chmod(0o1777)
-    (paths.scratch / "resolv.conf").write_text(resolv_conf())
-    paths.workspace.mkdir(parents=True, exist_ok=True)
-    if user is None:
-        return
-    for top in (paths.scratch, paths.workspace):
-        _give(top, user)
-
-
-def _write_secret_files(paths: JobPaths, files: Mapping[str, str], policy: SandboxPolicy) -> None:
-    """Each secret file, readable by the steps alone (the build user's, mode 0400)."""
-    if not files:
-        return
-    paths.secrets.mkdir(parents=True, mode=0o700)
-    user = policy.step_user if policy.mode == "bwrap" else None
-    for name, value in files.items():
-        file = paths.secrets / name
-        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(value)
-        if user is not None:
-            os.chown(file, user.uid, user.gid)
-    paths.secrets.chmod(0o500)
-    if user is not None:
-        os.chown(paths.secrets, user.uid, user.gid)
-
-
-def _give(top: Path, user: BuildUser) -> None:
-    """Make `top` the build user's; the files of `.git/objects` stay the cache's owner's,
-    so a step can add objects but never rewrite one hard-linked from the cache."""
-    objects = top / ".git" / "objects"
-    for directory, _, names in os.walk(top):
-        os.chown(directory, user.uid, user.gid, follow_symlinks=False)
-        if Path(directory).is_relative_to(objects):
-            continue
-        for name in names:
-            os.chown(os.path.join(directory, name), user.uid, user.gid, follow_symlinks=False)
 
 
 def _probe_directory() -> str:

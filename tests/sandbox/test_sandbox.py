@@ -18,14 +18,11 @@ from pathlib import Path
 import pytest
 
 from bot.core.config import Step
+from bot.executor.job_files import JobPaths
 from bot.executor.process import JobOutcome, run_steps
-from bot.executor.sandbox import (
-    SANDBOX_HOME,
-    JobPaths,
-    Sandbox,
-    SandboxPolicy,
-)
+from bot.executor.sandbox import SANDBOX_HOME, Sandbox
 from bot.executor.sandbox_network import local_addresses
+from bot.executor.sandbox_policy import SandboxPolicy
 from bot.executor.workspace import GitCache, GitError
 from tests.executor.test_process import Log
 from tests.helpers import Listener
