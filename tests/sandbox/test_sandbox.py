@@ -27,6 +27,7 @@ from bot.executor.workspace import GitCache, GitError
 from tests.executor.test_process import Log
 from tests.helpers import Listener
 from tests.sandbox.conftest import PeerHost, process_exists
+from tests.services import POSTGRES_PORT, REDIS_PORT
 
 
 async def run_in(
@@ -214,11 +215,14 @@ async def test_the_network_reaches_the_world_but_not_this_machine(
     listener = Listener()
     await listener.start("0.0.0.0")  # noqa: S104 (every local address: none may be reached)
     try:
-        targets = ["127.0.0.1", "10.0.2.2", test_host.host_address, *local_addresses()]
+        addresses = ["127.0.0.1", "10.0.2.2", test_host.host_address, *local_addresses()]
+        # The listener on every address, and the store and the broker where they listen.
+        ports = [listener.port, POSTGRES_PORT, REDIS_PORT]
         probes = " ".join(
-            f"(exec 3<>/dev/tcp/{address}/{listener.port} && echo REACHED {address}) "
+            f"(exec 3<>/dev/tcp/{address}/{port} && echo REACHED {address}:{port}) "
             "2>/dev/null || true;"
-            for address in targets
+            for address in addresses
+            for port in ports
         )
         outcome, text = await run_in(
             sandbox,
