@@ -67,7 +67,8 @@ class Pipeline:
     async def report_sandbox(self) -> str:
         """Say in the log how builds are isolated here; the same words for the status page."""
         problem = await self.sandbox.problem()
-        status = executor_messages.sandbox_status(self.sandbox.policy, problem)
+        policy = self.sandbox.policy
+        status = executor_messages.sandbox_status(policy.mode, policy.network, problem)
         if not self.sandbox.enabled:
             log.warning(executor_messages.sandbox_off())
         elif problem is not None:
