@@ -66,7 +66,7 @@ def attack_config(greenlight: Greenlight, port: int) -> dict[str, str]:
     paths = [
         greenlight.tmp_path,
         settings.work_dir.absolute(),
-        greenlight.context.require_pipeline().sandbox.workspaces(settings.work_dir),
+        greenlight.services.pipeline.sandbox.workspaces(settings.work_dir),
     ]
     job, deploy = probe("JOB-CANARY", port, paths), probe("DEPLOY-CANARY", port, paths)
     text = textwrap.dedent(f"""
