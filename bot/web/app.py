@@ -11,7 +11,6 @@ import aiohttp
 from aiohttp import web
 
 from bot.context import Context
-from bot.deploy import pages as deploy_pages
 from bot.dispatch.queue import Dispatcher
 from bot.github.client import GitHubApp
 from bot.handlers.routes import build_router
@@ -19,7 +18,7 @@ from bot.housekeeping import keep_pruning
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.store import open_store
-from bot.web import pages, setup
+from bot.web import deploy_pages, pages, setup
 from bot.web.keys import DISPATCHER, GITHUB, METRICS, SERVICES, SETTINGS, STORE
 from bot.web.webhook import MAX_PAYLOAD_BYTES, receive
 from bot.wiring import build_services, running
