@@ -43,6 +43,7 @@ Button = Callable[[Services, Click], Awaitable[None]]
 
 @router.register("check_run", "requested_action")
 async def press_button(event: WebhookEvent, services: Services) -> None:
+    """Someone pressed a button on our aggregate check run: do what it says."""
     click = read_click(event)
     if click is None:
         return
@@ -56,6 +57,7 @@ async def press_button(event: WebhookEvent, services: Services) -> None:
 
 
 def read_click(event: WebhookEvent) -> Click | None:
+    """The button press of a `requested_action` event on our aggregate check run, if it is one."""
     check_run = event.payload.get("check_run") or {}
     kind, _, ident = str(check_run.get("external_id") or "").partition(":")
     if event.installation_id is None or event.repo is None or kind != "run" or not ident.isdigit():

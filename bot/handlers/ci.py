@@ -85,6 +85,7 @@ def merge_group_build(payload: dict[str, Any], installation_id: int) -> BuildReq
 
 @router.register("pull_request", "opened", "synchronize", "reopened", "ready_for_review")
 async def build_pull_request(event: WebhookEvent, services: Services) -> None:
+    """Build the pull request's new head and cancel its superseded runs."""
     if event.installation_id is None:
         return
     request = pull_request_build(event.payload, event.installation_id)
@@ -100,6 +101,7 @@ async def build_pull_request(event: WebhookEvent, services: Services) -> None:
 
 @router.register("pull_request", "closed")
 async def stop_closed_pull_request(event: WebhookEvent, services: Services) -> None:
+    """A closed pull request's runs are cancelled."""
     number = event.payload["pull_request"]["number"]
     await services.pipeline.cancel_pull_request(
         event.payload["repository"]["full_name"],
@@ -111,6 +113,7 @@ async def stop_closed_pull_request(event: WebhookEvent, services: Services) -> N
 
 @router.register("push")
 async def build_push(event: WebhookEvent, services: Services) -> None:
+    """Build the new tip of a pushed branch."""
     if event.installation_id is None:
         return
     request = push_build(event.payload, event.installation_id)
@@ -120,6 +123,7 @@ async def build_push(event: WebhookEvent, services: Services) -> None:
 
 @router.register("merge_group", "checks_requested")
 async def build_merge_group(event: WebhookEvent, services: Services) -> None:
+    """Build the merge queue's temporary commit."""
     if event.installation_id is None:
         return
     await services.pipeline.build(merge_group_build(event.payload, event.installation_id))

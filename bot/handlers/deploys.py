@@ -22,6 +22,7 @@ def _is_ours(event: WebhookEvent, services: Services, key: str) -> bool:
 
 @router.register("check_run", "completed")
 async def reconsider_after_check_run(event: WebhookEvent, services: Services) -> None:
+    """Another app's check run finished: the commit may be deployable now."""
     if event.repo is None or _is_ours(event, services, "check_run"):
         return
     await services.deployer.reconsider(event.repo, event.payload["check_run"]["head_sha"])
@@ -29,6 +30,7 @@ async def reconsider_after_check_run(event: WebhookEvent, services: Services) ->
 
 @router.register("check_suite", "completed")
 async def reconsider_after_check_suite(event: WebhookEvent, services: Services) -> None:
+    """Another app's check suite finished: the commit may be deployable now."""
     if event.repo is None or _is_ours(event, services, "check_suite"):
         return
     await services.deployer.reconsider(event.repo, event.payload["check_suite"]["head_sha"])
@@ -36,5 +38,6 @@ async def reconsider_after_check_suite(event: WebhookEvent, services: Services) 
 
 @router.register("status")
 async def reconsider_after_status(event: WebhookEvent, services: Services) -> None:
+    """A commit status changed: the commit may be deployable now."""
     if event.repo is not None:
         await services.deployer.reconsider(event.repo, event.payload["sha"])

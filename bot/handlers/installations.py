@@ -19,6 +19,7 @@ def _repos(items: list[dict[str, Any]] | None) -> list[tuple[int, str, bool]]:
 
 @router.register("installation", "created", "new_permissions_accepted", "unsuspend")
 async def remember_installation(event: WebhookEvent, services: Services) -> None:
+    """Record a new (or resumed) installation and its repositories."""
     context = services.context
     installation = event.payload["installation"]
     account = (installation.get("account") or {}).get("login", "")
@@ -30,6 +31,7 @@ async def remember_installation(event: WebhookEvent, services: Services) -> None
 
 @router.register("installation", "deleted")
 async def forget_installation(event: WebhookEvent, services: Services) -> None:
+    """Forget an uninstalled installation and drop its tokens."""
     context = services.context
     installation_id = event.payload["installation"]["id"]
     await context.store.installations.forget(installation_id)
@@ -38,6 +40,7 @@ async def forget_installation(event: WebhookEvent, services: Services) -> None:
 
 @router.register("installation", "suspend")
 async def suspend_installation(event: WebhookEvent, services: Services) -> None:
+    """Mark an installation suspended and drop its tokens."""
     context = services.context
     installation_id = event.payload["installation"]["id"]
     await context.store.installations.set_suspended(installation_id, True)
@@ -46,6 +49,7 @@ async def suspend_installation(event: WebhookEvent, services: Services) -> None:
 
 @router.register("installation_repositories", "added", "removed")
 async def update_repositories(event: WebhookEvent, services: Services) -> None:
+    """Follow repositories added to or removed from an installation."""
     context = services.context
     installation = event.payload["installation"]
     if await context.store.installations.get(installation["id"]) is None:

@@ -21,6 +21,7 @@ router: Router[Services] = Router()
 )
 @router.register("pull_request_review", "submitted", "dismissed")
 async def evaluate_pull_request(event: WebhookEvent, services: Services) -> None:
+    """A pull request or its reviews changed: decide again whether to merge it."""
     if event.installation_id is None or event.repo is None:
         return
     number = int(event.payload["pull_request"]["number"])
@@ -42,6 +43,7 @@ async def evaluate_checked_commit(event: WebhookEvent, services: Services) -> No
 
 @router.register("status")
 async def evaluate_status_commit(event: WebhookEvent, services: Services) -> None:
+    """A commit status changed: decide again for the pull requests at that commit."""
     if event.installation_id is None or event.repo is None:
         return
     sha = str(event.payload["sha"])

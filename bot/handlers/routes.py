@@ -8,6 +8,7 @@ from bot.wiring import Services
 
 
 def build_router() -> Router[Services]:
+    """Every feature's router in one."""
     return Router(
         installations.router,
         ci.router,
