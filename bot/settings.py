@@ -26,6 +26,7 @@ from bot.executor.sandbox_policy import (
     SandboxPolicy,
     build_user_from,
 )
+from bot.extras import missing_extra
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WEB_URL = "https://github.com"
@@ -162,6 +163,8 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     executor = values.get("GREENLIGHT_EXECUTOR", "local").strip() or "local"
     if executor not in EXECUTORS:
         problems.append(f"GREENLIGHT_EXECUTOR: {executor!r} is not one of {', '.join(EXECUTORS)}")
+    elif executor == "celery" and (missing := missing_extra("celery")):
+        problems.append(f"GREENLIGHT_EXECUTOR: celery {missing}")
     required_by = WITH_CELERY if executor == "celery" else None
     broker_url = _broker_url(values, required_by=required_by, problems=problems)
     ticket_key = _ticket_key(values, required_by=required_by, problems=problems)
@@ -328,6 +331,8 @@ def _database_url(values: Mapping[str, str], problems: list[str]) -> str:
             f"DATABASE_URL: {database_url!r} is not supported; use sqlite:///path.db or "
             "postgresql://user@host:5432/db"
         )
+    elif not database_url.startswith("sqlite://") and (missing := missing_extra("postgres")):
+        problems.append(f"DATABASE_URL: PostgreSQL {missing}")
     return database_url
 
 

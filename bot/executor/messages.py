@@ -5,11 +5,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bot.executor.sandbox_policy import SandboxPolicy
-
 
 def checkout_failed(sha: str, error: str) -> str:
     return f"Could not check out {sha}: {error}\n"
@@ -125,18 +120,18 @@ def worker_refuses(problem: str) -> str:
     return f"This Celery worker will not take build jobs: {problem}"
 
 
-def sandbox_status(policy: SandboxPolicy, problem: str | None) -> str:
+def sandbox_status(mode: str, network: str, problem: str | None) -> str:
     """One line for the status page: how builds are isolated on this service."""
-    if policy.mode == "none":
+    if mode == "none":
         return "Builds run UNSANDBOXED (GREENLIGHT_SANDBOX=none). " + sandbox_off()
     if problem is not None:
         return "Builds cannot run: " + problem
-    network = (
+    reach = (
         "their own network (no access to this machine's services)"
-        if policy.network == "own"
+        if network == "own"
         else "the host's network (GREENLIGHT_SANDBOX_NETWORK=host)"
     )
-    return f"Builds run in a bubblewrap sandbox, with {network}."
+    return f"Builds run in a bubblewrap sandbox, with {reach}."
 
 
 def sandbox_unavailable(problem: str) -> str:

@@ -46,6 +46,7 @@ class GitHubApp:
         self._clients: dict[int, InstallationClient] = {}
 
     def jwt(self) -> str:
+        """The app's JWT, for the calls made as the app itself."""
         if self.credentials is None:
             raise GitHubError("the app has no credentials yet; finish the setup page first")
         return app_jwt(self.credentials.app_id, self.credentials.private_key, now=self._clock())
@@ -151,6 +152,7 @@ class InstallationClient:
         self.writes = WritePacer()
 
     async def token(self) -> str:
+        """The installation's access token (cached until shortly before it expires)."""
         return await self._app.tokens.token(self.installation_id)
 
     async def code_token(self, repository_id: int) -> str:
@@ -188,6 +190,7 @@ class InstallationClient:
     # Check runs ------------------------------------------------------------------------
 
     async def create_check_run(self, repo: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a check run on a commit."""
         owner, name = repo.split("/", 1)
         return dict(
             await self._call(
@@ -201,6 +204,7 @@ class InstallationClient:
     async def update_check_run(
         self, repo: str, check_run_id: int, body: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Change a check run: status, conclusion, output or buttons."""
         owner, name = repo.split("/", 1)
         return dict(
             await self._call(
@@ -221,6 +225,7 @@ class InstallationClient:
         )
 
     async def combined_status(self, repo: str, ref: str) -> dict[str, Any]:
+        """The combined commit status of `ref` (the statuses API, not check runs)."""
         owner, name = repo.split("/", 1)
         return dict(
             await self._call(
@@ -233,6 +238,7 @@ class InstallationClient:
     # Pull requests ---------------------------------------------------------------------
 
     async def pull_request(self, repo: str, number: int) -> dict[str, Any]:
+        """One pull request, as GitHub returns it."""
         owner, name = repo.split("/", 1)
         return dict(
             await self._call(
@@ -243,6 +249,7 @@ class InstallationClient:
         )
 
     async def pull_requests_for_commit(self, repo: str, sha: str) -> list[dict[str, Any]]:
+        """The pull requests whose head or merge commit is `sha`."""
         owner, name = repo.split("/", 1)
         return await self._list(
             "/repos/{owner}/{repo}/commits/{commit_sha}/pulls",
@@ -250,6 +257,7 @@ class InstallationClient:
         )
 
     async def open_pull_requests(self, repo: str) -> list[dict[str, Any]]:
+        """Every open pull request of the repository."""
         owner, name = repo.split("/", 1)
         return await self._list(
             "/repos/{owner}/{repo}/pulls{?state,per_page}",
@@ -257,6 +265,7 @@ class InstallationClient:
         )
 
     async def reviews(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """Every review of a pull request, oldest first."""
         owner, name = repo.split("/", 1)
         return await self._list(
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews{?per_page}",
@@ -281,6 +290,7 @@ class InstallationClient:
         )
 
     async def update_branch(self, repo: str, number: int, *, expected_head: str) -> None:
+        """Merge the base into the pull request's branch, if its head is still `expected_head`."""
         owner, name = repo.split("/", 1)
         await self._call(
             "put",
@@ -290,6 +300,7 @@ class InstallationClient:
         )
 
     async def delete_branch(self, repo: str, branch: str) -> None:
+        """Delete a branch (the head of a merged pull request)."""
         owner, name = repo.split("/", 1)
         await self._call(
             "delete",
@@ -324,6 +335,7 @@ class InstallationClient:
     # Comments, reactions, permissions ------------------------------------------------------
 
     async def comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
+        """Post a comment on an issue or pull request."""
         owner, name = repo.split("/", 1)
         return dict(
             await self._call(
@@ -335,6 +347,7 @@ class InstallationClient:
         )
 
     async def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
+        """Replace the text of a comment."""
         owner, name = repo.split("/", 1)
         await self._call(
             "patch",
@@ -344,6 +357,7 @@ class InstallationClient:
         )
 
     async def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """Every comment on an issue or pull request, oldest first."""
         owner, name = repo.split("/", 1)
         return await self._list(
             "/repos/{owner}/{repo}/issues/{issue_number}/comments{?per_page}",
@@ -351,6 +365,7 @@ class InstallationClient:
         )
 
     async def react(self, repo: str, comment_id: int, content: str) -> None:
+        """Add a reaction (`eyes`, `+1`…) to a comment."""
         owner, name = repo.split("/", 1)
         await self._call(
             "post",
@@ -375,6 +390,7 @@ class InstallationClient:
     # Deployments -----------------------------------------------------------------------------
 
     async def create_deployment(self, repo: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a GitHub Deployment."""
         owner, name = repo.split("/", 1)
         return dict(
             await self._call(
@@ -388,6 +404,7 @@ class InstallationClient:
     async def create_deployment_status(
         self, repo: str, deployment_id: int, body: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Add a status (`in_progress`, `success`…) to a GitHub Deployment."""
         owner, name = repo.split("/", 1)
         return dict(
             await self._call(

@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 from bot import messages
-from bot.context import Context
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.router import Router
 from bot.pipeline.requests import BuildRequest
+from bot.wiring import Services
 
-router: Router[Context] = Router()
+router: Router[Services] = Router()
 log = logging.getLogger("greenlight.ci")
 NULL_SHA = "0" * 40
 
@@ -84,11 +84,12 @@ def merge_group_build(payload: dict[str, Any], installation_id: int) -> BuildReq
 
 
 @router.register("pull_request", "opened", "synchronize", "reopened", "ready_for_review")
-async def build_pull_request(event: WebhookEvent, context: Context) -> None:
+async def build_pull_request(event: WebhookEvent, services: Services) -> None:
+    """Build the pull request's new head and cancel its superseded runs."""
     if event.installation_id is None:
         return
     request = pull_request_build(event.payload, event.installation_id)
-    pipeline = context.require_pipeline()
+    pipeline = services.pipeline
     await pipeline.cancel_pull_request(
         request.repo,
         request.pr_number or 0,
@@ -99,9 +100,10 @@ async def build_pull_request(event: WebhookEvent, context: Context) -> None:
 
 
 @router.register("pull_request", "closed")
-async def stop_closed_pull_request(event: WebhookEvent, context: Context) -> None:
+async def stop_closed_pull_request(event: WebhookEvent, services: Services) -> None:
+    """A closed pull request's runs are cancelled."""
     number = event.payload["pull_request"]["number"]
-    await context.require_pipeline().cancel_pull_request(
+    await services.pipeline.cancel_pull_request(
         event.payload["repository"]["full_name"],
         number,
         keep_sha=None,
@@ -110,31 +112,33 @@ async def stop_closed_pull_request(event: WebhookEvent, context: Context) -> Non
 
 
 @router.register("push")
-async def build_push(event: WebhookEvent, context: Context) -> None:
+async def build_push(event: WebhookEvent, services: Services) -> None:
+    """Build the new tip of a pushed branch."""
     if event.installation_id is None:
         return
     request = push_build(event.payload, event.installation_id)
     if request is not None:
-        await context.require_pipeline().build(request)
+        await services.pipeline.build(request)
 
 
 @router.register("merge_group", "checks_requested")
-async def build_merge_group(event: WebhookEvent, context: Context) -> None:
+async def build_merge_group(event: WebhookEvent, services: Services) -> None:
+    """Build the merge queue's temporary commit."""
     if event.installation_id is None:
         return
-    await context.require_pipeline().build(merge_group_build(event.payload, event.installation_id))
+    await services.pipeline.build(merge_group_build(event.payload, event.installation_id))
 
 
 @router.register("check_run", "rerequested")
-async def rerun_check(event: WebhookEvent, context: Context) -> None:
+async def rerun_check(event: WebhookEvent, services: Services) -> None:
     """GitHub's "Re-run" on one of our check runs: that job (and what needs it) again."""
     external_id = str(event.payload["check_run"].get("external_id") or "")
     kind, _, ident = external_id.partition(":")
     if not ident.isdigit():
         return
-    pipeline = context.require_pipeline()
+    pipeline = services.pipeline
     if kind == "job":
-        job = await context.store.runs.job(int(ident))
+        job = await services.context.store.runs.job(int(ident))
         if job is not None:
             await pipeline.rerun(job.run_id, names={job.name})
     elif kind == "run":
@@ -142,9 +146,9 @@ async def rerun_check(event: WebhookEvent, context: Context) -> None:
 
 
 @router.register("check_suite", "rerequested")
-async def rerun_suite(event: WebhookEvent, context: Context) -> None:
+async def rerun_suite(event: WebhookEvent, services: Services) -> None:
     """GitHub's "Re-run all jobs": the whole run of that commit again."""
     repo = event.payload["repository"]["full_name"]
-    run = await context.store.runs.for_sha(repo, event.payload["check_suite"]["head_sha"])
+    run = await services.context.store.runs.for_sha(repo, event.payload["check_suite"]["head_sha"])
     if run is not None:
-        await context.require_pipeline().rerun(run.id)
+        await services.pipeline.rerun(run.id)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from bot import links, messages
+from bot.context import Context
 from bot.core.checks import (
     CheckOutput,
     aggregate_conclusion,
@@ -22,9 +22,6 @@ from bot.pipeline.check_runs import (
     job_view,
 )
 from bot.store.records import Job, Run, Status
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 
 def _plain(title: str, summary: str) -> CheckOutput:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from bot import messages
+from bot.context import Context
 from bot.core.config import CONFIG_PATH, Config, ConfigError
 from bot.core.config_parser import parse_config
 from bot.core.plan import PlanContext, PlannedJob, plan_jobs
@@ -31,9 +31,6 @@ from bot.pipeline.secrets import load_secrets
 from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.store import NewJob, NewRun
 from bot.store.records import Job, Run, Status
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 log = logging.getLogger("greenlight.pipeline")
 RunHook = Callable[[Run], Awaitable[None]]
@@ -67,7 +64,8 @@ class Pipeline:
     async def report_sandbox(self) -> str:
         """Say in the log how builds are isolated here; the same words for the status page."""
         problem = await self.sandbox.problem()
-        status = executor_messages.sandbox_status(self.sandbox.policy, problem)
+        policy = self.sandbox.policy
+        status = executor_messages.sandbox_status(policy.mode, policy.network, problem)
         if not self.sandbox.enabled:
             log.warning(executor_messages.sandbox_off())
         elif problem is not None:

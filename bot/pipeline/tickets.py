@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from bot import links, messages
+from bot.context import Context
 from bot.core.config import Environment
 from bot.core.trust import may_use_secrets
 from bot.core.variables import BuildInfo, greenlight_variables
@@ -15,9 +15,6 @@ from bot.pipeline.jobspec import load_job
 from bot.pipeline.secrets import secrets_for
 from bot.store.deployments import DeploymentRecord, Deployments
 from bot.store.records import Job, Run
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 
 class CodeTokenUnavailable(Exception):

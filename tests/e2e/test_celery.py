@@ -18,7 +18,6 @@ from cryptography.fernet import Fernet
 
 from bot import worker
 from bot.core.config import Step
-from bot.deploy.service import deployer_for
 from bot.executor.base import Target, TargetKind, Ticket
 from bot.executor.celery import CeleryExecutor
 from bot.executor.sealing import seal, unseal
@@ -154,7 +153,7 @@ async def test_a_worker_builds_the_push(celery_greenlight: Greenlight) -> None:
             )
         },
     )
-    assert type(greenlight.context.require_pipeline().executor).__name__ == "CeleryExecutor"
+    assert type(greenlight.services.pipeline.executor).__name__ == "CeleryExecutor"
     run = await greenlight.run_for(REPO, sha, deadline=60)
     jobs = await greenlight.jobs(run)
     assert (jobs["build"].conclusion, jobs["test"].conclusion) == ("success", "failure")
@@ -193,7 +192,7 @@ async def test_a_worker_runs_the_deploy(celery_greenlight: Greenlight) -> None:
     await wait_until(deployed, deadline=60, message="the staging deploy to succeed")
     # The steps ran in a workspace of the worker's own work dir, not the service's.
     assert marks.read_text().startswith(str(greenlight.tmp_path / "worker" / "workspaces"))
-    deployer = deployer_for(greenlight.context)
+    deployer = greenlight.services.deployer
     (record,) = await deployer.store.history(REPO, "staging")
     assert (record.state, record.conclusion) == (DeployState.SUCCESS, "success")
     assert f"deployed {sha}" in await deployer.store.read_log(record.id)

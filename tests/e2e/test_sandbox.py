@@ -76,7 +76,7 @@ def attack_config(greenlight: Greenlight, port: int) -> dict[str, str]:
     paths = [
         greenlight.tmp_path,  # .env, the secrets file, the store, a worker's work dir
         settings.work_dir.absolute(),
-        greenlight.context.require_pipeline().sandbox.workspaces(settings.work_dir),
+        greenlight.services.pipeline.sandbox.workspaces(settings.work_dir),
         Path("/var/tmp"),  # where workspaces go when the build user cannot reach the work dir
     ]
     job, deploy = probe("JOB-CANARY", port, paths), probe("DEPLOY-CANARY", port, paths)
