@@ -25,7 +25,7 @@ from bot.executor.sandbox_network import local_addresses
 from bot.executor.sandbox_policy import SandboxPolicy
 from bot.executor.workspace import GitCache, GitError
 from tests.executor.test_process import Log
-from tests.helpers import Listener
+from tests.helpers import Listener, wait_until
 from tests.sandbox.conftest import PeerHost, process_exists
 from tests.services import POSTGRES_PORT, REDIS_PORT
 
@@ -163,7 +163,8 @@ async def test_cancel_ends_every_process_of_the_step(sandbox: Sandbox, walkable:
         )
     )
     await log.wait_for("running")
-    assert process_exists(f"sleep\0{marker}")
+    # "running" is printed while the sleeps may still be starting: wait for them.
+    await wait_until(lambda: process_exists(f"sleep\0{marker}"), message="the sleeps")
     cancel.set()
     outcome, _ = await running
     assert outcome.conclusion == "cancelled"
