@@ -24,6 +24,7 @@ def dump_job(job: PlannedJob, *, order: int) -> str:
             "secrets": list(job.secrets),
             "secret_files": list(job.secret_files),
             "skip_reason": job.skip_reason,
+            "skipped_by_marker": job.skipped_by_marker,
         }
     )
 
@@ -42,4 +43,5 @@ def load_job(text: str) -> PlannedJob:
         secrets=tuple(data["secrets"]),
         secret_files=tuple(data.get("secret_files", ())),  # runs planned before they existed
         skip_reason=data.get("skip_reason"),
+        skipped_by_marker=bool(data.get("skipped_by_marker", False)),
     )

@@ -44,6 +44,7 @@ def _run(row: Any) -> Run:
     values["status"] = Status(values["status"])
     values["trusted"] = bool(values["trusted"])
     values["fork"] = bool(values["fork"])
+    values["plans"] = tuple(values["plans"].split())
     return Run(**values)
 
 
@@ -115,6 +116,20 @@ class Runs:
             await connection.execute(
                 runs.update().where(runs.c.id == run_id).values(**changes, updated_at=now)
             )
+
+    async def add_plan(self, run_id: int, key: str, *, now: float) -> None:
+        """Record that the run's jobs now include the plan of trigger `key`."""
+        async with self._engine.begin() as connection:
+            current = (
+                await connection.execute(sa.select(runs.c.plans).where(runs.c.id == run_id))
+            ).scalar()
+            keys = (current or "").split()
+            if key not in keys:
+                await connection.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id)
+                    .values(plans=" ".join([*keys, key]), updated_at=now)
+                )
 
     async def add_jobs(self, run_id: int, new_jobs: Sequence[NewJob]) -> list[Job]:
         """Add jobs to a run, each as the next attempt of its name."""
