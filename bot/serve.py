@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -22,11 +21,8 @@ def configure_logging() -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-def serve(args: Sequence[str]) -> int:
+def serve() -> int:
     """Run until interrupted; report every settings problem at once and exit 2."""
-    if args:
-        print(f"serve takes no arguments (got {' '.join(args)})", file=sys.stderr)
-        return 2
     configure_logging()
     try:
         settings = load_settings()

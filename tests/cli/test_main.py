@@ -41,6 +41,46 @@ def git_repo(path: Path, files: dict[str, str]) -> Path:
     return path
 
 
+@pytest.mark.parametrize(
+    "args", [("--help",), ("-h",), ("help",), ("serve", "--help"), ("serve", "-h")]
+)
+def test_help_shows_every_command(tmp_path: Path, args: tuple[str, ...]) -> None:
+    done = python_m_bot(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "usage: python -m bot [serve]" in done.stdout
+    assert "python -m bot run [PATH] [--job NAME]... [--no-sandbox]" in done.stdout
+    assert "python -m bot check [PATH]" in done.stdout
+    assert not (tmp_path / "greenlight.db").exists()  # asking for help starts nothing
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_each_command_has_its_own_help(tmp_path: Path, command: str) -> None:
+    done = python_m_bot(command, "--help", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: python -m bot {command} ")
+
+
+def test_an_unknown_command_is_refused_with_the_usage(tmp_path: Path) -> None:
+    done = python_m_bot("chek", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "unknown command 'chek'; did you mean 'check'?" in done.stderr
+    assert "usage: python -m bot [serve]" in done.stderr
+    unrelated = python_m_bot("deploy", cwd=tmp_path)
+    assert unrelated.returncode == 2
+    assert "the commands are serve, run, check" in unrelated.stderr
+
+
+@pytest.mark.parametrize("args", [("--verbose",), ("serve", "now")])
+def test_serve_refuses_arguments_with_the_usage(tmp_path: Path, args: tuple[str, ...]) -> None:
+    done = python_m_bot(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"serve takes no arguments (got {args[-1]})" in done.stderr
+    assert "usage: python -m bot [serve]" in done.stderr
+    assert not (tmp_path / "greenlight.db").exists()
+
+
 def test_check_reports_errors_with_lines(tmp_path: Path) -> None:
     git_repo(
         tmp_path,
