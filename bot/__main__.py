@@ -15,7 +15,7 @@ USAGE = """usage: python -m bot [serve]
 
 commands:
   serve   start the service (the default); it reads its settings from the environment
-          and from .env in the working directory (PORT, PUBLIC_URL, DATABASE_URL…)
+          and from .env in the working directory (PORT, HOST, PUBLIC_URL, DATABASE_URL…)
   run     run a checkout's pipeline locally, without GitHub; PATH is the checkout
           (default .), --job runs only that job and what it needs (repeatable),
           --no-sandbox runs steps without bubblewrap

@@ -33,6 +33,8 @@ def serve() -> int:
         return 2
     from bot.web.app import create_app
 
-    print(f"Greenlight listening on port {settings.port}; open {settings.public_url}/")
-    web.run_app(create_app(settings), port=settings.port, print=None)
+    print(
+        f"Greenlight listening on {settings.host} port {settings.port}; open {settings.public_url}/"
+    )
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
     return 0

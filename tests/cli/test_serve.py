@@ -1,0 +1,95 @@
+"""`python -m bot` serving, as a newcomer starts it: where it listens and what it prints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.cli.test_main import free_port
+
+# Unset for these tests: the service starts as on a first run, without an app.
+APP_VARIABLES = (
+    "GITHUB_APP_ID",
+    "GITHUB_PRIVATE_KEY",
+    "GITHUB_PRIVATE_KEY_PATH",
+    "GITHUB_WEBHOOK_SECRET",
+    "DATABASE_URL",
+    "HOST",
+    "PORT",
+    "PUBLIC_URL",
+)
+
+
+def poll(condition: Callable[[], bool], *, deadline: float = 30.0, message: str) -> None:
+    """Check `condition` until it holds; fail after `deadline` seconds."""
+    give_up = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < give_up, f"timed out after {deadline} s waiting for {message}"
+        time.sleep(0.05)
+
+
+@dataclass
+class Service:
+    """A `python -m bot` process and what it printed so far."""
+
+    process: subprocess.Popen[str]
+    stdout_file: Path
+    stderr_file: Path
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_file.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_file.read_text()
+
+    def has_exited(self) -> bool:
+        return self.process.poll() is not None
+
+    def answers(self, address: str, path: str = "/healthz") -> bool:
+        """True once `path` answers 200 at `address`; fails the test if the service died."""
+        assert not self.has_exited(), self.stdout + self.stderr
+        try:
+            with urllib.request.urlopen(f"http://{address}{path}", timeout=5) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+
+@contextmanager
+def running_service(tmp_path: Path, **env: str) -> Iterator[Service]:
+    """`python -m bot` started in `tmp_path` without app credentials; stopped afterwards."""
+    environ = {name: value for name, value in os.environ.items() if name not in APP_VARIABLES}
+    stdout_file, stderr_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with stdout_file.open("w") as stdout, stderr_file.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=tmp_path,
+            env={**environ, **env},
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        yield Service(process, stdout_file, stderr_file)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_host_sets_the_listen_address(tmp_path: Path) -> None:
+    port = free_port()
+    with running_service(tmp_path, HOST="127.0.0.2", PORT=str(port)) as service:
+        poll(
+            lambda: service.answers(f"127.0.0.2:{port}"),
+            message="the service on 127.0.0.2",
+        )
+        assert not service.answers(f"127.0.0.1:{port}")  # not every interface
