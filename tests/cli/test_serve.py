@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -11,6 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.cli.test_main import free_port
 
@@ -93,3 +96,42 @@ def test_host_sets_the_listen_address(tmp_path: Path) -> None:
             message="the service on 127.0.0.2",
         )
         assert not service.answers(f"127.0.0.1:{port}")  # not every interface
+
+
+@pytest.mark.parametrize("host", [None, "127.0.0.1"])
+def test_a_port_in_use_is_one_line_naming_it(tmp_path: Path, host: str | None) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"PORT": str(port), **({"HOST": host} if host else {})}
+        with running_service(tmp_path, **env) as service:
+            poll(service.has_exited, message="the service to give up")
+    assert service.process.returncode == 1
+    assert service.stdout == ""  # never "listening"
+    assert service.stderr.splitlines() == [
+        f"Greenlight cannot listen on {f'{host} (HOST) ' if host else ''}port {port} (PORT): "
+        "another program is using it; stop that program, or set PORT to a free port"
+    ]
+    assert not (tmp_path / "greenlight.db").exists()  # it stopped before any start-up work
+
+
+def test_a_host_of_another_machine_is_named(tmp_path: Path) -> None:
+    port = free_port()
+    with running_service(tmp_path, HOST="192.0.2.1", PORT=str(port)) as service:
+        poll(service.has_exited, message="the service to give up")  # TEST-NET-1: no one's
+    assert service.process.returncode == 1
+    assert service.stderr.splitlines() == [
+        f"Greenlight cannot listen on 192.0.2.1 (HOST) port {port} (PORT): "
+        "HOST is not an address of this machine; leave it unset to listen on every one"
+    ]
+
+
+def test_it_says_listening_only_once_it_answers(tmp_path: Path) -> None:
+    port = free_port()
+    with running_service(tmp_path, PORT=str(port)) as service:
+        poll(lambda: "listening" in service.stdout, message="the listening line")
+        assert service.answers(f"127.0.0.1:{port}")  # at once: no retry
+        assert service.stdout.splitlines()[0] == (
+            f"Greenlight listening on 0.0.0.0 port {port}; open http://localhost:{port}/"
+        )
