@@ -20,6 +20,15 @@ def listening(settings: Settings) -> str:
     )
 
 
+def setup_invitation(url: str) -> str:
+    """Where to register the app on a first run: the address holds the setup code."""
+    return (
+        "No GitHub App yet: register one at this address (its setup code, new at each start,\n"
+        "keeps the setup page to whoever can read this console):\n"
+        f"    {url}"
+    )
+
+
 def cannot_listen(settings: Settings, error: OSError) -> str:
     """One line on why the service cannot take its address, naming the variables to change."""
     where = f"port {settings.port} (PORT)"
@@ -62,11 +71,16 @@ def serve() -> int:
         print(cannot_listen(settings, error), file=sys.stderr)
         return 1
     from bot.web.app import create_app
+    from bot.web.setup import SETUP_CODE, setup_url
+
+    app = create_app(settings)
 
     def started(_: str) -> None:  # aiohttp calls it once every socket listens
         print(listening(settings), flush=True)
+        if settings.credentials is None:
+            print(setup_invitation(setup_url(settings.public_url, app[SETUP_CODE])), flush=True)
 
-    web.run_app(create_app(settings), sock=sockets, print=started)
+    web.run_app(app, sock=sockets, print=started)
     return 0
 
 

@@ -4,16 +4,23 @@ The page posts `app.yml` (with this service's URLs filled in) to GitHub; GitHub 
 the app and redirects back with a code; the code is exchanged for the app's id, key and
 webhook secret, which are written to `.env` and applied to the running service.
 https://docs.github.com/en/apps/sharing-github-apps/registering-a-github-app-from-a-manifest
+
+Whoever completes the flow decides which app this service trusts, and the service listens
+on every interface by default, so the page first asks for a setup code that only the
+console shows (as Jupyter prints its token): a new one at each start. The callback is
+honoured only for a `state` handed to a page that had the code.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
 import logging
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import yaml
 from aiohttp import web
@@ -26,6 +33,7 @@ from bot.web.pages import page
 log = logging.getLogger("greenlight.setup")
 MANIFEST_PATH = Path(__file__).resolve().parents[1] / "app.yml"
 SETUP_STATE = web.AppKey("setup_state", set[str])
+SETUP_CODE = web.AppKey("setup_code", str)
 # Events GitHub always sends to an app whatever it subscribes to.
 IMPLICIT_EVENTS = {"installation", "installation_repositories", "ping"}
 
@@ -38,6 +46,21 @@ def load_manifest(public_url: str) -> dict[str, Any]:
     manifest["redirect_url"] = f"{public_url}/setup/callback"
     manifest["setup_url"] = f"{public_url}/"
     return manifest
+
+
+def new_setup_code() -> str:
+    """A code for the console, unguessable: 128 random bits."""
+    return secrets.token_urlsafe(16)
+
+
+def setup_url(public_url: str, code: str) -> str:
+    """The setup page's address with the code in it, as the console prints it."""
+    return f"{public_url}/?{urlencode({'code': code})}"
+
+
+def is_setup_code(given: str, code: str) -> bool:
+    """True when `given` is the code, compared in constant time; pasted spaces are forgiven."""
+    return hmac.compare_digest(given.strip().encode(), code.encode())
 
 
 def write_env(env_file: Path, values: dict[str, str]) -> None:
@@ -67,18 +90,23 @@ async def home(request: web.Request) -> web.Response:
             f"<p>{html.escape(sandbox)}</p>"
             f"<h2>Installations</h2><ul>{rows or '<li>none yet</li>'}</ul>",
         )
+    given = request.query.get("code", "")
+    if not given:
+        return _private(page(SETUP_TITLE, code_form()))
+    if not is_setup_code(given, request.app[SETUP_CODE]):
+        return _private(page(SETUP_TITLE, code_form(refused=True), status=403))
     state = secrets.token_urlsafe(16)
     request.app[SETUP_STATE].add(state)
-    manifest = html.escape(json.dumps(load_manifest(settings.public_url)))
-    action = html.escape(f"{settings.web_url}/settings/apps/new?state={state}")
-    return page(
-        "Set up Greenlight",
-        "<p>Greenlight has no GitHub App yet. Register one on GitHub: it takes one click, "
-        "and GitHub sends you back here.</p>"
-        f'<form action="{action}" method="post">'
-        f'<input type="hidden" name="manifest" value="{manifest}">'
-        '<button type="submit">Register the GitHub App</button></form>',
-    )
+    manifest = json.dumps(load_manifest(settings.public_url))
+    action = f"{settings.web_url}/settings/apps/new?state={state}"
+    return _private(page(SETUP_TITLE, register_form(action, manifest)))
+
+
+def _private(response: web.Response) -> web.Response:
+    """A setup page: its address holds the code, so no browser keeps it or sends it on."""
+    response.headers["Referrer-Policy"] = "no-referrer"  # the form posts to GitHub
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def callback(request: web.Request) -> web.Response:
@@ -119,4 +147,38 @@ async def callback(request: web.Request) -> web.Response:
         f"its credentials are saved in <code>{html.escape(str(request.app[SETTINGS].env_file))}"
         f"</code>.</p><p>Now <a href='{html.escape(install_url)}'>install it on your "
         "repositories</a>, and add <code>.github/greenlight.yml</code> to each.</p>",
+    )
+
+
+# What the setup pages say (the status and callback pages above say their own).
+
+SETUP_TITLE = "Set up Greenlight"
+
+
+def code_form(*, refused: bool = False) -> str:
+    """Ask for the setup code; say so plainly when the one given is wrong."""
+    problem = (
+        "<p role='alert'><b>That is not the setup code.</b> Copy it from the console again: "
+        "Greenlight prints a new one each time it starts.</p>"
+        if refused
+        else ""
+    )
+    return (
+        f"{problem}<p>Greenlight has no GitHub App yet. Whoever registers it decides which "
+        "app this service trusts, so first enter the setup code that Greenlight printed in "
+        "its console when it started (or open the address printed there, which holds it).</p>"
+        "<form action='/' method='get'><label>Setup code "
+        "<input name='code' autocomplete='off' required autofocus></label> "
+        "<button type='submit'>Continue</button></form>"
+    )
+
+
+def register_form(action: str, manifest: str) -> str:
+    """The one-click form that posts the manifest to GitHub."""
+    return (
+        "<p>Greenlight has no GitHub App yet. Register one on GitHub: it takes one click, "
+        "and GitHub sends you back here.</p>"
+        f'<form action="{html.escape(action)}" method="post">'
+        f'<input type="hidden" name="manifest" value="{html.escape(manifest)}">'
+        '<button type="submit">Register the GitHub App</button></form>'
     )

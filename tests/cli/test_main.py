@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -158,49 +155,3 @@ def test_serve_reports_bad_settings_at_once(tmp_path: Path) -> None:
     assert done.returncode == 2
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "PORT", "GITHUB_WEBHOOK_SECRET"):
         assert name in done.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.mark.parametrize("args", [(), ("serve",)])
-def test_serve_starts_on_embedded_defaults(tmp_path: Path, args: tuple[str, ...]) -> None:
-    port = free_port()
-    env = {**os.environ, "PORT": str(port)}
-    for name in (
-        "GITHUB_APP_ID",
-        "GITHUB_PRIVATE_KEY",
-        "GITHUB_PRIVATE_KEY_PATH",
-        "GITHUB_WEBHOOK_SECRET",
-        "DATABASE_URL",
-    ):
-        env.pop(name, None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as health:
-                    assert health.status == 200
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "the service did not answer in 30 s"
-                time.sleep(0.1)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as setup:
-            page = setup.read().decode()
-        assert "Register the GitHub App" in page
-        assert (tmp_path / "greenlight.db").exists()  # SQLite in the working directory
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)

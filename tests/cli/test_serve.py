@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_main import free_port
-
 # Unset for these tests: the service starts as on a first run, without an app.
 APP_VARIABLES = (
     "GITHUB_APP_ID",
@@ -28,6 +27,12 @@ APP_VARIABLES = (
     "PORT",
     "PUBLIC_URL",
 )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def poll(condition: Callable[[], bool], *, deadline: float = 30.0, message: str) -> None:
@@ -68,13 +73,13 @@ class Service:
 
 
 @contextmanager
-def running_service(tmp_path: Path, **env: str) -> Iterator[Service]:
-    """`python -m bot` started in `tmp_path` without app credentials; stopped afterwards."""
+def running_service(tmp_path: Path, *args: str, **env: str) -> Iterator[Service]:
+    """`python -m bot ARGS` started in `tmp_path` without app credentials; stopped afterwards."""
     environ = {name: value for name, value in os.environ.items() if name not in APP_VARIABLES}
     stdout_file, stderr_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with stdout_file.open("w") as stdout, stderr_file.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot"],
+            [sys.executable, "-m", "bot", *args],
             cwd=tmp_path,
             env={**environ, **env},
             stdout=stdout,
@@ -135,3 +140,20 @@ def test_it_says_listening_only_once_it_answers(tmp_path: Path) -> None:
         assert service.stdout.splitlines()[0] == (
             f"Greenlight listening on 0.0.0.0 port {port}; open http://localhost:{port}/"
         )
+
+
+@pytest.mark.parametrize("args", [(), ("serve",)])
+def test_serve_starts_on_embedded_defaults(tmp_path: Path, args: tuple[str, ...]) -> None:
+    port = free_port()
+    with running_service(tmp_path, *args, PORT=str(port)) as service:
+        poll(lambda: "?code=" in service.stdout, message="the setup address")
+        assert service.answers(f"127.0.0.1:{port}")
+        assert (tmp_path / "greenlight.db").exists()  # SQLite in the working directory
+        printed = re.search(rf"http://localhost:{port}(/\?code=\S+)", service.stdout)
+        assert printed is not None, service.stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{printed[1]}") as setup:
+            assert "Register the GitHub App" in setup.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as without_code:
+            page = without_code.read().decode()
+        assert "enter the setup code" in page
+        assert "Register the GitHub App" not in page
