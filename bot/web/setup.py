@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hmac
 import html
+import ipaddress
 import json
 import logging
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import yaml
 from aiohttp import web
@@ -63,6 +64,18 @@ def is_setup_code(given: str, code: str) -> bool:
     return hmac.compare_digest(given.strip().encode(), code.encode())
 
 
+def is_this_machine(url: str) -> bool:
+    """True when only this machine can reach `url` (localhost, 127.0.0.1, ::1), so GitHub can't."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: whether GitHub reaches it is up to DNS and the network
+    return address.is_loopback or address.is_unspecified
+
+
 def write_env(env_file: Path, values: dict[str, str]) -> None:
     """Set keys in a .env file, keeping every other line as it was."""
     lines = env_file.read_text().splitlines() if env_file.exists() else []
@@ -75,7 +88,6 @@ def write_env(env_file: Path, values: dict[str, str]) -> None:
 
 async def home(request: web.Request) -> web.Response:
     """The setup page before the app exists; a short status page after."""
-    settings = request.app[SETTINGS]
     github = request.app[GITHUB]
     if github.credentials is not None:
         installations = await request.app[STORE].installations.all()
@@ -90,6 +102,12 @@ async def home(request: web.Request) -> web.Response:
             f"<p>{html.escape(sandbox)}</p>"
             f"<h2>Installations</h2><ul>{rows or '<li>none yet</li>'}</ul>",
         )
+    return _setup_page(request)
+
+
+def _setup_page(request: web.Request) -> web.Response:
+    """Ask for the setup code; given it, the one-click registration (warned if out of reach)."""
+    settings = request.app[SETTINGS]
     given = request.query.get("code", "")
     if not given:
         return _private(page(SETUP_TITLE, code_form()))
@@ -99,7 +117,9 @@ async def home(request: web.Request) -> web.Response:
     request.app[SETUP_STATE].add(state)
     manifest = json.dumps(load_manifest(settings.public_url))
     action = f"{settings.web_url}/settings/apps/new?state={state}"
-    return _private(page(SETUP_TITLE, register_form(action, manifest)))
+    public_url = settings.public_url
+    warning = unreachable_warning(public_url) if is_this_machine(public_url) else ""
+    return _private(page(SETUP_TITLE, warning + register_form(action, manifest)))
 
 
 def _private(response: web.Response) -> web.Response:
@@ -181,4 +201,17 @@ def register_form(action: str, manifest: str) -> str:
         f'<form action="{html.escape(action)}" method="post">'
         f'<input type="hidden" name="manifest" value="{html.escape(manifest)}">'
         '<button type="submit">Register the GitHub App</button></form>'
+    )
+
+
+def unreachable_warning(public_url: str) -> str:
+    """Say that GitHub cannot deliver webhooks to this machine's own address, and what to set."""
+    url = html.escape(public_url)
+    return (
+        f"<p role='alert'><b>GitHub cannot deliver webhooks to {url}.</b> That address is "
+        "this machine's own, which GitHub cannot reach, and the app registered from here "
+        f"would send its webhooks to {url}/webhook. Set <code>PUBLIC_URL</code> to an address "
+        "GitHub can reach: a tunnel to this port (ngrok or cloudflared, say) or a reverse "
+        "proxy in front of this service. Then restart Greenlight and open the new address it "
+        "prints.</p>"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,12 @@ Client = TestClient[Any, web.Application]
 REGISTER = "Register the GitHub App"
 ASKS_FOR_THE_CODE = "enter the setup code that Greenlight printed in its console"
 REFUSED = "That is not the setup code."
+UNREACHABLE = "GitHub cannot deliver webhooks to"
 
 
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[Client]:
+@asynccontextmanager
+async def setup_client(tmp_path: Path, **env: str) -> AsyncIterator[Client]:
+    """The service on a first run, without app credentials."""
     settings = load_settings(
         {
             "GITHUB_API_URL": "http://127.0.0.1:9",  # nothing listens: no test reaches GitHub
@@ -31,13 +34,27 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
             "DATABASE_URL": f"sqlite:///{tmp_path / 'greenlight.db'}",
             "GREENLIGHT_WORK_DIR": str(tmp_path / "work"),
             "GREENLIGHT_SANDBOX": "none",
-            "PUBLIC_URL": "https://ci.example.org",
+            **env,
         },
         env_file=tmp_path / ".env",
     )
     assert settings.credentials is None
     async with TestClient(TestServer(create_app(settings))) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
+    async with setup_client(tmp_path, PUBLIC_URL="https://ci.example.org") as test_client:
+        yield test_client
+
+
+async def registration_page(client: Client) -> str:
+    response = await client.get("/", params={"code": client.app[SETUP_CODE]})
+    assert response.status == 200
+    page = await response.text()
+    assert REGISTER in page
+    return page
 
 
 def issued_states(client: Client) -> set[str]:
@@ -74,6 +91,7 @@ async def test_the_code_from_the_console_opens_the_registration(client: Client) 
     assert response.status == 200
     assert REGISTER in page
     assert REFUSED not in page
+    assert UNREACHABLE not in page  # https://ci.example.org is fine
     action = html.unescape(re.search(r'<form action="([^"]+)"', page)[1])  # type: ignore[index]
     state = action.split("state=")[1]
     assert issued_states(client) == {state}
@@ -95,3 +113,32 @@ async def test_the_callback_refuses_a_state_it_did_not_issue(client: Client) -> 
     response = await client.get("/setup/callback", params={"code": "x", "state": "forged"})
     assert response.status == 400
     assert "Setup link expired" in await response.text()
+
+
+@pytest.mark.parametrize(
+    ("env", "public_url"),
+    [
+        ({}, "http://localhost:3000"),  # the default
+        ({"PUBLIC_URL": "http://127.0.0.1:8080"}, "http://127.0.0.1:8080"),
+        ({"PUBLIC_URL": "http://[::1]:3000/"}, "http://[::1]:3000"),
+        ({"PUBLIC_URL": "http://greenlight.localhost"}, "http://greenlight.localhost"),
+    ],
+)
+async def test_the_registration_warns_when_github_cannot_reach_public_url(
+    tmp_path: Path, env: dict[str, str], public_url: str
+) -> None:
+    async with setup_client(tmp_path, **env) as client:
+        page = await registration_page(client)
+    assert f"{UNREACHABLE} {public_url}.</b>" in page
+    assert "Set <code>PUBLIC_URL</code> to an address GitHub can reach" in page
+    assert "a tunnel to this port" in page
+    assert "reverse proxy" in page
+
+
+@pytest.mark.parametrize(
+    "public_url",
+    ["https://ci.example.org", "http://192.168.1.20:3000", "https://localhost.example"],
+)
+async def test_no_warning_for_an_address_github_may_reach(tmp_path: Path, public_url: str) -> None:
+    async with setup_client(tmp_path, PUBLIC_URL=public_url) as client:
+        assert UNREACHABLE not in await registration_page(client)
