@@ -16,16 +16,11 @@ from bot.context import Context
 from bot.core.config import CONFIG_PATH, Config, ConfigError
 from bot.core.config_parser import parse_config
 from bot.core.plan import (
-    PlanContext,
     PlannedJob,
     honours_skip_markers,
-    plan_jobs,
-    skip_all,
-    skip_marker,
 )
 from bot.core.replan import RunJob, jobs_to_add, plan_key
 from bot.core.schedule import JobState, failed_jobs, next_step, with_dependants
-from bot.core.trust import may_run
 from bot.executor import messages as executor_messages
 from bot.executor.base import Executor, Target, TargetKind
 from bot.executor.local import LocalExecutor
@@ -35,6 +30,7 @@ from bot.github.errors import GitHubError
 from bot.pipeline import reports
 from bot.pipeline.commits import CommitReader
 from bot.pipeline.jobspec import dump_job, load_job
+from bot.pipeline.planning import Planner
 from bot.pipeline.requests import BuildRequest
 from bot.pipeline.secrets import load_secrets
 from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
@@ -57,6 +53,7 @@ class Pipeline:
         )
         self.tickets = TicketMaker(context, load_secrets(settings.secrets_file))
         self.commits = CommitReader(self.cache, self.tickets)
+        self.planner = Planner(context.store, self.commits)
         self.reports = reports.Reports(context)
         self.on_run_completed: list[RunHook] = []
         self._started: set[int] = set()  # job ids handed to the executor
@@ -183,8 +180,8 @@ class Pipeline:
         config = await self._read_config(run)
         if config is None:
             return False
-        marker = await self._skip_marker(run, config, request.commit_message)
-        plan = await self._plan_for(run, config, request, marker)
+        marker = await self.planner.skip_marker(run, config, request.commit_message)
+        plan = await self.planner.plan_for(run, config, request, marker)
         if marker is not None and not honours_skip_markers(request.event):
             await store.runs.update(run.id, now=self.context.clock(), ignored_marker=marker)
         current = [_run_job(job) for job in await store.runs.jobs(run.id)]
@@ -218,17 +215,17 @@ class Pipeline:
         config = await self._read_config(run)
         if config is None:
             return run
-        marker = await self._skip_marker(run, config, request.commit_message)
+        marker = await self.planner.skip_marker(run, config, request.commit_message)
         if marker is not None and honours_skip_markers(request.event):
             await self._skip_by_marker(run, config, request, marker)
             return await store.runs.get(run.id)
         if marker is not None:
             await store.runs.update(run.id, now=self.context.clock(), ignored_marker=marker)
-        if request.pr_number is not None and not await self._may_run(request, config):
+        if request.pr_number is not None and not await self.planner.may_run(request, config):
             await store.runs.update(run.id, now=self.context.clock(), trusted=False)
             await self.reports.awaiting_approval(run, request.author)
             return await store.runs.get(run.id)
-        plan = await self._plan_for(run, config, request, marker)
+        plan = await self.planner.plan_for(run, config, request, marker)
         await self._plan_and_start(run, plan, plan_key(request.event, request.pr_number))
         return await store.runs.get(run.id)
 
@@ -238,7 +235,7 @@ class Pipeline:
         """A push that asks not to be built: every job's check run and the aggregate end
         `skipped`, so no required check waits forever."""
         store = self.context.store
-        plan = await self._plan_for(run, config, request, marker)
+        plan = await self.planner.plan_for(run, config, request, marker)
         await store.runs.add_jobs(run.id, [_new_job(job, order) for order, job in enumerate(plan)])
         await store.runs.add_plan(
             run.id, plan_key(request.event, request.pr_number), now=self.context.clock()
@@ -258,7 +255,7 @@ class Pipeline:
         assert run is not None
         config = await self._read_config(run)
         if config is not None:
-            plan = await self._plan(run, config, event=run.event, branch=run.ref, since=None)
+            plan = await self.planner.plan(run, config, event=run.event, branch=run.ref, since=None)
             await self._plan_and_start(run, plan, plan_key(run.event, run.pr_number))
         return run
 
@@ -417,60 +414,6 @@ class Pipeline:
             await self._finish_run(run.id, "failure")
             return None
         return parsed
-
-    async def _skip_marker(self, run: Run, config: Config, message: str | None) -> str | None:
-        if message is None:
-            message = await self.commits.message(run)
-        if message is None:
-            return None  # unreadable: build it rather than skip it
-        return skip_marker(config.skip_markers, message)
-
-    async def _may_run(self, request: BuildRequest, config: Config) -> bool:
-        assert request.pr_number is not None
-        state = await self.context.store.pull_requests.get(request.repo, request.pr_number)
-        return may_run(
-            config.trust,
-            author_association=request.author_association,
-            approved_sha=state.trusted_sha,
-            head_sha=request.sha,
-        )
-
-    async def _plan_for(
-        self, run: Run, config: Config, request: BuildRequest, marker: str | None
-    ) -> tuple[PlannedJob, ...]:
-        """The jobs `request` asks for, from its own facts (a pull request's `paths` compare
-        its head with the merge base of its base branch); all skipped by an honoured marker."""
-        if marker is not None and honours_skip_markers(request.event):
-            plan = plan_jobs(config, PlanContext(event=request.event, branch=request.ref))
-            return skip_all(plan, messages.skipped_by_marker_reason(marker))
-        return await self._plan(
-            run,
-            config,
-            event=request.event,
-            branch=request.ref,
-            base=request.base_ref,
-            since=request.before_sha,
-        )
-
-    async def _plan(
-        self,
-        run: Run,
-        config: Config,
-        *,
-        event: str,
-        branch: str,
-        base: str | None = None,
-        since: str | None,
-    ) -> tuple[PlannedJob, ...]:
-        """Plan with these facts; `since` (else the run's own base) is what `paths` compare."""
-        context = PlanContext(
-            event=event,
-            branch=branch,
-            base=run.base_ref if base is None else base,
-            mode=config.mode,
-            changed_files=await self.commits.changed_files(run, since=since),
-        )
-        return plan_jobs(config, context)
 
     async def _plan_and_start(self, run: Run, plan: Sequence[PlannedJob], key: str) -> None:
         store = self.context.store
