@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.core.check_messages import code_span
-from bot.core.check_messages import escape_text as escape
+from bot.core.markdown import code_span, escape
 
 NOTICE_MARKER = "<!-- greenlight:deploy -->"
 REFUSED_PREFIX = "Not deployed:"  # every refusal starts so; the button handler tells them apart

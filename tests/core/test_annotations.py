@@ -14,9 +14,9 @@ from bot.core.annotations import (
     repo_relative_path,
     sort_for_display,
     truncate_title,
-    truncate_utf8,
 )
 from bot.core.junit import TestFailure, TestReport
+from bot.core.markdown import truncate as truncate_utf8
 
 
 @pytest.mark.parametrize(
