@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.context import Context
+from bot.core.markdown import MAX_CHECK_OUTPUT_BYTES, truncate
 from bot.core.permissions import Permission
 from bot.deploy.commands import deploy_button
 from bot.deploy.messages import REFUSED_PREFIX
@@ -23,7 +24,6 @@ from bot.merging.evaluator import pull_numbers
 from bot.merging.service import Merging, merging_for
 
 router: Router[Context] = Router()
-MAX_SUMMARY = 65_535
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,9 @@ async def explain(
     """Put `paragraph` at the top of the check run's summary, keeping what it said;
     `actions` replaces its buttons (None leaves them)."""
     output = click.check_run.get("output") or {}
-    summary = f"{paragraph}\n\n{output.get('summary') or ''}".rstrip()[:MAX_SUMMARY]
+    summary = truncate(
+        f"{paragraph}\n\n{output.get('summary') or ''}".rstrip(), MAX_CHECK_OUTPUT_BYTES
+    )
     changes: dict[str, Any] = {
         "output": {"title": output.get("title") or title, "summary": summary}
     }

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.markdown import MAX_COMMENT_BYTES, truncate
 from bot.github.client import InstallationClient
 
-MAX_COMMENT = 65_536  # GitHub's limit on a comment body
 _TRUNCATED = "\n\n… (shortened to fit GitHub's comment limit)\n\n"
 
 
@@ -43,7 +43,4 @@ def find_marked(
 
 def fit(body: str, marker: str) -> str:
     """The body within GitHub's comment limit, keeping the marker at the end."""
-    if len(body) <= MAX_COMMENT:
-        return body
-    keep = MAX_COMMENT - len(_TRUNCATED) - len(marker)
-    return body[:keep] + _TRUNCATED + marker
+    return truncate(body, MAX_COMMENT_BYTES, marker=_TRUNCATED + marker)

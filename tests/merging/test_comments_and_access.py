@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from bot.context import Context
+from bot.core.markdown import MAX_COMMENT_BYTES as MAX_COMMENT
 from bot.core.permissions import Permission
 from bot.merging.access import PermissionCache
-from bot.merging.comments import MAX_COMMENT, find_marked, fit, upsert_marked
+from bot.merging.comments import find_marked, fit, upsert_marked
 from tests.fakes.github import FakeGitHub
 from tests.merging.conftest import client_for
 from tests.merging.flows import BOT, REPO
