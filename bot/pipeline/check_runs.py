@@ -111,7 +111,7 @@ class CheckReporter:
                 created = await self._client.create_check_run(
                     self._run.repo, {"head_sha": self._run.sha, **body}
                 )
-                return int(created["id"])
+                return created.id
             await self._client.update_check_run(self._run.repo, check_run_id, body)
             return check_run_id
         except GitHubError as error:
