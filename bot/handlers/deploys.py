@@ -10,32 +10,27 @@ from __future__ import annotations
 from bot.context import Context
 from bot.deploy.service import deployer_for
 from bot.dispatch.events import WebhookEvent
+from bot.dispatch.payloads import Checked, status_sha
 from bot.dispatch.router import Router
 
 router: Router[Context] = Router()
 
 
-def _is_ours(event: WebhookEvent, context: Context, key: str) -> bool:
-    app = (event.payload.get(key) or {}).get("app") or {}
+def _is_ours(checked: Checked, context: Context) -> bool:
     credentials = context.github.credentials
-    return credentials is not None and str(app.get("id")) == credentials.app_id
+    return credentials is not None and checked.app_id == credentials.app_id
 
 
 @router.register("check_run", "completed")
-async def reconsider_after_check_run(event: WebhookEvent, context: Context) -> None:
-    if event.repo is None or _is_ours(event, context, "check_run"):
-        return
-    await deployer_for(context).reconsider(event.repo, event.payload["check_run"]["head_sha"])
-
-
 @router.register("check_suite", "completed")
-async def reconsider_after_check_suite(event: WebhookEvent, context: Context) -> None:
-    if event.repo is None or _is_ours(event, context, "check_suite"):
+async def reconsider_after_check(event: WebhookEvent, context: Context) -> None:
+    checked = Checked.of(event)
+    if event.repo is None or _is_ours(checked, context):
         return
-    await deployer_for(context).reconsider(event.repo, event.payload["check_suite"]["head_sha"])
+    await deployer_for(context).reconsider(event.repo, checked.head_sha)
 
 
 @router.register("status")
 async def reconsider_after_status(event: WebhookEvent, context: Context) -> None:
     if event.repo is not None:
-        await deployer_for(context).reconsider(event.repo, event.payload["sha"])
+        await deployer_for(context).reconsider(event.repo, status_sha(event))

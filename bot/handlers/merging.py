@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.dispatch.events import WebhookEvent
+from bot.dispatch.payloads import Checked, PullRequest, status_sha
 from bot.dispatch.router import Router
 from bot.merging.service import merging_for
 
@@ -24,7 +25,7 @@ router: Router[Context] = Router()
 async def evaluate_pull_request(event: WebhookEvent, context: Context) -> None:
     if event.installation_id is None or event.repo is None:
         return
-    number = int(event.payload["pull_request"]["number"])
+    number = PullRequest.of(event).number
     await merging_for(context).evaluate(event.installation_id, event.repo, number)
 
 
@@ -34,16 +35,15 @@ async def evaluate_checked_commit(event: WebhookEvent, context: Context) -> None
     """Another app's check finished; our own runs are covered by the pipeline's hook."""
     if event.installation_id is None or event.repo is None:
         return
-    checked = event.payload.get("check_run") or event.payload.get("check_suite") or {}
+    checked = Checked.of(event)
     merging = merging_for(context)
-    if ((checked.get("app") or {}).get("slug") or "") == await merging.app_slug():
+    if checked.app_slug == await merging.app_slug():
         return
-    await merging.evaluate_commit(event.installation_id, event.repo, str(checked["head_sha"]))
+    await merging.evaluate_commit(event.installation_id, event.repo, checked.head_sha)
 
 
 @router.register("status")
 async def evaluate_status_commit(event: WebhookEvent, context: Context) -> None:
     if event.installation_id is None or event.repo is None:
         return
-    sha = str(event.payload["sha"])
-    await merging_for(context).evaluate_commit(event.installation_id, event.repo, sha)
+    await merging_for(context).evaluate_commit(event.installation_id, event.repo, status_sha(event))
