@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.web.keys import CONTEXT, DISPATCHER
+from bot.web.keys import DISPATCHER, SERVICES
 from tests.e2e.conftest import start_greenlight
 from tests.fakes.github import DEFAULT_EVENTS, FakeGitHub
 from tests.fakes.plugin import start_fake_github, stop_fake_github
@@ -129,7 +129,7 @@ async def with_greenlight(
     fake.configure_webhooks(str(server.make_url("/webhook")), WEBHOOK_SECRET, events=events)
     try:
         result = await scenario(fake, server)
-        github = server.app[CONTEXT].github
+        github = server.app[SERVICES].context.github
         result.paced_seconds = sum(c.writes.waited for c in github._clients.values())
         return result
     finally:

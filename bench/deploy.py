@@ -27,8 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.deploy.service import deployer_for
-from bot.web.keys import CONTEXT
+from bot.web.keys import SERVICES
 from tests.e2e.conftest import start_greenlight
 from tests.fakes.github import FakeGitHub
 from tests.fakes.plugin import start_fake_github, stop_fake_github
@@ -109,8 +108,8 @@ async def bench(runs: int, *, pace: bool) -> list[float]:
         fake, fake_server = await start_fake_github(root / "github")
         (root / "greenlight").mkdir()
         server = await start_greenlight(fake, root / "greenlight")
-        context = server.app[CONTEXT]
-        deployer = deployer_for(context)  # the app installed it
+        services = server.app[SERVICES]
+        context, deployer = services.context, services.deployer
         try:
             fake.create_repo(REPO, {".github/greenlight.yml": CONFIG, "README.md": "bench\n"})
             installation = fake.world.installation_for(REPO, fake.app_id)

@@ -38,7 +38,23 @@ def skipped_by_marker(marker: str) -> tuple[str, str]:
     return (
         "Skipped: the commit asks not to be built",
         f"The commit message contains {code_span(marker)}, so Greenlight built nothing. "
-        "Push a commit without it to build.",
+        "Push a commit without it to build. A pull request whose head this is gets "
+        "built anyway: skip markers are honoured on pushes only.",
+    )
+
+
+def skipped_by_marker_reason(marker: str) -> str:
+    """Why one job of a push was skipped (plain text: its check run escapes it)."""
+    return f"the commit message contains {marker}"
+
+
+def skip_marker_ignored(marker: str) -> str:
+    """The aggregate's note on a pull request head whose message has a skip marker."""
+    return (
+        f"The commit message contains {code_span(marker)}, but this commit is the head of "
+        "a pull request, which is always built: a skip marker must never let a change "
+        "be merged or deployed untested. To skip work on documentation-only changes, "
+        "give the jobs `paths`."
     )
 
 

@@ -15,8 +15,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from dotenv import dotenv_values
 
-from bot.executor.sandbox import (
+from bot.executor.sandbox_policy import (
     DEFAULT_BUILD_USER,
+    DEFAULT_MAX_DISK_BYTES,
+    DEFAULT_MAX_PROCESSES,
     NETWORK_MODES,
     SANDBOX_MODES,
     NetworkMode,
@@ -24,6 +26,7 @@ from bot.executor.sandbox import (
     SandboxPolicy,
     build_user_from,
 )
+from bot.extras import missing_extra
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WEB_URL = "https://github.com"
@@ -48,6 +51,8 @@ WORKER_VARIABLES = (
     "GREENLIGHT_SANDBOX_NETWORK",
     "GREENLIGHT_SANDBOX_PATHS",
     "GREENLIGHT_BUILD_USER",
+    "GREENLIGHT_JOB_PROCESSES",
+    "GREENLIGHT_JOB_DISK",
     *BUILD_ENV_PASSTHROUGH,
 )
 
@@ -158,6 +163,8 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     executor = values.get("GREENLIGHT_EXECUTOR", "local").strip() or "local"
     if executor not in EXECUTORS:
         problems.append(f"GREENLIGHT_EXECUTOR: {executor!r} is not one of {', '.join(EXECUTORS)}")
+    elif executor == "celery" and (missing := missing_extra("celery")):
+        problems.append(f"GREENLIGHT_EXECUTOR: celery {missing}")
     required_by = WITH_CELERY if executor == "celery" else None
     broker_url = _broker_url(values, required_by=required_by, problems=problems)
     ticket_key = _ticket_key(values, required_by=required_by, problems=problems)
@@ -235,7 +242,35 @@ def _sandbox(
         build_user=user,
         hidden=tuple(path.absolute() for path in hidden),
         host_env=host_env,
+        max_processes=_count(values, "GREENLIGHT_JOB_PROCESSES", DEFAULT_MAX_PROCESSES, problems),
+        max_disk_bytes=_size(values, "GREENLIGHT_JOB_DISK", DEFAULT_MAX_DISK_BYTES, problems),
     )
+
+
+def _count(values: Mapping[str, str], name: str, default: int, problems: list[str]) -> int:
+    """A whole number, 0 for none."""
+    raw = values.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        problems.append(f"{name}: {raw!r} is not a whole number (0 for no limit)")
+        return default
+    return int(raw)
+
+
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _size(values: Mapping[str, str], name: str, default: int, problems: list[str]) -> int:
+    """A size such as `20G`, `500M` or `0` (no limit), in bytes."""
+    raw = values.get(name, "").strip().upper().removesuffix("B")
+    if not raw:
+        return default
+    number, unit = raw.rstrip("KMGT"), raw[len(raw.rstrip("KMGT")) :]
+    if not number.isdigit() or unit not in _SIZE_UNITS:
+        problems.append(f"{name}: {values[name]!r} is not a size such as 20G, 500M or 0")
+        return default
+    return int(number) * _SIZE_UNITS[unit]
 
 
 def _build_env(values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -296,6 +331,8 @@ def _database_url(values: Mapping[str, str], problems: list[str]) -> str:
             f"DATABASE_URL: {database_url!r} is not supported; use sqlite:///path.db or "
             "postgresql://user@host:5432/db"
         )
+    elif not database_url.startswith("sqlite://") and (missing := missing_extra("postgres")):
+        problems.append(f"DATABASE_URL: PostgreSQL {missing}")
     return database_url
 
 

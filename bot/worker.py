@@ -32,7 +32,8 @@ from bot.executor.remote import (
     heartbeat_key,
 )
 from bot.executor.runner import refuse_ticket, run_ticket
-from bot.executor.sandbox import Sandbox, SandboxPolicy
+from bot.executor.sandbox import Sandbox
+from bot.executor.sandbox_policy import SandboxPolicy
 from bot.executor.sealing import Unreadable, unseal
 from bot.executor.workspace import GitCache
 from bot.settings import SettingsError, WorkerSettings, load_worker_settings

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,11 +23,12 @@ from bot.core.config_parser import parse_config
 from bot.core.plan import PlanContext, PlannedJob, plan_jobs
 from bot.core.schedule import JobState, next_step
 from bot.core.variables import BuildInfo, greenlight_variables
+from bot.executor.local_checkout import git_output, make_workspace
 from bot.executor.process import JobOutcome, run_steps
-from bot.executor.sandbox import (
+from bot.executor.sandbox import Sandbox
+from bot.executor.sandbox_policy import (
     DEFAULT_BUILD_USER,
     BuildUser,
-    Sandbox,
     SandboxPolicy,
     build_user_from,
 )
@@ -82,16 +81,11 @@ def main(argv: Sequence[str]) -> int:
     return 0 if all(r.conclusion in ("success", "skipped") for r in results) else 1
 
 
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
 def _context(root: Path, config: Config) -> PlanContext:
     return PlanContext(
-        event="local", branch=_git(root, "rev-parse", "--abbrev-ref", "HEAD"), mode=config.mode
+        event="local",
+        branch=git_output(root, "rev-parse", "--abbrev-ref", "HEAD"),
+        mode=config.mode,
     )
 
 
@@ -113,39 +107,6 @@ def _select(plan: tuple[PlannedJob, ...], wanted: list[str]) -> tuple[PlannedJob
     return tuple(job for job in plan if job.name in needed)
 
 
-def make_workspace(root: Path, dest: Path) -> None:
-    """A copy of the checkout at HEAD with the working tree's changes laid over it."""
-    if not _git(root, "rev-parse", "HEAD"):
-        shutil.copytree(root, dest, symlinks=True)
-        return
-    subprocess.run(
-        ["git", "clone", "--quiet", "--shared", "--no-checkout", str(root), str(dest)],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            "git",
-            "-C",
-            str(dest),
-            "checkout",
-            "--quiet",
-            "--detach",
-            _git(root, "rev-parse", "HEAD"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    changed = _git(root, "ls-files", "--modified", "--others", "--exclude-standard", "-z")
-    for name in filter(None, changed.split("\0")):
-        source, target = root / name, dest / name
-        if source.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    for name in filter(None, _git(root, "ls-files", "--deleted", "-z").split("\0")):
-        (dest / name).unlink(missing_ok=True)
-
-
 def _sandbox_policy(*, no_sandbox: bool) -> SandboxPolicy:
     """The service's sandbox, or none: your PATH and HOME, as the service passes its own."""
     host_env = tuple(
@@ -162,8 +123,8 @@ def _sandbox_policy(*, no_sandbox: bool) -> SandboxPolicy:
 
 def _environment(root: Path, job: PlannedJob) -> dict[str, str]:
     build = BuildInfo(
-        sha=_git(root, "rev-parse", "HEAD"),
-        ref=_git(root, "rev-parse", "--abbrev-ref", "HEAD"),
+        sha=git_output(root, "rev-parse", "HEAD"),
+        ref=git_output(root, "rev-parse", "--abbrev-ref", "HEAD"),
         event="local",
         job=job.name,
     )
@@ -195,6 +156,8 @@ async def _run_job(
                 on_output=show,
                 cancel=asyncio.Event(),
                 sandbox=sandbox,
+                # Locally, as a job's secrets, its secret files come from your variables.
+                secret_files={n: os.environ[n] for n in job.secret_files if n in os.environ},
             )
         return Result(job, outcome.conclusion, time.monotonic() - started)
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from bot.core import check_messages as msg
+from bot.core.junit import TestFailure, TestReport
 from bot.core.markdown import ELLIPSIS, truncate
-
-if TYPE_CHECKING:
-    from bot.core.junit import TestFailure, TestReport
+from bot.core.paths import repo_relative_path
 
 Level = Literal["notice", "warning", "failure"]
 
@@ -61,18 +60,6 @@ class Annotation:
     level: Level
     message: str
     title: str | None = None
-
-
-def repo_relative_path(path: str, *, workspace: str | None = None) -> str | None:
-    """`path` relative to the repository root, or None when it points outside it."""
-    if workspace and path.startswith(workspace.rstrip("/") + "/"):
-        path = path[len(workspace.rstrip("/")) + 1 :]
-    if path.startswith(("/", "<")) or "\\" in path:
-        return None
-    parts = [part for part in path.split("/") if part not in ("", ".")]
-    if not parts or ".." in parts:
-        return None
-    return "/".join(parts)
 
 
 def annotations_from_log(

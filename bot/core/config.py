@@ -50,7 +50,8 @@ class JobConfig:
     matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()
     timeout_seconds: float = 30 * 60
     reports: tuple[str, ...] = ()
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()  # given to the steps as variables
+    secret_files: tuple[str, ...] = ()  # given as read-only files, `NAME_FILE` their path
     condition: str | None = None  # the `if:` expression, already checked to parse
     paths: tuple[str, ...] = ()  # glob patterns; empty means always run
     line: int = 0  # line of the job's key in the file, for annotations
@@ -73,6 +74,7 @@ class Environment:
     steps: tuple[Step, ...]
     url: str | None = None
     secrets: tuple[str, ...] = ()
+    secret_files: tuple[str, ...] = ()
     protected: bool = False
     timeout_seconds: float = 30 * 60
 

@@ -55,14 +55,14 @@ ENVIRONMENT_NAME_LIMIT = 255  # GitHub's limit for environment names
 
 # fmt: off
 TOP_KEYS = ("mode", "jobs", "merge", "deploy", "trust", "skip_markers")
-JOB_KEYS = ("run", "steps", "needs", "env", "matrix", "timeout", "reports", "secrets", "if",
-            "paths")
+JOB_KEYS = ("run", "steps", "needs", "env", "matrix", "timeout", "reports", "secrets",
+            "secret_files", "if", "paths")
 STEP_KEYS = ("name", "run")
 MERGE_KEYS = ("auto", "method", "approvals", "block_labels", "require_labels", "delete_branch",
               "update_branch")
 # fmt: on
 DEPLOY_KEYS = ("environments",)
-ENVIRONMENT_KEYS = ("run", "steps", "url", "secrets", "protected", "timeout")
+ENVIRONMENT_KEYS = ("run", "steps", "url", "secrets", "secret_files", "protected", "timeout")
 TRUST_KEYS = ("authors",)
 
 _AXIS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -263,6 +263,7 @@ def _job(reader: Reader, owner: Pair) -> _Draft:
         timeout_seconds=reader.duration(fields.get("timeout"), f"{key}.timeout"),
         reports=reader.text_list(fields.get("reports"), f"{key}.reports", ()),
         secrets=reader.names(fields.get("secrets"), f"{key}.secrets"),
+        secret_files=reader.names(fields.get("secret_files"), f"{key}.secret_files"),
         condition=_condition(reader, fields.get("if"), f"{key}.if"),
         paths=_paths(reader, fields.get("paths"), f"{key}.paths"),
         line=line_of(key_node),
@@ -397,6 +398,7 @@ def _environment(reader: Reader, owner: Pair) -> Environment:
         steps=_steps(reader, fields, key, owner, axes=()),
         url=_url(reader, fields.get("url"), f"{key}.url"),
         secrets=reader.names(fields.get("secrets"), f"{key}.secrets"),
+        secret_files=reader.names(fields.get("secret_files"), f"{key}.secret_files"),
         protected=reader.boolean(fields.get("protected"), f"{key}.protected", False),
         timeout_seconds=reader.duration(fields.get("timeout"), f"{key}.timeout"),
     )

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.core import check_messages as msg
-from bot.core.annotations import repo_relative_path
+from bot.core.paths import repo_relative_path
 
 # Surefire reports with captured output reach tens of megabytes; past this, refuse.
 MAX_REPORT_CHARS = 32 * 1024 * 1024

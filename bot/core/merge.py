@@ -21,6 +21,12 @@ Choices where GitHub or the design leave room:
 - A closed or merged PR gets only that reason.
 - `MergeNow.passed_checks` names the checks that succeeded; skipped and neutral ones do
   not fail anything (and satisfy a required check, as on GitHub) but are not listed.
+- Greenlight's own run of the head must have been planned for this pull request: a run
+  started by the branch's `push` may skip jobs (`if`, `paths`, a skip marker) that the
+  pull request's plan runs, and its green checks prove nothing about those. Until the
+  pull request's plan is added, it waits.
+- A job skipped by a skip marker never counts as passed: it waits (a pull request head is
+  always built, so its build replaces that skip).
 """
 
 from __future__ import annotations
@@ -83,6 +89,8 @@ class MergeFacts:
     head_trusted: bool  # CI may run on the head SHA
     own_check_names: tuple[str, ...]  # checks this app reports; absent ones are pending
     config: MergeConfig
+    plan_pending: bool = False  # the head's run has not yet planned this PR's jobs
+    skipped_by_marker: tuple[str, ...] = ()  # own jobs on the head skipped by a skip marker
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,7 @@ _FAILED_CONCLUSIONS = frozenset(
 )
 _FAILED_STATUS_STATES = frozenset({"failure", "error"})
 _SKIPPED_CONCLUSIONS = frozenset({"neutral", "skipped"})
-_CHECK_CODES = ("check_pending", "check_missing", "behind")
+_CHECK_CODES = ("check_pending", "check_missing", "plan_pending", "skipped_by_marker", "behind")
 
 # Most important first; a code's prefix (before ":") is looked up.
 _IMPORTANCE = (
@@ -156,6 +164,8 @@ _IMPORTANCE = (
     "approvals",
     "check_pending",
     "check_missing",
+    "plan_pending",
+    "skipped_by_marker",
     "mergeability_unknown",
     "blocked_by_github",
     "behind",
@@ -292,6 +302,13 @@ def _check_reasons(facts: MergeFacts, summary: ChecksSummary) -> Iterable[Reason
         yield Reason(f"check_pending:{check.name}", f"{_describe(check)} is {_progress(check)}")
     for name in summary.missing:
         yield _missing_reason(name, is_required=name in required)
+    if facts.plan_pending:
+        yield _reason("plan_pending")
+    for name in facts.skipped_by_marker:
+        yield Reason(
+            f"skipped_by_marker:{name}",
+            f'job "{name}" was skipped by a skip marker on a push; it runs for the pull request',
+        )
 
 
 def _mergeability_reasons(facts: MergeFacts) -> Iterable[Reason]:
@@ -325,6 +342,8 @@ _FIXED_MESSAGES = {
     "untrusted": "waiting for /ok-to-test: CI does not run on this head commit until someone "
     "with write access comments /ok-to-test",
     "mergeability_unknown": "GitHub is still computing mergeability",
+    "plan_pending": "Greenlight has not yet planned the jobs this pull request needs on its "
+    "head commit (it was built for a push first)",
     "blocked_by_github": "GitHub reports the pull request as blocked by a rule Greenlight "
     "cannot see (such as a code owner review, signed commits or a ruleset); "
     "see the merge box on the pull request",

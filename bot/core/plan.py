@@ -14,7 +14,7 @@ import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.conditions import evaluate, parse_condition
 from bot.core.config import Config, JobConfig, Mode, Step
@@ -55,7 +55,9 @@ class PlannedJob:
     timeout_seconds: float
     reports: tuple[str, ...]
     secrets: tuple[str, ...]
-    skip_reason: str | None = None  # set when `if` is false or no changed file matches `paths`
+    skip_reason: str | None = None
+    secret_files: tuple[str, ...] = ()  # set when `if` is false or no changed file matches `paths`
+    skipped_by_marker: bool = False  # skipped because the commit message asks: never a pass
 
 
 # --- messages -----------------------------------------------------------------------
@@ -214,6 +216,7 @@ def _planned(
         timeout_seconds=job.timeout_seconds,
         reports=job.reports,
         secrets=job.secrets,
+        secret_files=job.secret_files,
         skip_reason=skip_reason,
     )
 
@@ -241,3 +244,21 @@ def dependants(plan: Iterable[PlannedJob], name: str) -> tuple[str, ...]:
             affected.add(job.name)
             found.append(job.name)
     return tuple(found)
+
+
+def skip_marker(markers: Iterable[str], message: str) -> str | None:
+    """The first of `markers` found in a commit message (any case); None when none is."""
+    lowered = message.lower()
+    return next((marker for marker in markers if marker.lower() in lowered), None)
+
+
+def honours_skip_markers(event: str) -> bool:
+    """Only a push may be skipped by its message: a pull request head or a merge-queue
+    commit is what a gate (auto-merge, branch protection, the queue) decides on, and a
+    marker must never open a gate. `paths` is the way to skip work on such changes."""
+    return event == "push"
+
+
+def skip_all(plan: Iterable[PlannedJob], reason: str) -> tuple[PlannedJob, ...]:
+    """The plan with every job skipped by a skip marker (each still reports a check run)."""
+    return tuple(replace(job, skip_reason=reason, skipped_by_marker=True) for job in plan)

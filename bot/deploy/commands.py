@@ -7,25 +7,21 @@ Each returns the Markdown to reply with (or to show on the check run, for the bu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bot.context import Context
 from bot.core.commands import CommandName
 from bot.core.config import Config, Environment
 from bot.core.permissions import Permission, Refused, authorize
 from bot.deploy import decide, messages
 from bot.deploy.facts import Facts
-from bot.deploy.service import DeployRequest, deployer_for
+from bot.deploy.service import Deployer, DeployRequest
 from bot.store.records import Run
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 SHA_SEARCH_RUNS = 500  # how far back `/deploy ENV abc1234` looks for the build of a short SHA
 MIN_SHA_CHARS = 7  # a shorter prefix could name several commits
 
 
 async def deploy_command(
-    context: Context,
+    deployer: Deployer,
     *,
     repo: str,
     installation_id: int,
@@ -35,6 +31,7 @@ async def deploy_command(
     sha: str | None,
 ) -> str:
     """Deploy the PR's head (its merge commit once merged), or `sha`, to `env`."""
+    context = deployer.context
     facts = Facts(context, installation_id, repo)
     default_branch = await facts.default_branch()
     config = await facts.config(default_branch)
@@ -51,7 +48,7 @@ async def deploy_command(
     if isinstance(target, decide.Refuse):
         return messages.refused(target.reason)
     return await _deploy(
-        context,
+        deployer,
         facts,
         config,
         target,
@@ -63,9 +60,10 @@ async def deploy_command(
 
 
 async def rollback_command(
-    context: Context, *, repo: str, installation_id: int, pr_number: int, actor: str, env: str
+    deployer: Deployer, *, repo: str, installation_id: int, pr_number: int, actor: str, env: str
 ) -> str:
     """Redeploy the last successful deployment of `env` before the current one."""
+    context = deployer.context
     facts = Facts(context, installation_id, repo)
     config = await facts.config(await facts.default_branch())
     if config is None:
@@ -74,7 +72,6 @@ async def rollback_command(
     if environment is None:
         names = [e.name for e in config.deploy.environments]
         return messages.refused(messages.unknown_environment(env, names))
-    deployer = deployer_for(context)
     history = await deployer.store.history(repo, env)
     past = [decide.PastDeploy(d.sha, d.state.value, d.rollback) for d in history]
     target = decide.rollback_target(past)
@@ -98,8 +95,9 @@ async def rollback_command(
     return messages.rollback_queued(env, target.sha, current.sha, actor)
 
 
-async def deploy_button(context: Context, *, run_id: int, actor: str) -> str:
+async def deploy_button(deployer: Deployer, *, run_id: int, actor: str) -> str:
     """The `deploy` button of a green default-branch commit: the last environment."""
+    context = deployer.context
     run = await context.store.runs.get(run_id)
     if run is None or run.installation_id is None:
         return messages.refused(messages.never_built(str(run_id)))
@@ -117,7 +115,7 @@ async def deploy_button(context: Context, *, run_id: int, actor: str) -> str:
     if refusal is not None:
         return refusal
     return await _deploy(
-        context,
+        deployer,
         facts,
         config,
         target,
@@ -130,7 +128,7 @@ async def deploy_button(context: Context, *, run_id: int, actor: str) -> str:
 
 
 async def _deploy(
-    context: Context,
+    deployer: Deployer,
     facts: Facts,
     config: Config,
     target: Environment,
@@ -148,12 +146,12 @@ async def _deploy(
     verdict = decide.may_deploy(await facts.sha_facts(sha, default_branch))
     if isinstance(verdict, decide.Refuse):
         return messages.refused(verdict.reason)
-    run = await context.store.runs.for_sha(facts.repo, sha)
+    run = await deployer.context.store.runs.for_sha(facts.repo, sha)
     assert run is not None  # may_deploy refuses a SHA that was never built
     request = DeployRequest(
         run, target, config.deploy.environments, requested_by=actor, pr_number=pr_number
     )
-    queued = await deployer_for(context).submit(request)
+    queued = await deployer.submit(request)
     if isinstance(queued, str):
         return messages.refused(queued)
     return messages.deploy_queued(target.name, sha, actor)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from bot.context import Context
 from bot.core.config import CONFIG_PATH, Config
 from bot.core.config_parser import parse_config
 from bot.deploy.decide import Ancestry, ShaFacts
 from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError, NotFound
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 log = logging.getLogger("greenlight.deploy")
 MAX_COMMITS_FOR_NOTICES = 50  # PRs told about one deploy: the commits since the last live SHA

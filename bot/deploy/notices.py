@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
+from bot.context import Context
 from bot.deploy import messages
 from bot.deploy.facts import Facts
 from bot.github.errors import GitHubError
 from bot.store.deployments import DeploymentRecord, Deployments
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 log = logging.getLogger("greenlight.deploy")
 

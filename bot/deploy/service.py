@@ -12,22 +12,20 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import links
+from bot.context import Context
 from bot.core.checks import check_run_actions
 from bot.core.config import Environment
 from bot.deploy import decide, messages
 from bot.deploy.facts import Facts
 from bot.deploy.notices import Notices
-from bot.executor.base import Target, TargetKind, Ticket
+from bot.executor.base import Executor, Target, TargetKind, Ticket
 from bot.github.errors import GitHubError
-from bot.pipeline.tickets import CodeTokenUnavailable
+from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
 from bot.store.records import Run
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 log = logging.getLogger("greenlight.deploy")
 
@@ -58,14 +56,15 @@ class _Queue:
 
 
 class Deployer:
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, *, executor: Executor, tickets: TicketMaker) -> None:
         self.context = context
         self.store = Deployments(context.store.engine)
         self.notices = Notices(context, self.store)
         self._queues: dict[tuple[str, str], _Queue] = {}
         self._background: set[asyncio.Task[None]] = set()
         # The steps run on the pipeline's executor, as build jobs do: here or on Celery.
-        self._executor = context.require_pipeline().executor
+        self._executor = executor
+        self._tickets = tickets
         self._executor.listeners.add(TargetKind.DEPLOY, finished=self._steps_ended)
         self._ended: dict[int, asyncio.Event] = {}  # deployment id → its steps ended
 
@@ -312,7 +311,7 @@ class Deployer:
         )
         await self._status(record, "in_progress", description=messages.status_started(env.name))
         try:
-            ticket = await self.context.require_pipeline().tickets.make_deploy(
+            ticket = await self._tickets.make_deploy(
                 record, request.run, env, pr_number=request.pr_number or request.run.pr_number
             )
         except CodeTokenUnavailable as error:
@@ -409,17 +408,3 @@ async def _first_set(*events: asyncio.Event) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
-
-
-def install(context: Context) -> Deployer:
-    """Make the app's deployer and hook it to the end of every run."""
-    deployer = Deployer(context)
-    context.require_pipeline().on_run_completed.append(deployer.on_run_completed)
-    context.deployer = deployer
-    return deployer
-
-
-def deployer_for(context: Context) -> Deployer:
-    if context.deployer is None:
-        raise LookupError("bot.deploy.service.install(context) was not called at start-up")
-    return context.deployer

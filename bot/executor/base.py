@@ -50,9 +50,10 @@ class Ticket:
     steps: tuple[Step, ...]
     env: Mapping[str, str]  # the full environment, GREENLIGHT_* included
     timeout_seconds: float
-    secrets: Mapping[str, str] = field(repr=False, default_factory=dict)
+    secrets: Mapping[str, str] = field(repr=False, default_factory=dict)  # as variables
     token: str | None = field(repr=False, default=None)  # read-only use: fetching the code
     reports: tuple[str, ...] = ()  # JUnit files the steps write (globs in the workspace)
+    secret_files: Mapping[str, str] = field(repr=False, default_factory=dict)  # as files
 
 
 TargetEvent = Callable[[int], Awaitable[None]]  # called with the row id of the target

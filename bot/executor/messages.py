@@ -5,11 +5,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bot.executor.sandbox import SandboxPolicy
-
 
 def checkout_failed(sha: str, error: str) -> str:
     return f"Could not check out {sha}: {error}\n"
@@ -87,12 +82,22 @@ def sandbox_missing(tool: str) -> str:
 
 
 def sandbox_broken(detail: str) -> str:
+    detail = detail or "bwrap failed"
+    if "Permission denied" in detail and "source path" in detail:
+        hint = (
+            "the build user must be able to reach every path the sandbox shares: give "
+            "its directories `o+x`, or remove the path from GREENLIGHT_SANDBOX_PATHS"
+        )
+    else:  # namespaces refused: a container's seccomp profile, or a kernel setting
+        hint = (
+            "inside a container, bwrap needs user namespaces (Docker's default seccomp "
+            "profile blocks them: run with `--security-opt seccomp=unconfined` or a profile "
+            "that allows `clone` with namespaces), and the kernel must allow them "
+            "(`sysctl kernel.unprivileged_userns_clone=1` where that exists)"
+        )
     return (
-        "Builds run in a bubblewrap sandbox, and this machine cannot make one: "
-        f"{detail or 'bwrap failed'}. Inside a container, bwrap needs user namespaces "
-        "(Docker's default seccomp profile blocks them: run with "
-        "`--security-opt seccomp=unconfined` or a profile that allows `clone` with "
-        "namespaces), or set GREENLIGHT_SANDBOX=none to run builds unsandboxed."
+        f"Builds run in a bubblewrap sandbox, and this machine cannot make one: {detail}. "
+        f"Fix: {hint}; or set GREENLIGHT_SANDBOX=none to run builds unsandboxed."
     )
 
 
@@ -115,18 +120,18 @@ def worker_refuses(problem: str) -> str:
     return f"This Celery worker will not take build jobs: {problem}"
 
 
-def sandbox_status(policy: SandboxPolicy, problem: str | None) -> str:
+def sandbox_status(mode: str, network: str, problem: str | None) -> str:
     """One line for the status page: how builds are isolated on this service."""
-    if policy.mode == "none":
+    if mode == "none":
         return "Builds run UNSANDBOXED (GREENLIGHT_SANDBOX=none). " + sandbox_off()
     if problem is not None:
         return "Builds cannot run: " + problem
-    network = (
+    reach = (
         "their own network (no access to this machine's services)"
-        if policy.network == "own"
+        if network == "own"
         else "the host's network (GREENLIGHT_SANDBOX_NETWORK=host)"
     )
-    return f"Builds run in a bubblewrap sandbox, with {network}."
+    return f"Builds run in a bubblewrap sandbox, with {reach}."
 
 
 def sandbox_unavailable(problem: str) -> str:
@@ -139,3 +144,17 @@ def sandbox_network_needs_root() -> str:
         "as GREENLIGHT_BUILD_USER): start it as root, or set GREENLIGHT_SANDBOX_NETWORK=host "
         "to share the host's network, which lets builds reach the services on this machine."
     )
+
+
+def disk_exceeded(used: int, limit: int) -> str:
+    return (
+        f"\nThe job's files (workspace, HOME, /tmp) take {_size(used)}, more than its limit "
+        f"of {_size(limit)} (GREENLIGHT_JOB_DISK); Greenlight stopped it.\n"
+    )
+
+
+def _size(count: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"

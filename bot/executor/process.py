@@ -1,14 +1,13 @@
-"""Running a job's steps as shell processes: streamed, masked, timed and killable.
+"""Running a job's steps as shell processes: streamed, masked, timed, limited and killable.
 
 Each step runs as `bash -eo pipefail -c RUN` in a new session, so in a process group of
-its own, with `cwd=workdir` and exactly the environment the caller gives: nothing of the
-service's own environment leaks in, so the caller adds `PATH`, `HOME`, `CI=true` and the
-`GREENLIGHT_*` variables itself. stdout and stderr are merged, masked and passed to
-`on_output` line by line; a partial line (a prompt, a progress bar) is passed on once it
-has waited `partial_line_seconds`. A step's leftover background processes end with the
-step (its whole group gets SIGTERM, then SIGKILL after `kill_grace_seconds`): start a
-service and use it in the same step. Processes that leave the group (`setsid`, daemons)
-are out of reach of this.
+its own, in the job's sandbox (`bot.executor.sandbox`) or, unsandboxed, with `cwd=workdir`
+and exactly the environment the caller gives over the service's pass-through variables.
+stdout and stderr are merged, masked and passed to `on_output` line by line
+(`bot.executor.output`). A step's leftover background processes end with the step (its
+whole group gets SIGTERM, then SIGKILL after `kill_grace_seconds`; in the sandbox its PID
+namespace ends them all, daemons included): start a service and use it in the same step.
+A job whose files outgrow the sandbox's disk limit is stopped.
 
 The service makes itself a child subreaper (Linux), so orphans of steps come back to it
 and are reaped here even when PID 1 of a container does not reap.
@@ -17,7 +16,6 @@ and are reaped here even when PID 1 of a container does not reap.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import ctypes
 import functools
@@ -34,18 +32,18 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from bot.core.config import Step
-from bot.core.masking import Masker, StreamMasker
+from bot.core.masking import Masker
+from bot.executor import messages
+from bot.executor.output import OutputSink, StepProtocol, read_output
 from bot.executor.sandbox import SANDBOX_TMP, JobSandbox, Sandbox
 from bot.executor.sandbox_network import NetworkError
 
 StepStatus = Literal["success", "failure", "timed_out", "cancelled", "not_run"]
 Conclusion = Literal["success", "failure", "timed_out", "cancelled"]
 OnOutput = Callable[[str], Awaitable[None]]
-_Ending = Literal["exited", "timed_out", "cancelled"]
+_Ending = Literal["exited", "timed_out", "cancelled", "over_limit"]
 
-MAX_LINE_CHARS = 64 * 1024  # longer lines are passed on in pieces of this size
 _LONG_SCRIPT_BYTES = 100_000  # Linux caps one argument at 128 KiB: longer scripts go to a file
-_PAUSE_READING_BYTES = 1 << 20  # unread output at which the pipe stops being read
 _POLL_SECONDS = 0.02
 _KILLED_WAIT_SECONDS = 5.0  # SIGKILL cannot be refused; this only bounds a stuck kernel
 _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
@@ -73,6 +71,7 @@ class _Context:
     on_output: OnOutput
     masker: Masker
     cancel: asyncio.Event
+    over_limit: asyncio.Event  # the job went past a limit of its sandbox: stop it
     deadline: float  # loop time at which the job times out
     grace: float
     partial_seconds: float
@@ -88,6 +87,7 @@ async def run_steps(
     cancel: asyncio.Event,
     masker: Masker | None = None,
     sandbox: Sandbox | None = None,
+    secret_files: Mapping[str, str] | None = None,
     kill_grace_seconds: float = 5.0,
     partial_line_seconds: float = 0.5,
 ) -> JobOutcome:
@@ -103,7 +103,8 @@ async def run_steps(
     masker = masker or Masker(())
     async with contextlib.AsyncExitStack() as stack:
         try:
-            job = await stack.enter_async_context((sandbox or Sandbox.unsandboxed()).job(workdir))
+            chosen = sandbox or Sandbox.unsandboxed()
+            job = await stack.enter_async_context(chosen.job(workdir, secret_files or {}))
         except NetworkError as error:  # no step can run: say why, on the job's log
             await on_output(masker.mask(f"{error}\n"))
             not_run = tuple(StepResult(step.name, None, 0.0, "not_run") for step in steps)
@@ -114,12 +115,46 @@ async def run_steps(
             on_output=on_output,
             masker=masker,
             cancel=cancel,
+            over_limit=asyncio.Event(),
             deadline=started + timeout_seconds,
             grace=kill_grace_seconds,
             partial_seconds=partial_line_seconds,
         )
-        conclusion, results = await _run_all(steps, context)
+        watching = asyncio.create_task(_watch_disk(context))
+        try:
+            conclusion, results = await _run_all(steps, context)
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
     return JobOutcome(conclusion, results, loop.time() - started)
+
+
+async def _watch_disk(context: _Context) -> None:
+    """Stop the job, saying why, once its files outgrow the sandbox's disk limit."""
+    policy = context.job.sandbox.policy
+    if not policy.max_disk_bytes:
+        return
+    paths = context.job.paths
+    while not context.over_limit.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(context.cancel.wait(), policy.disk_check_seconds)
+            return
+        used = await asyncio.to_thread(disk_usage, (paths.workspace, paths.scratch))
+        if used > policy.max_disk_bytes:
+            await context.on_output(messages.disk_exceeded(used, policy.max_disk_bytes))
+            context.over_limit.set()
+
+
+def disk_usage(tops: Sequence[Path]) -> int:
+    """Bytes of disk the files under `tops` take (blocks, as `du` counts them)."""
+    total = 0
+    for top in tops:
+        for directory, _, names in os.walk(top):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(directory, name)).st_blocks * 512
+    return total
 
 
 async def _run_all(
@@ -151,6 +186,8 @@ def step_finished(result: StepResult) -> str:
     match result.status:
         case "success":
             return f"✓ {name} ({took})\n"
+        case "failure" if result.exit_code is None:
+            return f"✗ {name} stopped: the job went past a limit ({took})\n"
         case "failure":
             return f"✗ {name} exited {result.exit_code} ({took})\n"
         case "timed_out":
@@ -178,6 +215,8 @@ def _one_line(name: str) -> str:
 def _stop_before_start(context: _Context, now: float) -> Conclusion | None:
     if context.cancel.is_set():
         return "cancelled"
+    if context.over_limit.is_set():
+        return "failure"
     return "timed_out" if now >= context.deadline else None
 
 
@@ -194,6 +233,8 @@ async def _run_step(step: Step, context: _Context) -> StepResult:
 
 
 def _status(ending: _Ending, returncode: int | None) -> tuple[StepStatus, int | None]:
+    if ending == "over_limit":
+        return "failure", None
     if ending != "exited" or returncode is None:
         return ("cancelled" if ending == "cancelled" else "timed_out"), None
     if returncode == 0:
@@ -225,18 +266,18 @@ async def _run_process(command: list[str], context: _Context) -> tuple[_Ending, 
     launch = context.job.launch(command, context.env)
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.subprocess_exec(
-        lambda: _StepProtocol(loop),
+        lambda: StepProtocol(loop),
         *launch.argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=launch.env,
         start_new_session=True,
-        **launch.popen_options(),
+        cwd=launch.cwd,
     )
     group = transport.get_pid()  # a session leader's pid is its process group id
-    sink = _OutputSink(context.on_output, context.masker.stream(), context.partial_seconds)
-    pump = asyncio.create_task(_pump(protocol, sink))
+    sink = OutputSink(context.on_output, context.masker.stream(), context.partial_seconds)
+    pump = asyncio.create_task(read_output(protocol, sink))
     finished = False
     try:
         ending = await _wait_for_end(protocol.exited, pump, context)
@@ -257,7 +298,8 @@ async def _wait_for_end(
 ) -> _Ending:
     loop = asyncio.get_running_loop()
     cancelled = asyncio.ensure_future(context.cancel.wait())
-    waiting: set[asyncio.Future[Any]] = {exited, pump, cancelled}
+    over_limit = asyncio.ensure_future(context.over_limit.wait())
+    waiting: set[asyncio.Future[Any]] = {exited, pump, cancelled, over_limit}
     try:
         while True:
             timeout = max(context.deadline - loop.time(), 0)
@@ -271,9 +313,12 @@ async def _wait_for_end(
                     continue
             if exited.done():
                 return "exited"
+            if context.over_limit.is_set():
+                return "over_limit"
             return "cancelled" if context.cancel.is_set() else "timed_out"
     finally:
         cancelled.cancel()
+        over_limit.cancel()
 
 
 async def end_process_group(group: int, *, grace: float = 5.0) -> None:
@@ -358,124 +403,3 @@ async def _finish_output(
 def _become_subreaper() -> None:
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-class _StepProtocol(asyncio.SubprocessProtocol):
-    """Collects the step's output and notices its exit, which come separately.
-
-    `Process.wait()` of asyncio's high-level API waits for the pipes to close too, so it
-    would hang while a background process still holds stdout; `process_exited` does not.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._unread = 0
-        self._transport: asyncio.SubprocessTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.SubprocessTransport, transport)
-
-    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
-        assert isinstance(data, bytes)
-        self._chunks.put_nowait(data)
-        self._unread += len(data)
-        if self._unread >= _PAUSE_READING_BYTES:  # `on_output` is slower than the step
-            self._set_reading(False)
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        self._chunks.put_nowait(None)
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    async def next_chunk(self) -> bytes | None:
-        """The next piece of output, or None at its end."""
-        chunk = await self._chunks.get()
-        self._unread -= len(chunk or b"")
-        if self._unread < _PAUSE_READING_BYTES // 4:
-            self._set_reading(True)
-        return chunk
-
-    def _set_reading(self, reading: bool) -> None:
-        pipe = self._transport.get_pipe_transport(1) if self._transport else None
-        if isinstance(pipe, asyncio.ReadTransport) and pipe.is_reading() != reading:
-            (pipe.resume_reading if reading else pipe.pause_reading)()
-
-
-async def _pump(protocol: _StepProtocol, sink: _OutputSink) -> None:
-    getter: asyncio.Task[bytes | None] | None = None
-    try:
-        while True:
-            due = sink.partial_due_in()
-            if due is not None and due <= 0:
-                await sink.flush_partial()
-                continue
-            getter = getter or asyncio.create_task(protocol.next_chunk())
-            done, _ = await asyncio.wait({getter}, timeout=due)
-            if not done:
-                continue  # the partial line is due: the next turn passes it on
-            chunk, getter = getter.result(), None
-            if chunk is None:
-                await sink.close()
-                return
-            await sink.feed(chunk)
-    finally:
-        if getter is not None:
-            getter.cancel()
-
-
-class _OutputSink:
-    """Turns a step's bytes into masked lines for `on_output`."""
-
-    def __init__(self, on_output: OnOutput, masker: StreamMasker, partial_seconds: float):
-        self._on_output = on_output
-        self._masker = masker
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial_seconds = partial_seconds
-        self._line = ""  # masked text of the line not yet passed on
-        self._partial_since: float | None = None
-        self._at_line_start = True
-
-    async def feed(self, data: bytes) -> None:
-        await self._take(self._masker.feed(self._decoder.decode(data)))
-
-    async def close(self) -> None:
-        text = self._masker.feed(self._decoder.decode(b"", final=True))
-        await self._take(text + self._masker.flush())
-        await self.flush_partial()
-        if not self._at_line_start:  # so the step's result line starts a line of its own
-            await self._emit("\n")
-
-    def partial_due_in(self) -> float | None:
-        """Seconds until the waiting partial line is passed on; None when there is none."""
-        if self._partial_since is None:
-            return None
-        age = asyncio.get_running_loop().time() - self._partial_since
-        return max(self._partial_seconds - age, 0.0)
-
-    async def flush_partial(self) -> None:
-        # Only text the masker released: what it holds back may be the start of a secret.
-        line, self._line, self._partial_since = self._line, "", None
-        if line:
-            await self._emit(line)
-
-    async def _take(self, text: str) -> None:
-        buffer, start = self._line + text, 0
-        while True:
-            end = buffer.find("\n", start, start + MAX_LINE_CHARS)
-            if end == -1 and len(buffer) - start < MAX_LINE_CHARS:
-                break
-            stop = end + 1 if end != -1 else start + MAX_LINE_CHARS
-            await self._emit(buffer[start:stop])
-            start = stop
-        self._line = buffer[start:]
-        if not self._line:
-            self._partial_since = None
-        elif start > 0 or self._partial_since is None:  # a new partial line began
-            self._partial_since = asyncio.get_running_loop().time()
-
-    async def _emit(self, text: str) -> None:
-        self._at_line_start = text.endswith("\n")
-        await self._on_output(text)

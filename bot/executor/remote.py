@@ -51,6 +51,7 @@ def ticket_to_json(ticket: Ticket) -> dict[str, Any]:
         "env": dict(ticket.env),
         "timeout_seconds": ticket.timeout_seconds,
         "secrets": dict(ticket.secrets),
+        "secret_files": dict(ticket.secret_files),
         "token": ticket.token,
         "reports": list(ticket.reports),
     }
@@ -65,6 +66,7 @@ def ticket_from_json(data: dict[str, Any]) -> Ticket:
         env=dict(data["env"]),
         timeout_seconds=float(data["timeout_seconds"]),
         secrets=dict(data["secrets"]),
+        secret_files=dict(data["secret_files"]),
         token=data["token"],
         reports=tuple(data["reports"]),
     )

@@ -51,7 +51,7 @@ async def run_ticket(
     if isinstance(begun, Skip):
         return begun.conclusion
     await on_started(ticket.target)
-    masker = Masker(ticket.secrets.values())
+    masker = Masker([*ticket.secrets.values(), *ticket.secret_files.values()])
     writer = LogWriter(row.append_log)
     if (problem := await sandbox.problem()) is not None:
         await writer.write(messages.sandbox_unavailable(problem))
@@ -77,6 +77,7 @@ async def run_ticket(
             ticket.steps,
             workdir=workspace,
             env={**ticket.env, **ticket.secrets},
+            secret_files=ticket.secret_files,
             timeout_seconds=ticket.timeout_seconds,
             on_output=writer.write,
             cancel=cancel,

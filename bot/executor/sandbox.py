@@ -33,17 +33,15 @@ import contextlib
 import hashlib
 import logging
 import os
-import pwd
 import shutil
-import stat
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 from bot.executor import messages
+from bot.executor.job_files import JobPaths, can_walk_to, prepare, write_secret_files
 from bot.executor.sandbox_network import (
     TOOLS as NETWORK_TOOLS,
 )
@@ -51,16 +49,11 @@ from bot.executor.sandbox_network import (
     JobNetwork,
     NetworkError,
     entering,
-    resolv_conf,
 )
+from bot.executor.sandbox_policy import SandboxPolicy
 from bot.executor.trees import remove_tree
 
 log = logging.getLogger("greenlight.sandbox")
-
-SandboxMode = Literal["bwrap", "none"]
-NetworkMode = Literal["own", "host"]
-SANDBOX_MODES: tuple[SandboxMode, ...] = ("bwrap", "none")
-NETWORK_MODES: tuple[NetworkMode, ...] = ("own", "host")
 
 # The host's system directories a build expects (bash, git, compilers), read-only.
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
@@ -75,77 +68,8 @@ SANDBOX_HOME = "/home/build"
 # Paths inside the sandbox, each a directory of the job's own, never the host's.
 SANDBOX_TMP = "/tmp"  # noqa: S108
 SANDBOX_SHM = "/dev/shm"  # noqa: S108
+SANDBOX_SECRETS = "/run/secrets"  # secret files, read-only, as Docker and Kubernetes put them
 _SETUP_SECONDS = 10.0  # bwrap starts in milliseconds; this bounds a stuck probe
-
-
-class SandboxError(Exception):
-    """The sandbox could not be made for a step; the message says why."""
-
-
-@dataclass(frozen=True)
-class BuildUser:
-    uid: int
-    gid: int
-
-
-DEFAULT_BUILD_USER = BuildUser(65534, 65534)  # `nobody`, when the operator names no one
-
-
-@dataclass(frozen=True)
-class SandboxPolicy:
-    """How steps are isolated: read once from settings, the same for every job."""
-
-    mode: SandboxMode = "bwrap"
-    network: NetworkMode = "own"
-    extra_paths: tuple[Path, ...] = ()
-    build_user: BuildUser = DEFAULT_BUILD_USER  # who steps run as when the service is root
-    # Greenlight's own files (working directory, .env, store, secrets file, work dir):
-    # hidden wherever a mounted directory would show them.
-    hidden: tuple[Path, ...] = ()
-    # The service's variables an unsandboxed step sees (PATH…); a sandbox has its own.
-    host_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-
-    @property
-    def step_user(self) -> BuildUser | None:
-        """The user steps run as, when it is not the service's own."""
-        return self.build_user if self.mode == "bwrap" and os.geteuid() == 0 else None
-
-
-def build_user_from(value: str) -> BuildUser | str:
-    """`GREENLIGHT_BUILD_USER` (a user name or a numeric uid) as ids, or a problem."""
-    value = value.strip()
-    if value.isdigit() and int(value) == 0:
-        return "the build user must not be root"
-    if value.isdigit():
-        uid = int(value)
-        with contextlib.suppress(KeyError):
-            return BuildUser(uid, pwd.getpwuid(uid).pw_gid)
-        return BuildUser(uid, uid)
-    try:
-        entry = pwd.getpwnam(value)
-    except KeyError:
-        return f"there is no user {value!r} on this machine; create it or give a numeric uid"
-    if entry.pw_uid == 0:
-        return "the build user must not be root"
-    return BuildUser(entry.pw_uid, entry.pw_gid)
-
-
-@dataclass(frozen=True)
-class JobPaths:
-    """Where one job's sandbox lives on the host: its workspace, HOME and /tmp."""
-
-    workspace: Path
-    home: Path
-    tmp: Path
-
-    @classmethod
-    def beside(cls, workspace: Path) -> JobPaths:
-        scratch = workspace.with_name(workspace.name + ".sandbox")
-        return cls(workspace.absolute(), scratch.absolute() / "home", scratch.absolute() / "tmp")
-
-    @property
-    def scratch(self) -> Path:
-        return self.home.parent
 
 
 def _job_mounts(paths: JobPaths, *, shared: list[str]) -> list[str]:
@@ -162,18 +86,12 @@ def _job_mounts(paths: JobPaths, *, shared: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Launch:
-    """How to start one step: the command line, its environment and its identity."""
+    """How to start one step: the command line (which becomes the build user itself), its
+    environment and its working directory."""
 
     argv: list[str]
     env: dict[str, str]
     cwd: Path
-    user: BuildUser | None = None  # switched to by the spawn itself
-
-    def popen_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"cwd": self.cwd}
-        if self.user is not None:
-            options |= {"user": self.user.uid, "group": self.user.gid, "extra_groups": []}
-        return options
 
 
 class Sandbox:
@@ -211,10 +129,10 @@ class Sandbox:
         service's own under /var/tmp, whose parents everyone may pass through."""
         inside = work_dir.absolute() / "workspaces"
         user = self.policy.step_user
-        if user is None or _can_walk_to(inside, user):
+        if user is None or can_walk_to(inside, user):
             return inside
         digest = hashlib.sha256(str(inside).encode()).hexdigest()[:12]
-        base = Path("/var/tmp") if _can_walk_to(Path("/var/tmp"), user) else Path("/tmp")  # noqa: S108
+        base = Path("/var/tmp") if can_walk_to(Path("/var/tmp"), user) else Path("/tmp")  # noqa: S108
         return base / f"greenlight-workspaces-{os.geteuid()}-{digest}"
 
     def shares_objects_safely(self) -> bool:
@@ -223,17 +141,20 @@ class Sandbox:
         return not self.enabled or self.policy.step_user is not None
 
     @contextlib.asynccontextmanager
-    async def job(self, workspace: Path) -> AsyncIterator[JobSandbox]:
-        """The sandbox of one job: its HOME, /tmp and network, made now, gone after."""
+    async def job(
+        self, workspace: Path, secret_files: Mapping[str, str]
+    ) -> AsyncIterator[JobSandbox]:
+        """The sandbox of one job: its HOME, /tmp, secret files and network, made now,
+        gone after."""
         paths = JobPaths.beside(workspace)
-        if not self.enabled:
-            yield JobSandbox(self, paths, network=None)
-            return
-        await asyncio.to_thread(_prepare, paths, self.policy.step_user)
         try:
-            network = await JobNetwork.start() if self.policy.network == "own" else None
+            if self.enabled:
+                await asyncio.to_thread(prepare, paths, self.policy.step_user)
+            await asyncio.to_thread(write_secret_files, paths, secret_files, self.policy)
+            own = self.enabled and self.policy.network == "own"
+            network = await JobNetwork.start() if own else None
             try:
-                yield JobSandbox(self, paths, network)
+                yield JobSandbox(self, paths, network, tuple(secret_files))
             finally:
                 if network is not None:
                     await network.stop()
@@ -271,6 +192,8 @@ class Sandbox:
         arguments += _hiding(ETC_SECRETS)
         if network is not None:
             arguments += ["--ro-bind", str(paths.scratch / "resolv.conf"), _resolv_conf_target()]
+        if paths.secrets.exists():
+            arguments += ["--ro-bind", str(paths.secrets), SANDBOX_SECRETS]
         return arguments + _job_mounts(paths, shared=self._shared()) + [
             "--chdir", str(paths.workspace),
         ]  # fmt: skip
@@ -306,9 +229,10 @@ class JobSandbox:
     sandbox: Sandbox
     paths: JobPaths
     network: JobNetwork | None
+    secret_files: tuple[str, ...] = ()  # their names: NAME_FILE says where each is
 
     def launch(self, command: Sequence[str], env: Mapping[str, str]) -> Launch:
-        environment = self.sandbox.environment(env, self.paths)
+        environment = self.sandbox.environment(env, self.paths) | self._file_variables()
         if not self.sandbox.enabled:
             return Launch(list(command), environment, cwd=self.paths.workspace)
         bwrap = [
@@ -316,13 +240,19 @@ class JobSandbox:
             "--", *command,
         ]  # fmt: skip
         user = self.sandbox.policy.step_user
-        if self.network is None:
-            return Launch(bwrap, environment, cwd=Path("/"), user=user)
-        # Root enters the job's network first, then becomes the build user for bwrap.
-        assert user is not None, "a job network is made only when the service is root"
+        if user is None:  # an unprivileged service: the step runs as the service's user
+            return Launch(bwrap, environment, cwd=Path("/"))
+        # Root enters the job's network, limits the build user's processes, then becomes
+        # the build user for bwrap.
+        network = entering(self.network.namespace) if self.network else []
+        limit = self.sandbox.policy.max_processes
+        limited = ["prlimit", f"--nproc={limit}:{limit}", "--"] if limit else []
         switch = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups"]
-        argv = [*entering(self.network.namespace), *switch, "--", *bwrap]
-        return Launch(argv, environment, cwd=Path("/"))
+        return Launch([*network, *limited, *switch, "--", *bwrap], environment, cwd=Path("/"))
+
+    def _file_variables(self) -> dict[str, str]:
+        inside = SANDBOX_SECRETS if self.sandbox.enabled else str(self.paths.secrets)
+        return {f"{name}_FILE": f"{inside}/{name}" for name in self.secret_files}
 
 
 _TOOL_PATH = os.pathsep.join((os.environ.get("PATH", ""), CLEAN_PATH))
@@ -330,24 +260,6 @@ _TOOL_PATH = os.pathsep.join((os.environ.get("PATH", ""), CLEAN_PATH))
 
 def _bwrap() -> str:
     return shutil.which("bwrap", path=_TOOL_PATH) or ""
-
-
-def _can_walk_to(path: Path, user: BuildUser) -> bool:
-    """True when `user` may pass through every existing directory on the way to `path`."""
-    for directory in (path, *path.parents):
-        try:
-            status = directory.stat()
-        except FileNotFoundError:
-            continue  # made later, by us, with a mode that lets the build user through
-        if status.st_uid == user.uid:
-            bit = stat.S_IXUSR
-        elif status.st_gid == user.gid:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not status.st_mode & bit:
-            return False
-    return True
 
 
 def _hiding(paths: Iterable[str], *, only_under: Sequence[str] | None = None) -> list[str]:
@@ -375,30 +287,6 @@ def _resolv_conf_target() -> str:
     return os.path.realpath("/etc/resolv.conf")
 
 
-def _prepare(paths: JobPaths, user: BuildUser | None) -> None:
-    for directory in (paths.home, paths.tmp):
-        directory.mkdir(parents=True, exist_ok=True)
-    paths.tmp.chmod(0o1777)
-    (paths.scratch / "resolv.conf").write_text(resolv_conf())
-    paths.workspace.mkdir(parents=True, exist_ok=True)
-    if user is None:
-        return
-    for top in (paths.scratch, paths.workspace):
-        _give(top, user)
-
-
-def _give(top: Path, user: BuildUser) -> None:
-    """Make `top` the build user's; the files of `.git/objects` stay the cache's owner's,
-    so a step can add objects but never rewrite one hard-linked from the cache."""
-    objects = top / ".git" / "objects"
-    for directory, _, names in os.walk(top):
-        os.chown(directory, user.uid, user.gid, follow_symlinks=False)
-        if Path(directory).is_relative_to(objects):
-            continue
-        for name in names:
-            os.chown(os.path.join(directory, name), user.uid, user.gid, follow_symlinks=False)
-
-
 def _probe_directory() -> str:
     directory = tempfile.mkdtemp(prefix="greenlight-probe-")
     os.chmod(directory, 0o755)  # noqa: S103 (the build user binds what is under it)
@@ -408,11 +296,11 @@ def _probe_directory() -> str:
 async def _probe_run(sandbox: Sandbox) -> str | None:
     scratch = Path(await asyncio.to_thread(_probe_directory))
     try:
-        async with sandbox.job(scratch / "workspace") as job:
+        async with sandbox.job(scratch / "workspace", {}) as job:
             launch = job.launch(["/bin/true"], {})
             process = await asyncio.create_subprocess_exec(
                 *launch.argv, env=launch.env, stdin=subprocess.DEVNULL, start_new_session=True,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **launch.popen_options(),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=launch.cwd,
             )  # fmt: skip
             output, _ = await asyncio.wait_for(process.communicate(), _SETUP_SECONDS)
     except (OSError, TimeoutError, NetworkError) as error:

@@ -56,6 +56,7 @@ class GitHubApp:
         self._clients: dict[int, InstallationClient] = {}
 
     def jwt(self) -> str:
+        """The app's JWT, for the calls made as the app itself."""
         if self.credentials is None:
             raise GitHubError("the app has no credentials yet; finish the setup page first")
         return app_jwt(self.credentials.app_id, self.credentials.private_key, now=self._clock())
@@ -161,6 +162,7 @@ class InstallationClient:
         self.writes = WritePacer()
 
     async def token(self) -> str:
+        """The installation's access token (cached until shortly before it expires)."""
         return await self._app.tokens.token(self.installation_id)
 
     async def code_token(self, repository_id: int) -> str:
@@ -181,6 +183,7 @@ class InstallationClient:
     # Repositories and their contents ---------------------------------------------------
 
     async def repository(self, repo: str) -> Repository:
+        """The repository itself: its default branch."""
         owner, name = repo.split("/", 1)
         return Repository.from_json(
             await self._call("get", "/repos/{owner}/{repo}", {"owner": owner, "repo": name})
@@ -215,6 +218,7 @@ class InstallationClient:
     # Check runs ------------------------------------------------------------------------
 
     async def create_check_run(self, repo: str, body: Mapping[str, Any]) -> CheckRun:
+        """Create a check run on a commit."""
         owner, name = repo.split("/", 1)
         return CheckRun.from_json(
             await self._call(
@@ -226,6 +230,7 @@ class InstallationClient:
         )
 
     async def update_check_run(self, repo: str, check_run_id: int, body: Mapping[str, Any]) -> None:
+        """Change a check run: status, conclusion, output or buttons."""
         owner, name = repo.split("/", 1)
         await self._call(
             "patch",
@@ -245,7 +250,7 @@ class InstallationClient:
         return tuple(map(CheckRun.from_json, items))
 
     async def commit_statuses(self, repo: str, ref: str) -> tuple[CommitStatus, ...]:
-        """The latest status of each context on a commit (its combined status)."""
+        """The latest status of each context on `ref` (the statuses API, not check runs)."""
         owner, name = repo.split("/", 1)
         data = await self._call(
             "get",
@@ -257,6 +262,7 @@ class InstallationClient:
     # Pull requests ---------------------------------------------------------------------
 
     async def pull_request(self, repo: str, number: int) -> PullRequest:
+        """One pull request."""
         owner, name = repo.split("/", 1)
         return PullRequest.from_json(
             await self._call(
@@ -276,6 +282,7 @@ class InstallationClient:
         return tuple(map(PullRequest.from_json, items))
 
     async def open_pull_requests(self, repo: str) -> tuple[PullRequest, ...]:
+        """Every open pull request of the repository."""
         owner, name = repo.split("/", 1)
         items = await self._list(
             "/repos/{owner}/{repo}/pulls{?state,per_page}",
@@ -284,6 +291,7 @@ class InstallationClient:
         return tuple(map(PullRequest.from_json, items))
 
     async def reviews(self, repo: str, number: int) -> tuple[Review, ...]:
+        """Every review of a pull request, oldest first."""
         owner, name = repo.split("/", 1)
         items = await self._list(
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews{?per_page}",
@@ -307,6 +315,7 @@ class InstallationClient:
         )
 
     async def update_branch(self, repo: str, number: int, *, expected_head: str) -> None:
+        """Merge the base into the pull request's branch, if its head is still `expected_head`."""
         owner, name = repo.split("/", 1)
         await self._call(
             "put",
@@ -316,6 +325,7 @@ class InstallationClient:
         )
 
     async def delete_branch(self, repo: str, branch: str) -> None:
+        """Delete a branch (the head of a merged pull request)."""
         owner, name = repo.split("/", 1)
         await self._call(
             "delete",
@@ -350,6 +360,7 @@ class InstallationClient:
     # Comments, reactions, permissions ------------------------------------------------------
 
     async def comment(self, repo: str, number: int, body: str) -> Comment:
+        """Post a comment on an issue or pull request."""
         owner, name = repo.split("/", 1)
         return Comment.from_json(
             await self._call(
@@ -361,6 +372,7 @@ class InstallationClient:
         )
 
     async def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
+        """Replace the text of a comment."""
         owner, name = repo.split("/", 1)
         await self._call(
             "patch",
@@ -370,6 +382,7 @@ class InstallationClient:
         )
 
     async def comments(self, repo: str, number: int) -> tuple[Comment, ...]:
+        """Every comment on an issue or pull request, oldest first."""
         owner, name = repo.split("/", 1)
         items = await self._list(
             "/repos/{owner}/{repo}/issues/{issue_number}/comments{?per_page}",
@@ -378,6 +391,7 @@ class InstallationClient:
         return tuple(map(Comment.from_json, items))
 
     async def react(self, repo: str, comment_id: int, content: str) -> None:
+        """Add a reaction (`eyes`, `+1`…) to a comment."""
         owner, name = repo.split("/", 1)
         await self._call(
             "post",
@@ -402,7 +416,7 @@ class InstallationClient:
     # Deployments -----------------------------------------------------------------------------
 
     async def create_deployment(self, repo: str, body: Mapping[str, Any]) -> int:
-        """The new deployment's id."""
+        """Create a GitHub Deployment; its id."""
         owner, name = repo.split("/", 1)
         created = await self._call(
             "post",
@@ -415,6 +429,7 @@ class InstallationClient:
     async def create_deployment_status(
         self, repo: str, deployment_id: int, body: Mapping[str, Any]
     ) -> None:
+        """Add a status (`in_progress`, `success`…) to a GitHub Deployment."""
         owner, name = repo.split("/", 1)
         await self._call(
             "post",

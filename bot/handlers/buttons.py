@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.context import Context
 from bot.core.markdown import MAX_CHECK_OUTPUT_BYTES, truncate
 from bot.core.permissions import Permission
 from bot.deploy.commands import deploy_button
@@ -22,9 +21,10 @@ from bot.dispatch.payloads import Checked, requested_action
 from bot.dispatch.router import Router
 from bot.merging import messages
 from bot.merging.evaluator import pull_numbers
-from bot.merging.service import Merging, merging_for
+from bot.merging.service import Merging
+from bot.wiring import Services
 
-router: Router[Context] = Router()
+router: Router[Services] = Router()
 
 
 @dataclass(frozen=True)
@@ -39,23 +39,26 @@ class Click:
     identifier: str
 
 
-Button = Callable[[Merging, Click], Awaitable[None]]
+Button = Callable[[Services, Click], Awaitable[None]]
 
 
 @router.register("check_run", "requested_action")
-async def press_button(event: WebhookEvent, context: Context) -> None:
+async def press_button(event: WebhookEvent, services: Services) -> None:
+    """Someone pressed a button on our aggregate check run: do what it says."""
     click = read_click(event)
     if click is None:
         return
     button = BUTTONS.get(click.identifier.partition(":")[0])
-    merging = merging_for(context)
     if button is None:
-        await explain(merging, click, "Nothing done", messages.unknown_action(click.identifier))
+        await explain(
+            services.merging, click, "Nothing done", messages.unknown_action(click.identifier)
+        )
         return
-    await button(merging, click)
+    await button(services, click)
 
 
 def read_click(event: WebhookEvent) -> Click | None:
+    """The button press of a `requested_action` event on our aggregate check run, if it is one."""
     check_run = Checked.of(event)
     kind, _, ident = check_run.external_id.partition(":")
     if event.installation_id is None or event.repo is None or kind != "run" or not ident.isdigit():
@@ -82,14 +85,15 @@ async def may_write(merging: Merging, click: Click, refusal: Refusal) -> bool:
     return level >= Permission.WRITE
 
 
-async def rerun_failed(merging: Merging, click: Click) -> None:
+async def rerun_failed(services: Services, click: Click) -> None:
     """ "Re-run failed": write access needed, as for `/retest` by someone else."""
-    if await may_write(merging, click, messages.rerun_refused):
-        await merging.context.require_pipeline().rerun(click.run_id, failed_only=True)
+    if await may_write(services.merging, click, messages.rerun_refused):
+        await services.pipeline.rerun(click.run_id, failed_only=True)
 
 
-async def merge(merging: Merging, click: Click) -> None:
+async def merge(services: Services, click: Click) -> None:
     """ "Merge when ready": what `/merge` does, from the pull request's green check run."""
+    merging = services.merging
     if not await may_write(merging, click, messages.merge_button_refused):
         return
     client = merging.client(click.installation_id)
@@ -132,11 +136,11 @@ async def explain(
     await merging.client(click.installation_id).update_check_run(click.repo, check_run.id, changes)
 
 
-async def deploy(merging: Merging, click: Click) -> None:
+async def deploy(services: Services, click: Click) -> None:
     """ "Deploy to <env>": write access, admin for a protected environment (checked there)."""
-    answer = await deploy_button(merging.context, run_id=click.run_id, actor=click.actor)
+    answer = await deploy_button(services.deployer, run_id=click.run_id, actor=click.actor)
     if answer.startswith(REFUSED_PREFIX):
-        await explain(merging, click, "Not deployed", answer)
+        await explain(services.merging, click, "Not deployed", answer)
 
 
 BUTTONS: dict[str, Button] = {

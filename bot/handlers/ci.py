@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from bot import messages
-from bot.context import Context
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import Checked, MergeGroup, PullRequest, Push, Repository
 from bot.dispatch.router import Router
 from bot.pipeline.requests import BuildRequest
+from bot.wiring import Services
 
-router: Router[Context] = Router()
+router: Router[Services] = Router()
 log = logging.getLogger("greenlight.ci")
 NULL_SHA = "0" * 40
 
@@ -78,11 +78,12 @@ def merge_group_build(
 
 
 @router.register("pull_request", "opened", "synchronize", "reopened", "ready_for_review")
-async def build_pull_request(event: WebhookEvent, context: Context) -> None:
+async def build_pull_request(event: WebhookEvent, services: Services) -> None:
+    """Build the pull request's new head and cancel its superseded runs."""
     if event.installation_id is None:
         return
     request = pull_request_build(Repository.of(event), PullRequest.of(event), event.installation_id)
-    pipeline = context.require_pipeline()
+    pipeline = services.pipeline
     await pipeline.cancel_pull_request(
         request.repo,
         request.pr_number or 0,
@@ -93,8 +94,9 @@ async def build_pull_request(event: WebhookEvent, context: Context) -> None:
 
 
 @router.register("pull_request", "closed")
-async def stop_closed_pull_request(event: WebhookEvent, context: Context) -> None:
-    await context.require_pipeline().cancel_pull_request(
+async def stop_closed_pull_request(event: WebhookEvent, services: Services) -> None:
+    """A closed pull request's runs are cancelled."""
+    await services.pipeline.cancel_pull_request(
         Repository.of(event).full_name,
         PullRequest.of(event).number,
         keep_sha=None,
@@ -103,31 +105,33 @@ async def stop_closed_pull_request(event: WebhookEvent, context: Context) -> Non
 
 
 @router.register("push")
-async def build_push(event: WebhookEvent, context: Context) -> None:
+async def build_push(event: WebhookEvent, services: Services) -> None:
+    """Build the new tip of a pushed branch."""
     if event.installation_id is None:
         return
     request = push_build(Repository.of(event), Push.of(event), event.installation_id)
     if request is not None:
-        await context.require_pipeline().build(request)
+        await services.pipeline.build(request)
 
 
 @router.register("merge_group", "checks_requested")
-async def build_merge_group(event: WebhookEvent, context: Context) -> None:
+async def build_merge_group(event: WebhookEvent, services: Services) -> None:
+    """Build the merge queue's temporary commit."""
     if event.installation_id is None:
         return
     request = merge_group_build(Repository.of(event), MergeGroup.of(event), event.installation_id)
-    await context.require_pipeline().build(request)
+    await services.pipeline.build(request)
 
 
 @router.register("check_run", "rerequested")
-async def rerun_check(event: WebhookEvent, context: Context) -> None:
+async def rerun_check(event: WebhookEvent, services: Services) -> None:
     """GitHub's "Re-run" on one of our check runs: that job (and what needs it) again."""
     kind, _, ident = Checked.of(event).external_id.partition(":")
     if not ident.isdigit():
         return
-    pipeline = context.require_pipeline()
+    pipeline = services.pipeline
     if kind == "job":
-        job = await context.store.runs.job(int(ident))
+        job = await services.context.store.runs.job(int(ident))
         if job is not None:
             await pipeline.rerun(job.run_id, names={job.name})
     elif kind == "run":
@@ -135,9 +139,9 @@ async def rerun_check(event: WebhookEvent, context: Context) -> None:
 
 
 @router.register("check_suite", "rerequested")
-async def rerun_suite(event: WebhookEvent, context: Context) -> None:
+async def rerun_suite(event: WebhookEvent, services: Services) -> None:
     """GitHub's "Re-run all jobs": the whole run of that commit again."""
     repo = Repository.of(event).full_name
-    run = await context.store.runs.for_sha(repo, Checked.of(event).head_sha)
+    run = await services.context.store.runs.for_sha(repo, Checked.of(event).head_sha)
     if run is not None:
-        await context.require_pipeline().rerun(run.id)
+        await services.pipeline.rerun(run.id)

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from bot.context import Context
 from bot.core.commands import is_command_comment_event, parse_commands
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import IssueComment
 from bot.dispatch.router import Router
-from bot.merging.commands import CommandRunner, CommentContext
-from bot.merging.service import merging_for
+from bot.merging.commands import CommentContext
+from bot.wiring import Services
 
-router: Router[Context] = Router()
+router: Router[Services] = Router()
 
 
 @router.register("issue_comment", "created")
-async def run_commands(event: WebhookEvent, context: Context) -> None:
+async def run_commands(event: WebhookEvent, services: Services) -> None:
     """A new comment by a person on a pull request: carry out its commands."""
     payload = IssueComment.of(event)
     comment = command_comment(event, payload)
     if comment is None:
         return
-    merging = merging_for(context)
-    slug = await merging.app_slug()
+    slug = await services.merging.app_slug()
     if not is_command_comment_event(event.action or "", payload.sender_type, event.sender, slug):
         return
     parsed = parse_commands(payload.body)
     if parsed:
-        await CommandRunner(merging, comment).run(parsed)
+        await services.commands.run(comment, parsed)
 
 
 def command_comment(event: WebhookEvent, payload: IssueComment) -> CommentContext | None:

@@ -2,35 +2,36 @@
 required check finishes after Greenlight's own run, so those events re-consider it.
 
 Greenlight's own check runs are left out: the end of its run already triggers the deploy
-(`bot.deploy.service.install` hooks it to the pipeline).
+(`bot.wiring` hooks it to the pipeline).
 """
 
 from __future__ import annotations
 
-from bot.context import Context
-from bot.deploy.service import deployer_for
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import Checked, status_sha
 from bot.dispatch.router import Router
+from bot.wiring import Services
 
-router: Router[Context] = Router()
+router: Router[Services] = Router()
 
 
-def _is_ours(checked: Checked, context: Context) -> bool:
-    credentials = context.github.credentials
+def _is_ours(checked: Checked, services: Services) -> bool:
+    credentials = services.context.github.credentials
     return credentials is not None and checked.app_id == credentials.app_id
 
 
 @router.register("check_run", "completed")
 @router.register("check_suite", "completed")
-async def reconsider_after_check(event: WebhookEvent, context: Context) -> None:
+async def reconsider_after_check(event: WebhookEvent, services: Services) -> None:
+    """Another app's check run or suite finished: the commit may be deployable now."""
     checked = Checked.of(event)
-    if event.repo is None or _is_ours(checked, context):
+    if event.repo is None or _is_ours(checked, services):
         return
-    await deployer_for(context).reconsider(event.repo, checked.head_sha)
+    await services.deployer.reconsider(event.repo, checked.head_sha)
 
 
 @router.register("status")
-async def reconsider_after_status(event: WebhookEvent, context: Context) -> None:
+async def reconsider_after_status(event: WebhookEvent, services: Services) -> None:
+    """A commit status changed: the commit may be deployable now."""
     if event.repo is not None:
-        await deployer_for(context).reconsider(event.repo, status_sha(event))
+        await services.deployer.reconsider(event.repo, status_sha(event))

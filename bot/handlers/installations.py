@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from bot.context import Context
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import Installation
 from bot.dispatch.router import Router
+from bot.wiring import Services
 
-router: Router[Context] = Router()
+router: Router[Services] = Router()
 log = logging.getLogger("greenlight.installations")
 
 
@@ -18,7 +18,9 @@ def _repos(installation: Installation) -> list[tuple[int, str, bool]]:
 
 
 @router.register("installation", "created", "new_permissions_accepted", "unsuspend")
-async def remember_installation(event: WebhookEvent, context: Context) -> None:
+async def remember_installation(event: WebhookEvent, services: Services) -> None:
+    """Record a new (or resumed) installation and its repositories."""
+    context = services.context
     installation = Installation.of(event)
     await context.store.installations.save(
         installation.id, installation.account, now=context.clock()
@@ -27,21 +29,27 @@ async def remember_installation(event: WebhookEvent, context: Context) -> None:
 
 
 @router.register("installation", "deleted")
-async def forget_installation(event: WebhookEvent, context: Context) -> None:
+async def forget_installation(event: WebhookEvent, services: Services) -> None:
+    """Forget an uninstalled installation and drop its tokens."""
+    context = services.context
     installation_id = Installation.of(event).id
     await context.store.installations.forget(installation_id)
     context.github.forget_tokens(installation_id)
 
 
 @router.register("installation", "suspend")
-async def suspend_installation(event: WebhookEvent, context: Context) -> None:
+async def suspend_installation(event: WebhookEvent, services: Services) -> None:
+    """Mark an installation suspended and drop its tokens."""
+    context = services.context
     installation_id = Installation.of(event).id
     await context.store.installations.set_suspended(installation_id, True)
     context.github.forget_tokens(installation_id)
 
 
 @router.register("installation_repositories", "added", "removed")
-async def update_repositories(event: WebhookEvent, context: Context) -> None:
+async def update_repositories(event: WebhookEvent, services: Services) -> None:
+    """Follow repositories added to or removed from an installation."""
+    context = services.context
     installation = Installation.of(event)
     if await context.store.installations.get(installation.id) is None:
         # An installation we never saw created (e.g. the app was down): record it now.

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from bot.context import Context
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import Checked, PullRequest, status_sha
 from bot.dispatch.router import Router
-from bot.merging.service import merging_for
+from bot.wiring import Services
 
-router: Router[Context] = Router()
+router: Router[Services] = Router()
 
 
 @router.register(
@@ -22,28 +21,30 @@ router: Router[Context] = Router()
     "unlabeled",
 )
 @router.register("pull_request_review", "submitted", "dismissed")
-async def evaluate_pull_request(event: WebhookEvent, context: Context) -> None:
+async def evaluate_pull_request(event: WebhookEvent, services: Services) -> None:
+    """A pull request or its reviews changed: decide again whether to merge it."""
     if event.installation_id is None or event.repo is None:
         return
     number = PullRequest.of(event).number
-    await merging_for(context).evaluate(event.installation_id, event.repo, number)
+    await services.merging.evaluate(event.installation_id, event.repo, number)
 
 
 @router.register("check_run", "completed")
 @router.register("check_suite", "completed")
-async def evaluate_checked_commit(event: WebhookEvent, context: Context) -> None:
+async def evaluate_checked_commit(event: WebhookEvent, services: Services) -> None:
     """Another app's check finished; our own runs are covered by the pipeline's hook."""
     if event.installation_id is None or event.repo is None:
         return
     checked = Checked.of(event)
-    merging = merging_for(context)
+    merging = services.merging
     if checked.app_slug == await merging.app_slug():
         return
     await merging.evaluate_commit(event.installation_id, event.repo, checked.head_sha)
 
 
 @router.register("status")
-async def evaluate_status_commit(event: WebhookEvent, context: Context) -> None:
+async def evaluate_status_commit(event: WebhookEvent, services: Services) -> None:
+    """A commit status changed: decide again for the pull requests at that commit."""
     if event.installation_id is None or event.repo is None:
         return
-    await merging_for(context).evaluate_commit(event.installation_id, event.repo, status_sha(event))
+    await services.merging.evaluate_commit(event.installation_id, event.repo, status_sha(event))

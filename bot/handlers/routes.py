@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bot.context import Context
 from bot.dispatch.router import Router
 from bot.handlers import buttons, ci, commands, deploys, installations, merging
+from bot.wiring import Services
 
 
-def build_router() -> Router[Context]:
+def build_router() -> Router[Services]:
+    """Every feature's router in one."""
     return Router(
         installations.router,
         ci.router,

@@ -27,11 +27,13 @@ from bot.core.merge_messages import STATUS_MARKER, status_report
 from bot.core.permissions import Permission, Refused, authorize, required_permission
 from bot.deploy.commands import deploy_command, rollback_command
 from bot.deploy.messages import REFUSED_PREFIX
+from bot.deploy.service import Deployer
 from bot.github.client import InstallationClient
 from bot.merging import messages
 from bot.merging.comments import upsert_marked
 from bot.merging.facts import NoConfig, PullRequest, read_config
 from bot.merging.service import Merging
+from bot.pipeline.service import Pipeline
 from bot.store.records import Status
 
 
@@ -53,11 +55,26 @@ class CommentContext:
     pr_author: str
 
 
+@dataclass(frozen=True)
+class Commands:
+    """What slash-commands act on, built once at start-up (`bot.wiring`)."""
+
+    merging: Merging
+    pipeline: Pipeline
+    deployer: Deployer
+
+    async def run(self, comment: CommentContext, parsed: tuple[ParsedCommand, ...]) -> None:
+        """Carry out the commands of one comment and answer it."""
+        await CommandRunner(self, comment).run(parsed)
+
+
 class CommandRunner:
-    def __init__(self, merging: Merging, comment: CommentContext) -> None:
-        self.merging = merging
+    def __init__(self, commands: Commands, comment: CommentContext) -> None:
+        self.merging = commands.merging
+        self.pipeline = commands.pipeline
+        self.deployer = commands.deployer
         self.comment = comment
-        self.client: InstallationClient = merging.client(comment.installation_id)
+        self.client: InstallationClient = self.merging.client(comment.installation_id)
         self._pull: PullRequest | None = None
         self._permission: Permission | None = None
         self._config_read: tuple[Config | NoConfig | None] | None = None
@@ -114,11 +131,10 @@ class CommandRunner:
         unknown = [name for name in command.args if name not in known]
         if unknown:
             return Outcome(False, messages.unknown_jobs(unknown, known))
-        pipeline = self.merging.context.require_pipeline()
         if command.args:
-            started = await pipeline.rerun(run.id, names=set(command.args))
+            started = await self.pipeline.rerun(run.id, names=set(command.args))
         else:
-            started = await pipeline.rerun(run.id, failed_only=True)
+            started = await self.pipeline.rerun(run.id, failed_only=True)
         if started:
             return Outcome(True)
         if any(job.status != Status.COMPLETED for job in jobs):
@@ -134,9 +150,8 @@ class CommandRunner:
         ]
         if not runs:
             return Outcome(True, messages.nothing_running())
-        pipeline = self.merging.context.require_pipeline()
         for run in runs:
-            await pipeline.cancel_run(run.id, messages.cancelled_reason(c.actor))
+            await self.pipeline.cancel_run(run.id, messages.cancelled_reason(c.actor))
         return Outcome(True)
 
     async def merge(self, command: Command) -> Outcome:
@@ -160,7 +175,7 @@ class CommandRunner:
         pull = await self.pull()
         # Only this SHA: a later push by an untrusted author needs a new /ok-to-test.
         await self._set(trusted_sha=pull.head_sha)
-        await self.merging.context.require_pipeline().approve(pull.repo, pull.head_sha)
+        await self.pipeline.approve(pull.repo, pull.head_sha)
         return Outcome(True)
 
     async def status(self, command: Command) -> Outcome:
@@ -179,15 +194,15 @@ class CommandRunner:
         return Outcome(True)
 
     async def deploy(self, command: Command) -> Outcome:
-        c, context, env = self.comment, self.merging.context, command.args[0]
+        c, env = self.comment, command.args[0]
         if command.name is CommandName.ROLLBACK:
             answer = await rollback_command(
-                context, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
+                self.deployer, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
                 actor=c.actor, env=env,
             )  # fmt: skip
         else:
             answer = await deploy_command(
-                context, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
+                self.deployer, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
                 actor=c.actor, env=env, sha=command.args[1] if len(command.args) > 1 else None,
             )  # fmt: skip
         return Outcome(not answer.startswith(REFUSED_PREFIX), answer)

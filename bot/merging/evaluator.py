@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, assert_never
+from typing import assert_never
 
+from bot.context import Context
 from bot.core.merge import Block, Decision, MergeNow, UpdateBranch, Wait, decide_merge
 from bot.core.merge_messages import MERGE_REFUSED_MARKER, merge_comment, merge_refused_comment
 from bot.github import models
@@ -23,9 +24,6 @@ from bot.merging import messages
 from bot.merging.access import PermissionCache
 from bot.merging.comments import upsert_marked
 from bot.merging.facts import PullRequest, Snapshot, fingerprint, gather
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 log = logging.getLogger("greenlight.merging")
 _REFUSALS = (NotMergeable, Conflict, ValidationFailed)  # 405, 409, 422

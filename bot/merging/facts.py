@@ -15,12 +15,14 @@ from bot.core.config import CONFIG_PATH, Config, MergeMethod
 from bot.core.config_parser import parse_config
 from bot.core.merge import CheckFact, MergeFacts, Review, latest_checks
 from bot.core.permissions import Permission
+from bot.core.replan import plan_key
 from bot.github import models
 from bot.github.client import InstallationClient
 from bot.merging.access import PermissionCache
 from bot.pipeline.check_runs import AGGREGATE
+from bot.pipeline.jobspec import load_job
 from bot.store import Store
-from bot.store.records import PullRequestState
+from bot.store.records import PullRequestState, Run, Status
 
 # Reviews that decide something; comments and pending reviews never need a permission.
 _DECIDING_REVIEWS = frozenset({"APPROVED", "CHANGES_REQUESTED", "DISMISSED"})
@@ -122,8 +124,27 @@ async def gather(
         head_trusted=run is None or run.trusted or state.trusted_sha == sha,
         own_check_names=(AGGREGATE,),
         config=(config or Config()).merge,
+        plan_pending=_plan_pending(run, pull.number),
+        skipped_by_marker=await _skipped_by_marker(store, run),
     )
     return Snapshot(pull, facts, config, state)
+
+
+def _plan_pending(run: Run | None, number: int) -> bool:
+    """Whether the head's run (planned, trusted) lacks this pull request's plan."""
+    if run is None or not run.trusted or not run.plans:
+        return False  # not built yet, held for /ok-to-test, or never planned: said otherwise
+    return plan_key("pull_request", number) not in run.plans
+
+
+async def _skipped_by_marker(store: Store, run: Run | None) -> tuple[str, ...]:
+    if run is None:
+        return ()
+    return tuple(
+        job.name
+        for job in await store.runs.jobs(run.id)
+        if job.status == Status.COMPLETED and load_job(job.spec).skipped_by_marker
+    )
 
 
 def fingerprint(facts: MergeFacts) -> str:

@@ -1,17 +1,15 @@
 """The merging service of one running app: the app's identity, permissions, the evaluator.
 
-`install(context)` creates it and hooks auto-merge to the end of Greenlight's own runs; the
-app factory calls it once the pipeline exists. Handlers reach it with `merging_for`, which
-also installs it on first use, so a webhook never finds it missing.
+Built once at start-up by `bot.wiring`, which also hooks `on_run_completed` to the end of
+Greenlight's own runs; handlers get it in the `Services` they are given.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
-from typing import TYPE_CHECKING
 
+from bot.context import Context
 from bot.core.checks import check_run_actions
 from bot.core.merge import Block, Decision, Wait
 from bot.github.client import InstallationClient
@@ -19,9 +17,6 @@ from bot.github.errors import GitHubError
 from bot.merging.access import PermissionCache
 from bot.merging.evaluator import Evaluator, pull_numbers
 from bot.store.records import Run
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 log = logging.getLogger("greenlight.merging")
 
@@ -95,23 +90,3 @@ def waits_for_a_person_to_merge(decision: Decision | None) -> bool:
     return isinstance(decision, Wait | Block) and any(
         reason.code == "auto_off" for reason in decision.reasons
     )
-
-
-_SERVICES: dict[int, Merging] = {}
-
-
-def install(context: Context) -> Merging:
-    """Create the merging service for this app and hook it to the pipeline (idempotent)."""
-    merging = _SERVICES.get(id(context))
-    if merging is None or merging.context is not context:
-        merging = _SERVICES[id(context)] = Merging(context)
-        weakref.finalize(context, _SERVICES.pop, id(context), None)
-    hooks = context.pipeline.on_run_completed if context.pipeline is not None else None
-    if hooks is not None and merging.on_run_completed not in hooks:
-        hooks.append(merging.on_run_completed)
-    return merging
-
-
-def merging_for(context: Context) -> Merging:
-    """The merging service of this app, installed on first use."""
-    return install(context)

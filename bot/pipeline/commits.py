@@ -31,15 +31,16 @@ class CommitReader:
             log.warning("cannot read the message of %s: %s", run.sha, error)
             return None
 
-    async def changed_files(self, run: Run) -> tuple[str, ...] | None:
-        """Paths changed since `before_sha`; None when unknown (a new branch, a lost base)."""
-        if not run.before_sha or run.before_sha == NULL_SHA:
+    async def changed_files(self, run: Run, *, since: str | None = None) -> tuple[str, ...] | None:
+        """Paths changed on the run's commit since it forked from `since` (else the run's
+        `before_sha`: a push's `before`, a pull request's base); None when unknown (a new
+        branch, a lost base)."""
+        base = since if since is not None else run.before_sha
+        if not base or base == NULL_SHA:
             return None
         try:
             token = await self._tickets.clone_token(run)
-            return await self._cache.changed_files(
-                run.clone_url, run.before_sha, run.sha, token=token
-            )
+            return await self._cache.changed_files(run.clone_url, base, run.sha, token=token)
         except (GitError, CodeTokenUnavailable) as error:
             log.info("changed files of %s unknown, running every job: %s", run.sha[:7], error)
             return None

@@ -22,7 +22,9 @@ def dump_job(job: PlannedJob, *, order: int) -> str:
             "timeout_seconds": job.timeout_seconds,
             "reports": list(job.reports),
             "secrets": list(job.secrets),
+            "secret_files": list(job.secret_files),
             "skip_reason": job.skip_reason,
+            "skipped_by_marker": job.skipped_by_marker,
         }
     )
 
@@ -39,5 +41,7 @@ def load_job(text: str) -> PlannedJob:
         timeout_seconds=float(data["timeout_seconds"]),
         reports=tuple(data["reports"]),
         secrets=tuple(data["secrets"]),
+        secret_files=tuple(data.get("secret_files", ())),  # runs planned before they existed
         skip_reason=data.get("skip_reason"),
+        skipped_by_marker=bool(data.get("skipped_by_marker", False)),
     )

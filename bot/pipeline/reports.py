@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from bot import links, messages
+from bot.context import Context
 from bot.core.checks import (
     CheckOutput,
     aggregate_conclusion,
@@ -23,12 +23,16 @@ from bot.pipeline.check_runs import (
 )
 from bot.store.records import Job, Run, Status
 
-if TYPE_CHECKING:
-    from bot.context import Context
-
 
 def _plain(title: str, summary: str) -> CheckOutput:
     return CheckOutput(title=title, summary=summary, text=None, annotation_batches=())
+
+
+def _note(run: Run) -> str | None:
+    """What the aggregate says besides the jobs: a skip marker this head did not honour."""
+    if run.ignored_marker is None:
+        return None
+    return messages.skip_marker_ignored(run.ignored_marker)
 
 
 class Reports:
@@ -121,7 +125,9 @@ class Reports:
     async def create_aggregate(self, run: Run, jobs: Sequence[Job]) -> None:
         done = sum(1 for job in jobs if job.status == Status.COMPLETED)
         title = messages.run_in_progress(done, len(jobs))
-        await self._aggregate_now(run, _plain(title, title), None, status="in_progress")
+        note = _note(run)
+        summary = f"{title}\n\n{note}" if note else title
+        await self._aggregate_now(run, _plain(title, summary), None, status="in_progress")
 
     async def job_started(self, run: Run, job: Job) -> None:
         await self._reporter(run).start(
@@ -144,7 +150,7 @@ class Reports:
         """Complete the aggregate check; return the run's conclusion."""
         conclusion = aggregate_conclusion([job.conclusion for job in jobs]) or "failure"
         views = [job_view(job, log_text="", log_url=self._log_url(job)) for job in jobs]
-        output = render_aggregate_output(views, run_url=self._run_url(run))
+        output = render_aggregate_output(views, run_url=self._run_url(run), note=_note(run))
         failed = any(job.conclusion in {"failure", "timed_out", "cancelled"} for job in jobs)
         actions = check_run_actions(can_rerun_failed=failed, deploy_env=None)
         await self._reporter(run).complete(

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot import messages
+from bot.context import Context
 from bot.core.config import CONFIG_PATH, Config, ConfigError
 from bot.core.config_parser import parse_config
-from bot.core.plan import PlanContext, PlannedJob, plan_jobs
+from bot.core.plan import (
+    PlanContext,
+    PlannedJob,
+    honours_skip_markers,
+    plan_jobs,
+    skip_all,
+    skip_marker,
+)
+from bot.core.replan import RunJob, jobs_to_add, plan_key
 from bot.core.schedule import JobState, failed_jobs, next_step, with_dependants
 from bot.core.trust import may_run
 from bot.executor import messages as executor_messages
@@ -31,9 +40,6 @@ from bot.pipeline.secrets import load_secrets
 from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.store import NewJob, NewRun
 from bot.store.records import Job, Run, Status
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 log = logging.getLogger("greenlight.pipeline")
 RunHook = Callable[[Run], Awaitable[None]]
@@ -55,6 +61,10 @@ class Pipeline:
         self.on_run_completed: list[RunHook] = []
         self._started: set[int] = set()  # job ids handed to the executor
         self._locks: dict[int, asyncio.Lock] = {}
+        # One planning at a time per run, so a trigger that joins a run sees its first plan.
+        self._planning: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     # Life cycle ------------------------------------------------------------------------------
 
@@ -67,7 +77,8 @@ class Pipeline:
     async def report_sandbox(self) -> str:
         """Say in the log how builds are isolated here; the same words for the status page."""
         problem = await self.sandbox.problem()
-        status = executor_messages.sandbox_status(self.sandbox.policy, problem)
+        policy = self.sandbox.policy
+        status = executor_messages.sandbox_status(policy.mode, policy.network, problem)
         if not self.sandbox.enabled:
             log.warning(executor_messages.sandbox_off())
         elif problem is not None:
@@ -124,37 +135,83 @@ class Pipeline:
             ),
             now=self.context.clock(),
         )
-        if not created:
-            if request.event == "push" and run.event != "push":
-                return await self._became_a_push(run, request)
-            if request.pr_number is not None and run.pr_number is None:
-                await store.runs.update(
-                    run.id,
-                    now=self.context.clock(),
-                    pr_number=request.pr_number,
-                    base_ref=request.base_ref,
-                )
-            return await store.runs.get(run.id)
-        try:
-            return await self._start_new_run(run, request)
-        except Exception as error:
-            # Never leave a commit pending forever: say on GitHub that the build broke.
-            await self.reports.internal_error(run, f"{type(error).__name__}: {error}")
-            await self._finish_run(run.id, "failure", note="internal error")
-            raise
+        lock = self._planning.setdefault(run.id, asyncio.Lock())
+        async with lock:
+            if not created:
+                return await self._join(run, request)
+            try:
+                return await self._start_new_run(run, request)
+            except Exception as error:
+                # Never leave a commit pending forever: say on GitHub that the build broke.
+                await self.reports.internal_error(run, f"{type(error).__name__}: {error}")
+                await self._finish_run(run.id, "failure", note="internal error")
+                raise
 
-    async def _became_a_push(self, run: Run, request: BuildRequest) -> Run | None:
-        """A commit built for a pull request was pushed to a branch (a fast-forward merge).
+    async def _join(self, run: Run, request: BuildRequest) -> Run | None:
+        """A second trigger for a built SHA: the run takes its facts and adds its plan.
 
-        The run now stands for the push, so a default-branch deploy sees it; if it is over
-        already, the run-completed hooks hear of it again.
+        A commit built for a pull request and then pushed to a branch (a fast-forward
+        merge) now stands for the push, so a default-branch deploy sees it; if the run is
+        over and the push's plan adds nothing, the run-completed hooks hear of it again.
         """
         store = self.context.store
-        await store.runs.update(run.id, now=self.context.clock(), event="push", ref=request.ref)
+        became_a_push = request.event == "push" and run.event != "push"
+        if became_a_push:
+            await store.runs.update(run.id, now=self.context.clock(), event="push", ref=request.ref)
+        elif request.pr_number is not None and run.pr_number is None:
+            await store.runs.update(
+                run.id,
+                now=self.context.clock(),
+                pr_number=request.pr_number,
+                base_ref=request.base_ref,
+            )
+        run = await store.runs.get(run.id) or run
+        key = plan_key(request.event, request.pr_number)
+        # A run with no plan yet has no config, a broken one, or waits for /ok-to-test:
+        # nothing to add to (approval plans it).
+        added = False
+        if run.plans and key not in run.plans and run.trusted:
+            added = await self._add_plan(run, request, key)
         updated = await store.runs.get(run.id)
-        if updated is not None and updated.status == Status.COMPLETED:
+        if became_a_push and not added and updated and updated.status == Status.COMPLETED:
             await self._announce(updated)
         return updated
+
+    async def _add_plan(self, run: Run, request: BuildRequest, key: str) -> bool:
+        """Plan the run again with the joining trigger's facts; True when jobs were added."""
+        store = self.context.store
+        config = await self._read_config(run)
+        if config is None:
+            return False
+        marker = await self._skip_marker(run, config, request.commit_message)
+        plan = await self._plan_for(run, config, request, marker)
+        if marker is not None and not honours_skip_markers(request.event):
+            await store.runs.update(run.id, now=self.context.clock(), ignored_marker=marker)
+        current = [_run_job(job) for job in await store.runs.jobs(run.id)]
+        added = jobs_to_add(current, plan)
+        await store.runs.add_plan(run.id, key, now=self.context.clock())
+        if not added:
+            return False
+        order = {job.name: index for index, job in enumerate(plan)}
+        await self._add_jobs(run.id, [_new_job(job, order[job.name]) for job in added])
+        await self.advance(run.id)
+        return True
+
+    async def _add_jobs(self, run_id: int, new_jobs: Sequence[NewJob]) -> None:
+        """Add jobs to a run, reopened if it was over, with their check runs."""
+        store = self.context.store
+        async with self._lock(run_id):
+            run = await store.runs.get(run_id)
+            assert run is not None
+            reopened = run.status == Status.COMPLETED
+            added = await store.runs.add_jobs(run_id, new_jobs)
+            await store.runs.update(
+                run_id, now=self.context.clock(), status=Status.IN_PROGRESS, conclusion=None
+            )
+            run = await store.runs.get(run_id) or run
+            await self.reports.create_job_checks(run, added)
+            if reopened:  # the aggregate check completed: a new one runs till the end
+                await self.reports.create_aggregate(run, await store.runs.jobs(run_id))
 
     async def _start_new_run(self, run: Run, request: BuildRequest) -> Run | None:
         store = self.context.store
@@ -162,16 +219,34 @@ class Pipeline:
         if config is None:
             return run
         marker = await self._skip_marker(run, config, request.commit_message)
+        if marker is not None and honours_skip_markers(request.event):
+            await self._skip_by_marker(run, config, request, marker)
+            return await store.runs.get(run.id)
         if marker is not None:
-            await self.reports.skipped(run, marker)
-            await self._finish_run(run.id, "skipped")
-            return run
+            await store.runs.update(run.id, now=self.context.clock(), ignored_marker=marker)
         if request.pr_number is not None and not await self._may_run(request, config):
             await store.runs.update(run.id, now=self.context.clock(), trusted=False)
             await self.reports.awaiting_approval(run, request.author)
             return await store.runs.get(run.id)
-        await self._plan_and_start(run, config)
+        plan = await self._plan_for(run, config, request, marker)
+        await self._plan_and_start(run, plan, plan_key(request.event, request.pr_number))
         return await store.runs.get(run.id)
+
+    async def _skip_by_marker(
+        self, run: Run, config: Config, request: BuildRequest, marker: str
+    ) -> None:
+        """A push that asks not to be built: every job's check run and the aggregate end
+        `skipped`, so no required check waits forever."""
+        store = self.context.store
+        plan = await self._plan_for(run, config, request, marker)
+        await store.runs.add_jobs(run.id, [_new_job(job, order) for order, job in enumerate(plan)])
+        await store.runs.add_plan(
+            run.id, plan_key(request.event, request.pr_number), now=self.context.clock()
+        )
+        run = await store.runs.get(run.id) or run
+        await self.reports.create_job_checks(run, await store.runs.jobs(run.id))
+        await self.reports.skipped(run, marker)
+        await self._finish_run(run.id, "skipped")
 
     async def approve(self, repo: str, sha: str) -> Run | None:
         """Build a run held for `/ok-to-test` (its head SHA was approved)."""
@@ -183,7 +258,8 @@ class Pipeline:
         assert run is not None
         config = await self._read_config(run)
         if config is not None:
-            await self._plan_and_start(run, config)
+            plan = await self._plan(run, config, event=run.event, branch=run.ref, since=None)
+            await self._plan_and_start(run, plan, plan_key(run.event, run.pr_number))
         return run
 
     async def cancel_run(self, run_id: int, reason: str) -> None:
@@ -347,8 +423,7 @@ class Pipeline:
             message = await self.commits.message(run)
         if message is None:
             return None  # unreadable: build it rather than skip it
-        lowered = message.lower()
-        return next((m for m in config.skip_markers if m.lower() in lowered), None)
+        return skip_marker(config.skip_markers, message)
 
     async def _may_run(self, request: BuildRequest, config: Config) -> bool:
         assert request.pr_number is not None
@@ -360,19 +435,47 @@ class Pipeline:
             head_sha=request.sha,
         )
 
-    async def _plan_and_start(self, run: Run, config: Config) -> None:
-        plan = plan_jobs(
+    async def _plan_for(
+        self, run: Run, config: Config, request: BuildRequest, marker: str | None
+    ) -> tuple[PlannedJob, ...]:
+        """The jobs `request` asks for, from its own facts (a pull request's `paths` compare
+        its head with the merge base of its base branch); all skipped by an honoured marker."""
+        if marker is not None and honours_skip_markers(request.event):
+            plan = plan_jobs(config, PlanContext(event=request.event, branch=request.ref))
+            return skip_all(plan, messages.skipped_by_marker_reason(marker))
+        return await self._plan(
+            run,
             config,
-            PlanContext(
-                event=run.event,
-                branch=run.ref,
-                base=run.base_ref,
-                mode=config.mode,
-                changed_files=await self.commits.changed_files(run),
-            ),
+            event=request.event,
+            branch=request.ref,
+            base=request.base_ref,
+            since=request.before_sha,
         )
+
+    async def _plan(
+        self,
+        run: Run,
+        config: Config,
+        *,
+        event: str,
+        branch: str,
+        base: str | None = None,
+        since: str | None,
+    ) -> tuple[PlannedJob, ...]:
+        """Plan with these facts; `since` (else the run's own base) is what `paths` compare."""
+        context = PlanContext(
+            event=event,
+            branch=branch,
+            base=run.base_ref if base is None else base,
+            mode=config.mode,
+            changed_files=await self.commits.changed_files(run, since=since),
+        )
+        return plan_jobs(config, context)
+
+    async def _plan_and_start(self, run: Run, plan: Sequence[PlannedJob], key: str) -> None:
         store = self.context.store
         await store.runs.add_jobs(run.id, [_new_job(job, order) for order, job in enumerate(plan)])
+        await store.runs.add_plan(run.id, key, now=self.context.clock())
         await store.runs.update(run.id, now=self.context.clock(), status=Status.IN_PROGRESS)
         run = await store.runs.get(run.id) or run
         jobs = await store.runs.jobs(run.id)
@@ -431,6 +534,15 @@ def _make_executor(context: Context, cache: GitCache, sandbox: Sandbox) -> Execu
 def _state(job: Job) -> JobState:
     return JobState(
         name=job.name, needs=load_job(job.spec).needs, status=job.status, conclusion=job.conclusion
+    )
+
+
+def _run_job(job: Job) -> RunJob:
+    planned = load_job(job.spec)
+    return RunJob(
+        name=job.name,
+        skipped_at_planning=planned.skip_reason is not None,
+        skipped_by_marker=planned.skipped_by_marker,
     )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from bot import links, messages
+from bot.context import Context
 from bot.core.config import Environment
 from bot.core.trust import may_use_secrets
 from bot.core.variables import BuildInfo, greenlight_variables
@@ -15,9 +15,6 @@ from bot.pipeline.jobspec import load_job
 from bot.pipeline.secrets import secrets_for
 from bot.store.deployments import DeploymentRecord, Deployments
 from bot.store.records import Job, Run
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 
 class CodeTokenUnavailable(Exception):
@@ -66,11 +63,15 @@ class TicketMaker:
         """A job of `run`, with the secrets it names unless the code comes from a fork."""
         spec = load_job(job.spec)
         secrets: dict[str, str] = {}
+        files: dict[str, str] = {}
         if may_use_secrets(is_fork=run.fork, trusted=run.trusted):
             secrets, missing = secrets_for(self._secrets, run.repo, spec.secrets)
-            if missing:
-                await self._context.store.runs.append_log(job.id, messages.secrets_missing(missing))
-        elif spec.secrets:
+            files, missing_files = secrets_for(self._secrets, run.repo, spec.secret_files)
+            if missing or missing_files:
+                await self._context.store.runs.append_log(
+                    job.id, messages.secrets_missing([*missing, *missing_files])
+                )
+        elif spec.secrets or spec.secret_files:
             await self._context.store.runs.append_log(job.id, messages.secrets_withheld())
         return Ticket(
             target=Target.job(job.id),
@@ -80,6 +81,7 @@ class TicketMaker:
             env=self.environment(run, job),
             timeout_seconds=spec.timeout_seconds,
             secrets=secrets,
+            secret_files=files,
             token=await self.clone_token(run),
             reports=spec.reports,
         )
@@ -94,9 +96,10 @@ class TicketMaker:
     ) -> Ticket:
         """A deploy of `run`'s SHA to `environment`: its steps, with the secrets it names."""
         secrets, missing = secrets_for(self._secrets, run.repo, environment.secrets)
-        if missing:
+        files, missing_files = secrets_for(self._secrets, run.repo, environment.secret_files)
+        if missing or missing_files:
             await Deployments(self._context.store.engine).append_log(
-                record.id, messages.secrets_missing(missing)
+                record.id, messages.secrets_missing([*missing, *missing_files])
             )
         build = BuildInfo(
             sha=run.sha,
@@ -118,6 +121,7 @@ class TicketMaker:
             env=self._variables(build, env={}),
             timeout_seconds=environment.timeout_seconds,
             secrets=secrets,
+            secret_files=files,
             token=await self.clone_token(run),
         )
 

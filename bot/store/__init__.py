@@ -35,6 +35,7 @@ class Store:
         return True
 
     async def close(self) -> None:
+        """Write what is pending, then close the connections."""
         await self.deliveries.close()
         await self.engine.dispose()
 

@@ -247,6 +247,7 @@ class DeliveryLog:
                 return removed
 
     async def status(self, delivery_id: str) -> DeliveryStatus | None:
+        """The status of a recorded delivery; None when it was never recorded."""
         async with self._engine.connect() as connection:
             value = (
                 await connection.execute(

@@ -26,6 +26,7 @@ class DeployState(StrEnum):
 
     @property
     def is_finished(self) -> bool:
+        """Whether the deploy has ended, one way or another."""
         return self not in {DeployState.QUEUED, DeployState.IN_PROGRESS}
 
 
@@ -72,6 +73,7 @@ class Deployments:
         self._engine = engine
 
     async def add(self, new: NewDeployment, *, now: float) -> DeploymentRecord:
+        """Record a new deploy, queued."""
         values = {f.name: getattr(new, f.name) for f in fields(NewDeployment)}
         async with self._engine.begin() as connection:
             result = await connection.execute(
@@ -84,10 +86,12 @@ class Deployments:
         return found
 
     async def get(self, deployment_id: int) -> DeploymentRecord | None:
+        """One deploy; None when there is no such id."""
         found = await self._select(sa.select(deployments).where(deployments.c.id == deployment_id))
         return found[0] if found else None
 
     async def update(self, deployment_id: int, **changes: Any) -> DeploymentRecord:
+        """Change fields of a deploy and return it as it now is."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 deployments.update().where(deployments.c.id == deployment_id).values(**changes)
@@ -137,6 +141,7 @@ class Deployments:
         return found[0] if found else None
 
     async def unfinished(self) -> list[DeploymentRecord]:
+        """Deploys queued or in progress, oldest first."""
         query = (
             sa.select(deployments)
             .where(deployments.c.state.in_([DeployState.QUEUED, DeployState.IN_PROGRESS]))
@@ -145,6 +150,7 @@ class Deployments:
         return await self._select(query)
 
     async def append_log(self, deployment_id: int, text: str) -> None:
+        """Add text to the end of a deploy's log."""
         async with self._engine.begin() as connection:
             last = (
                 await connection.execute(
@@ -160,6 +166,7 @@ class Deployments:
             )
 
     async def read_log(self, deployment_id: int) -> str:
+        """A deploy's whole log."""
         query = (
             sa.select(deployment_logs.c.text)
             .where(deployment_logs.c.deployment_id == deployment_id)
@@ -186,6 +193,7 @@ class Deployments:
     async def save_notice(
         self, repo: str, pr_number: int, *, comment_id: int | None, lines: dict[str, Any]
     ) -> None:
+        """Remember the PR's deploy comment and its per-environment lines."""
         text = json.dumps(lines)
         where = (deploy_notices.c.repo == repo) & (deploy_notices.c.pr_number == pr_number)
         async with self._engine.begin() as connection:

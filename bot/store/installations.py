@@ -33,6 +33,7 @@ class Installations:
                 )
 
     async def set_suspended(self, installation_id: int, suspended: bool) -> None:
+        """Mark an installation suspended or active."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 installations.update()
@@ -69,6 +70,7 @@ class Installations:
                 )
 
     async def remove_repositories(self, full_names: Iterable[str]) -> None:
+        """Forget these repositories (by full name)."""
         names = list(full_names)
         async with self._engine.begin() as connection:
             await connection.execute(
@@ -76,6 +78,7 @@ class Installations:
             )
 
     async def get(self, installation_id: int) -> Installation | None:
+        """One installation; None when it is unknown."""
         async with self._engine.connect() as connection:
             row = (
                 (
@@ -91,6 +94,7 @@ class Installations:
         return Installation(id=row["id"], account=row["account"], suspended=row["suspended"])
 
     async def all(self) -> list[Installation]:
+        """Every known installation, by id."""
         async with self._engine.connect() as connection:
             rows = (
                 (await connection.execute(sa.select(installations).order_by(installations.c.id)))
@@ -102,6 +106,7 @@ class Installations:
         ]
 
     async def repositories(self, installation_id: int) -> list[str]:
+        """The full names of an installation's repositories, sorted."""
         async with self._engine.connect() as connection:
             names = (
                 await connection.execute(
@@ -113,6 +118,7 @@ class Installations:
             return list(names)
 
     async def is_private(self, full_name: str) -> bool | None:
+        """Whether a repository is private; None when it is unknown."""
         async with self._engine.connect() as connection:
             value = (
                 await connection.execute(

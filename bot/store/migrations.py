@@ -124,6 +124,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """UPDATE runs SET repo_id = (
             SELECT repositories.id FROM repositories WHERE repositories.full_name = runs.repo)""",
     ),
+    (  # 5: which triggers a run's jobs were planned for, and a skip marker it did not honour
+        "ALTER TABLE runs ADD COLUMN plans TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE runs ADD COLUMN ignored_marker TEXT",
+    ),
 )
 
 

@@ -17,6 +17,7 @@ class PullRequests:
         self._engine = engine
 
     async def get(self, repo: str, number: int) -> PullRequestState:
+        """What Greenlight keeps about a pull request (a blank state when nothing yet)."""
         async with self._engine.connect() as connection:
             row = (
                 (

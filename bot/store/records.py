@@ -57,6 +57,10 @@ class Run:
     aggregate_check_id: int | None
     trusted: bool
     fork: bool  # built from a fork: never given secrets
+    plans: tuple[
+        str, ...
+    ] = ()  # the triggers its jobs were planned for ("push", "pull_request:12")
+    ignored_marker: str | None = None  # a skip marker in the message, not honoured (a PR head)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ def _run(row: Any) -> Run:
     values["status"] = Status(values["status"])
     values["trusted"] = bool(values["trusted"])
     values["fork"] = bool(values["fork"])
+    values["plans"] = tuple(values["plans"].split())
     return Run(**values)
 
 
@@ -81,12 +82,15 @@ class Runs:
         return run, False
 
     async def get(self, run_id: int) -> Run | None:
+        """One run; None when there is no such id."""
         return await self._one_run(runs.c.id == run_id)
 
     async def for_sha(self, repo: str, sha: str) -> Run | None:
+        """The run of a commit; None when it was never built."""
         return await self._one_run((runs.c.repo == repo) & (runs.c.sha == sha))
 
     async def for_pull_request(self, repo: str, number: int) -> list[Run]:
+        """Every run of a pull request, oldest first."""
         return await self._runs(
             sa.select(runs)
             .where((runs.c.repo == repo) & (runs.c.pr_number == number))
@@ -94,6 +98,7 @@ class Runs:
         )
 
     async def recent(self, repo: str | None = None, *, limit: int = 50) -> list[Run]:
+        """The latest runs, newest first, of one repository or all."""
         query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
         if repo is not None:
             query = query.where(runs.c.repo == repo)
@@ -106,10 +111,25 @@ class Runs:
         )
 
     async def update(self, run_id: int, *, now: float, **changes: Any) -> None:
+        """Change fields of a run, stamping `updated_at` with `now`."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 runs.update().where(runs.c.id == run_id).values(**changes, updated_at=now)
             )
+
+    async def add_plan(self, run_id: int, key: str, *, now: float) -> None:
+        """Record that the run's jobs now include the plan of trigger `key`."""
+        async with self._engine.begin() as connection:
+            current = (
+                await connection.execute(sa.select(runs.c.plans).where(runs.c.id == run_id))
+            ).scalar()
+            keys = (current or "").split()
+            if key not in keys:
+                await connection.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id)
+                    .values(plans=" ".join([*keys, key]), updated_at=now)
+                )
 
     async def add_jobs(self, run_id: int, new_jobs: Sequence[NewJob]) -> list[Job]:
         """Add jobs to a run, each as the next attempt of its name."""
@@ -150,6 +170,7 @@ class Runs:
         return list(latest.values())
 
     async def job(self, job_id: int) -> Job | None:
+        """One job; None when there is no such id."""
         async with self._engine.connect() as connection:
             row = (
                 (await connection.execute(sa.select(jobs).where(jobs.c.id == job_id)))
@@ -159,6 +180,7 @@ class Runs:
         return None if row is None else _job(row)
 
     async def update_job(self, job_id: int, **changes: Any) -> None:
+        """Change fields of a job."""
         async with self._engine.begin() as connection:
             await connection.execute(jobs.update().where(jobs.c.id == job_id).values(**changes))
 
@@ -177,6 +199,7 @@ class Runs:
         return bool(result.rowcount)
 
     async def jobs_by_id(self, job_ids: Sequence[int]) -> list[Job]:
+        """The jobs with these ids."""
         if not job_ids:
             return []
         query = sa.select(jobs).where(jobs.c.id.in_(list(job_ids)))

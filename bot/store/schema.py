@@ -61,6 +61,8 @@ runs = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("repo_id", sa.BigInteger),
+    sa.Column("plans", sa.Text, nullable=False, server_default=""),
+    sa.Column("ignored_marker", sa.Text),
 )
 
 jobs = sa.Table(

@@ -11,20 +11,17 @@ import aiohttp
 from aiohttp import web
 
 from bot.context import Context
-from bot.deploy import pages as deploy_pages
-from bot.deploy import service as deploy
 from bot.dispatch.queue import Dispatcher
 from bot.github.client import GitHubApp
 from bot.handlers.routes import build_router
 from bot.housekeeping import keep_pruning
-from bot.merging import service as merging
 from bot.metrics import Metrics
-from bot.pipeline.service import Pipeline
 from bot.settings import Settings
 from bot.store import open_store
-from bot.web import pages, setup
-from bot.web.keys import CONTEXT, DISPATCHER, GITHUB, METRICS, SETTINGS, STORE
+from bot.web import deploy_pages, pages, setup
+from bot.web.keys import DISPATCHER, GITHUB, METRICS, SERVICES, SETTINGS, STORE
 from bot.web.webhook import MAX_PAYLOAD_BYTES, receive
+from bot.wiring import build_services, running
 
 log = logging.getLogger("greenlight")
 
@@ -54,33 +51,31 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         session, api_url=settings.api_url, credentials=settings.credentials, metrics=app[METRICS]
     )
     context = Context(settings=settings, store=store, github=github, metrics=app[METRICS])
-    app[STORE], app[GITHUB], app[CONTEXT] = store, github, context
-    dispatcher = Dispatcher(store, build_router(), context, app[METRICS])
-    app[DISPATCHER] = dispatcher
-
-    context.pipeline = Pipeline(context)
-    merging.install(context)  # auto-merge re-evaluates when our runs complete
-    deployer = deploy.install(context)  # green default-branch runs deploy per `mode`
-    await context.pipeline.start()
-    await deployer.recover()
-    await dispatcher.start()
-    pruning = asyncio.create_task(
-        keep_pruning(store, settings.delivery_retention_days, clock=context.clock),
-        name="prune deliveries",
-    )
-    if settings.credentials is None:
-        log.warning("no GitHub App credentials: open %s/ to register the app", settings.public_url)
-    try:
+    services = build_services(context)
+    dispatcher = Dispatcher(store, build_router(), services, app[METRICS])
+    app[STORE], app[GITHUB], app[SERVICES], app[DISPATCHER] = store, github, services, dispatcher
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(store.close)
+        stack.push_async_callback(session.close)
+        await stack.enter_async_context(running(services))
+        await dispatcher.start()
+        stack.push_async_callback(dispatcher.stop)
+        pruning = asyncio.create_task(
+            keep_pruning(store, settings.delivery_retention_days, clock=context.clock),
+            name="prune deliveries",
+        )
+        stack.push_async_callback(_cancel, pruning)
+        if settings.credentials is None:
+            log.warning(
+                "no GitHub App credentials: open %s/ to register the app", settings.public_url
+            )
         yield
-    finally:
-        pruning.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pruning
-        await dispatcher.stop()
-        await deployer.stop()
-        await context.pipeline.stop()
-        await session.close()
-        await store.close()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.github.errors import GitHubError
 from bot.settings import AppCredentials
-from bot.web.keys import CONTEXT, GITHUB, SETTINGS, STORE
+from bot.web.keys import GITHUB, SERVICES, SETTINGS, STORE
 from bot.web.pages import page
 
 log = logging.getLogger("greenlight.setup")
@@ -60,7 +60,7 @@ async def home(request: web.Request) -> web.Response:
             f"<li>{html.escape(i.account)}{' (suspended)' if i.suspended else ''}</li>"
             for i in installations
         )
-        sandbox = await request.app[CONTEXT].require_pipeline().report_sandbox()
+        sandbox = await request.app[SERVICES].pipeline.report_sandbox()
         return page(
             "Greenlight is running",
             f"<p>App id {html.escape(github.credentials.app_id)}.</p>"

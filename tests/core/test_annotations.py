@@ -11,12 +11,12 @@ from bot.core.annotations import (
     annotations_from_log,
     annotations_from_report,
     parse_log_line,
-    repo_relative_path,
     sort_for_display,
     truncate_title,
 )
 from bot.core.junit import TestFailure, TestReport
 from bot.core.markdown import truncate as truncate_utf8
+from bot.core.paths import repo_relative_path
 
 
 @pytest.mark.parametrize(

@@ -90,6 +90,26 @@ def test_design_example_parses_to_the_documented_values() -> None:
     assert config.skip_markers == ("[skip ci]", "[ci skip]")
 
 
+def test_secrets_can_be_given_as_files_to_jobs_and_environments() -> None:
+    config = parse_ok("""
+        jobs:
+          test:
+            run: ./test.sh
+            secrets: [TOKEN]
+            secret_files: [KUBECONFIG_DATA]
+        deploy:
+          environments:
+            production:
+              run: ./deploy.sh
+              secret_files: [SSH_KEY, KNOWN_HOSTS]
+    """)
+    test = job(config, "test")
+    assert (test.secrets, test.secret_files) == (("TOKEN",), ("KUBECONFIG_DATA",))
+    production = config.deploy.environment("production")
+    assert production is not None
+    assert production.secret_files == ("SSH_KEY", "KNOWN_HOSTS")
+
+
 def test_minimal_config_takes_every_default() -> None:
     config = parse_ok((CONFIGS / "minimal.yml").read_text())
     assert config == Config(
@@ -270,6 +290,12 @@ ERRORS = [
     ("jobs:\n  a:\n    run: x\n    env: {A: [1]}\n", "jobs.a.env.A", 4, "must be text, not a list"),
     ("jobs:\n  a:\n    run: x\n    env: {A-B: 1}\n", "jobs.a.env.A-B", 4, "not a variable name"),
     ("jobs:\n  a:\n    run: x\n    secrets: [A B]\n", "jobs.a.secrets", 4, "not a variable"),
+    (
+        "jobs:\n  a:\n    run: x\n    secret_files: [../k]\n",
+        "jobs.a.secret_files",
+        4,
+        "not a variable",
+    ),
     ("jobs:\n  a:\n    run: x\n    reports: {a: 1}\n", "jobs.a.reports", 4, "not a mapping"),
     ("jobs:\n  a:\n    run: x\n    paths: ['!']\n", "jobs.a.paths", 4, "a path pattern is empty"),
     ("jobs:\n  a:\n    run: x\n    needs: {b: 1}\n", "jobs.a.needs", 4, "must be a job name"),

@@ -597,3 +597,20 @@ def test_escape_markdown(text: str, expected: str) -> None:
 )
 def test_code_span(text: str, expected: str) -> None:
     assert code_span(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param({"plan_pending": True}, ("plan_pending",), id="pull-request-not-planned"),
+        pytest.param(
+            {"skipped_by_marker": ("lint",)}, ("skipped_by_marker:lint",), id="marker-skip"
+        ),
+    ],
+)
+def test_a_head_not_built_for_the_pull_request_waits(
+    changes: dict[str, Any], expected: tuple[str, ...]
+) -> None:
+    decision = decide_merge(facts(**changes))
+    assert isinstance(decision, Wait)
+    assert codes(decision) == expected

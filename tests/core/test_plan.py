@@ -12,12 +12,15 @@ from bot.core.plan import (
     PlanContext,
     PlannedJob,
     dependants,
+    honours_skip_markers,
     job_order,
     matches_glob,
     matches_paths,
     matrix_combinations,
     matrix_size,
     plan_jobs,
+    skip_all,
+    skip_marker,
 )
 
 PUSH_MAIN = PlanContext(event="push", branch="main")
@@ -327,3 +330,32 @@ def test_a_pattern_without_wildcards_matches_only_itself(path: str) -> None:
     assert matches_glob("**/" + path.rsplit("/", 1)[-1], path)
     assert not matches_glob(path, path + "x")
     assert not matches_glob(path, "x/" + path)
+
+
+@pytest.mark.parametrize(
+    ("event", "honoured"),
+    [("push", True), ("pull_request", False), ("merge_group", False), ("local", False)],
+)
+def test_skip_markers_are_honoured_on_pushes_only(event: str, honoured: bool) -> None:
+    assert honours_skip_markers(event) is honoured
+
+
+@pytest.mark.parametrize(
+    ("message", "found"),
+    [
+        ("Fix typo [skip ci]", "[skip ci]"),
+        ("Fix typo\n\n[CI SKIP]", "[ci skip]"),
+        ("Fix typo", None),
+        ("skip ci", None),
+    ],
+)
+def test_skip_marker_found_in_any_case(message: str, found: str | None) -> None:
+    assert skip_marker(("[skip ci]", "[ci skip]"), message) == found
+
+
+def test_skip_all_marks_every_job_as_skipped_by_a_marker() -> None:
+    plan = plan_jobs(
+        config("jobs:\n  a:\n    run: x\n  b:\n    run: y\n"), PlanContext("push", "m")
+    )
+    skipped = skip_all(plan, "marker")
+    assert [(j.skip_reason, j.skipped_by_marker) for j in skipped] == [("marker", True)] * 2

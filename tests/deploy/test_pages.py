@@ -9,10 +9,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.deploy import pages
 from bot.links import deployment_log_url
 from bot.store import Store, open_store
 from bot.store.deployments import Deployments, NewDeployment
+from bot.web import deploy_pages as pages
 from bot.web.keys import SETTINGS, STORE
 from tests.helpers import make_settings
 

@@ -16,7 +16,8 @@ from bot.dispatch.queue import Dispatcher
 from bot.store import Store
 from bot.store.records import Job, Run, Status
 from bot.web.app import create_app
-from bot.web.keys import CONTEXT, DISPATCHER, STORE
+from bot.web.keys import DISPATCHER, SERVICES, STORE
+from bot.wiring import Services
 from tests.fakes.github import FakeGitHub
 from tests.helpers import WEBHOOK_SECRET, make_settings, wait_until
 
@@ -38,8 +39,12 @@ class Greenlight:
         return self.app[STORE]
 
     @property
+    def services(self) -> Services:
+        return self.app[SERVICES]
+
+    @property
     def context(self) -> Context:
-        return self.app[CONTEXT]
+        return self.services.context
 
     @property
     def dispatcher(self) -> Dispatcher[Any]:

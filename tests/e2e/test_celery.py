@@ -18,7 +18,6 @@ from cryptography.fernet import Fernet
 
 from bot import worker
 from bot.core.config import Step
-from bot.deploy.service import deployer_for
 from bot.executor.base import Target, TargetKind, Ticket
 from bot.executor.celery import CeleryExecutor
 from bot.executor.sealing import seal, unseal
@@ -27,9 +26,16 @@ from bot.store import open_store
 from bot.store.deployments import Deployments, DeployState, NewDeployment
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight, start_greenlight
+from tests.e2e.test_sandbox import assert_nothing_leaked, attacked, run_the_attack
 from tests.fakes.github import FakeGitHub
-from tests.helpers import wait_until
-from tests.services import REDIS_HOST, REDIS_PORT, postgres_database, require_service
+from tests.helpers import Listener, wait_until
+from tests.services import (
+    REDIS_HOST,
+    REDIS_PORT,
+    postgres_database,
+    require_sandbox,
+    require_service,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 # A database of its own, emptied per test; another number lets two suites share one Redis.
@@ -57,7 +63,12 @@ async def database() -> AsyncIterator[str]:
 
 
 def start_worker(
-    tmp_path: Path, database: str, broker: str, *, ticket_key: str | None = TICKET_KEY
+    tmp_path: Path,
+    database: str,
+    broker: str,
+    *,
+    ticket_key: str | None = TICKET_KEY,
+    sandbox: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """A worker as an operator runs one: the store, the broker, the ticket key, a work dir,
     and no more than a shell's basics; never the app's id, private key or webhook secret."""
@@ -68,7 +79,8 @@ def start_worker(
         "DATABASE_URL": database,
         "CELERY_BROKER_URL": broker,
         "GREENLIGHT_WORK_DIR": str(tmp_path / "worker"),
-        "GREENLIGHT_SANDBOX": "none",  # as the service's in tests/helpers.make_settings
+        # As the service's in tests/helpers.make_settings, unless the test sandboxes.
+        **(sandbox or {"GREENLIGHT_SANDBOX": "none"}),
     }
     if ticket_key is not None:
         env["GREENLIGHT_TICKET_KEY"] = ticket_key
@@ -141,7 +153,7 @@ async def test_a_worker_builds_the_push(celery_greenlight: Greenlight) -> None:
             )
         },
     )
-    assert type(greenlight.context.require_pipeline().executor).__name__ == "CeleryExecutor"
+    assert type(greenlight.services.pipeline.executor).__name__ == "CeleryExecutor"
     run = await greenlight.run_for(REPO, sha, deadline=60)
     jobs = await greenlight.jobs(run)
     assert (jobs["build"].conclusion, jobs["test"].conclusion) == ("success", "failure")
@@ -180,7 +192,7 @@ async def test_a_worker_runs_the_deploy(celery_greenlight: Greenlight) -> None:
     await wait_until(deployed, deadline=60, message="the staging deploy to succeed")
     # The steps ran in a workspace of the worker's own work dir, not the service's.
     assert marks.read_text().startswith(str(greenlight.tmp_path / "worker" / "workspaces"))
-    deployer = deployer_for(greenlight.context)
+    deployer = greenlight.services.deployer
     (record,) = await deployer.store.history(REPO, "staging")
     assert (record.state, record.conclusion) == (DeployState.SUCCESS, "success")
     assert f"deployed {sha}" in await deployer.store.read_log(record.id)
@@ -412,3 +424,37 @@ def test_a_worker_without_a_ticket_key_refuses_to_start(tmp_path: Path, broker: 
     output = (tmp_path / "worker.log").read_text()
     assert "GREENLIGHT_TICKET_KEY: required by a Celery worker" in output
     assert "Fernet.generate_key()" in output  # how to make one
+
+
+async def test_a_sandboxed_worker_gives_an_attackers_probe_nothing(
+    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str, listener: Listener
+) -> None:
+    """The probe of tests/e2e/test_sandbox.py, as a job and as a deploy, on a worker."""
+    require_sandbox()
+    host_network = {"GREENLIGHT_SANDBOX": "bwrap", "GREENLIGHT_SANDBOX_NETWORK": "host"}
+    worker = start_worker(tmp_path, database, broker, sandbox=host_network)
+    try:
+        options = celery_options(database, broker)
+        async for greenlight in attacked(fake_github, tmp_path, listener, "bwrap", **options):
+            received = await run_the_attack(greenlight, listener)
+    finally:
+        stop_worker(worker)
+    assert_nothing_leaked(received, fake_github)
+
+
+async def test_a_worker_that_cannot_sandbox_refuses_to_start(
+    tmp_path: Path, database: str, broker: str
+) -> None:
+    require_sandbox()
+    private = tmp_path / "private" / "tools"  # under pytest's 0700 tmp: the build user is kept out
+    private.mkdir(parents=True)
+    unreachable = {"GREENLIGHT_SANDBOX": "bwrap", "GREENLIGHT_SANDBOX_PATHS": str(private)}
+    worker = start_worker(tmp_path, database, broker, sandbox=unreachable)
+    try:
+        await wait_until(lambda: worker.poll() is not None, deadline=60, message="it to stop")
+    finally:
+        stop_worker(worker)
+    assert worker.returncode != 0
+    said = (tmp_path / "worker.log").read_text()
+    assert "will not take build jobs" in said
+    assert "GREENLIGHT_SANDBOX_PATHS" in said

@@ -8,7 +8,6 @@ import pytest
 
 from bot.core.merge_messages import STATUS_MARKER
 from bot.merging.messages import HELP_MARKER
-from bot.merging.service import merging_for
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight
 from tests.helpers import wait_until
@@ -283,7 +282,7 @@ async def test_no_merge_button_when_greenlight_merges_by_itself(greenlight: Gree
     )
     fake = greenlight.fake
     await greenlight.run_for(REPO, pr.head_sha)
-    evaluator = await merging_for(greenlight.context).evaluator()
+    evaluator = await greenlight.services.merging.evaluator()
     await wait_until(lambda: evaluator.evaluations >= 1, deadline=30, message="an evaluation")
     assert not fake.pull(REPO, pr.number).merged  # waiting for an approval
     fake.set_permission(REPO, "wendy", "write")

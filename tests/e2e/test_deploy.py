@@ -13,7 +13,7 @@ import pytest
 from bot import links
 from bot.deploy.commands import deploy_button, deploy_command, rollback_command
 from bot.deploy.messages import REFUSED_PREFIX
-from bot.deploy.service import Deployer, deployer_for
+from bot.deploy.service import Deployer
 from bot.store.deployments import DeployState, NewDeployment
 from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.fakes.github import FakeGitHub
@@ -41,7 +41,7 @@ async def deploying(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[Gr
 
 
 def deployer(greenlight: Greenlight) -> Deployer:
-    return deployer_for(greenlight.context)
+    return greenlight.services.deployer
 
 
 def installation(fake: FakeGitHub) -> int:
@@ -138,7 +138,7 @@ async def deploy_as(
 ) -> str:
     """`/deploy ENV [SHA]` by `actor` on pull request `number`: the reply."""
     return await deploy_command(
-        greenlight.context,
+        greenlight.services.deployer,
         repo=REPO,
         installation_id=installation(greenlight.fake),
         pr_number=number,
@@ -195,7 +195,7 @@ async def test_delivery_deploys_staging_and_offers_production(deploying: Greenli
     run = await deploying.store.runs.for_sha(REPO, sha)
     assert run is not None
     fake.set_permission(REPO, "maintainer", "write")
-    reply = await deploy_button(deploying.context, run_id=run.id, actor="maintainer")
+    reply = await deploy_button(deploying.services.deployer, run_id=run.id, actor="maintainer")
     assert "Deploying" in reply
     await deployed(deploying, "production", sha)
     staging_log = await deployer(deploying).store.read_log(
@@ -359,7 +359,7 @@ async def test_rollback_redeploys_the_previous_good_release(deploying: Greenligh
     pr = fake.open_pull_request(REPO, "incident", title="Incident")  # where /rollback is said
 
     reply = await rollback_command(
-        deploying.context,
+        deploying.services.deployer,
         repo=REPO,
         installation_id=installation(fake),
         pr_number=pr.number,
@@ -395,7 +395,7 @@ async def test_deploys_are_refused_without_the_access_or_a_green_build(
 
     run = await deploying.store.runs.for_sha(REPO, sha)
     assert run is not None
-    reply = await deploy_button(deploying.context, run_id=run.id, actor="reader")
+    reply = await deploy_button(deploying.services.deployer, run_id=run.id, actor="reader")
     assert "only people with admin access can deploy to a protected environment" in reply
     assert "@reader has read access" in reply
     assert reply.startswith(REFUSED_PREFIX)

@@ -8,10 +8,17 @@ probe itself works.
 
 from __future__ import annotations
 
+import hashlib
+import html
+import logging
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
+import pytest
+
+from bot.store.deployments import DeploymentRecord, Deployments
 from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.fakes.github import FakeGitHub
 from tests.helpers import WEBHOOK_SECRET, Listener, wait_until
@@ -36,8 +43,10 @@ def probe(canary: str, port: int, paths: list[Path]) -> str:
 
 
 async def attacked(
-    fake_github: FakeGitHub, tmp_path: Path, listener: Listener, sandbox: str
+    fake_github: FakeGitHub, tmp_path: Path, listener: Listener, sandbox: str, **options: str
 ) -> AsyncIterator[Greenlight]:
+    """Greenlight with the app's keys in its `.env`, secrets of two repositories in its
+    secrets file, and `listener` reachable from the steps (over the host's network)."""
     key = fake_github.private_key_pem
     pem = key.decode() if isinstance(key, bytes) else key
     (tmp_path / ".env").write_text(
@@ -53,6 +62,7 @@ async def attacked(
         GREENLIGHT_SANDBOX=sandbox,
         GREENLIGHT_SANDBOX_NETWORK="host",  # so the probe can reach the test's listener
         GREENLIGHT_SECRETS_FILE=str(secrets),
+        **options,
     )
     try:
         yield Greenlight(fake_github, server, tmp_path)
@@ -64,9 +74,10 @@ async def attacked(
 def attack_config(greenlight: Greenlight, port: int) -> dict[str, str]:
     settings = greenlight.context.settings
     paths = [
-        greenlight.tmp_path,
+        greenlight.tmp_path,  # .env, the secrets file, the store, a worker's work dir
         settings.work_dir.absolute(),
-        greenlight.context.require_pipeline().sandbox.workspaces(settings.work_dir),
+        greenlight.services.pipeline.sandbox.workspaces(settings.work_dir),
+        Path("/var/tmp"),  # where workspaces go when the build user cannot reach the work dir
     ]
     job, deploy = probe("JOB-CANARY", port, paths), probe("DEPLOY-CANARY", port, paths)
     text = textwrap.dedent(f"""
@@ -107,6 +118,11 @@ async def test_a_sandboxed_probe_finds_nothing_of_greenlight(
     require_sandbox()
     async for greenlight in attacked(fake_github, tmp_path, listener, "bwrap"):
         received = await run_the_attack(greenlight, listener)
+    assert_nothing_leaked(received, fake_github)
+
+
+def assert_nothing_leaked(received: bytes, fake_github: FakeGitHub) -> None:
+    """The probes reported, with the secret their job asked for and nothing else."""
     key = fake_github.private_key_pem
     pem = key.decode() if isinstance(key, bytes) else key
     assert b"JOB-CANARY" in received
@@ -123,3 +139,99 @@ async def test_the_same_probe_unsandboxed_finds_the_keys(
     assert NOT_ASKED.encode() in received
     assert OTHER_REPO.encode() in received
     assert WEBHOOK_SECRET.encode() in received
+
+
+DEPLOY_KEY = "-----BEGIN KEY-----\nfirst-line-of-the-deploy-key\nsecond-line\n-----END KEY-----\n"
+
+
+async def test_a_deploy_gets_its_key_as_a_file_not_from_the_host(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    """What a deploy that used `~/.ssh` of the host does now: `secret_files`."""
+    require_sandbox()
+    secrets = tmp_path / "secrets.yml"
+    key_yaml = "".join(f"    {line}\n" for line in DEPLOY_KEY.splitlines())
+    secrets.write_text(f"{REPO}:\n  DEPLOY_KEY: |\n{key_yaml}")
+    server = await start_greenlight(
+        fake_github, tmp_path, GREENLIGHT_SANDBOX="bwrap", GREENLIGHT_SECRETS_FILE=str(secrets)
+    )
+    try:
+        greenlight = Greenlight(fake_github, server, tmp_path)
+        fake_github.create_repo(REPO, {"README.md": "hi\n"})
+        config = textwrap.dedent("""
+            mode: delivery
+            jobs:
+              build:
+                run: "true"
+            deploy:
+              environments:
+                staging:
+                  secret_files: [DEPLOY_KEY]
+                  run: 'sha256sum < "$DEPLOY_KEY_FILE"; sed -n 2p "$DEPLOY_KEY_FILE"'
+                production:
+                  run: "true"
+        """).lstrip("\n")
+        sha = await fake_github.push(REPO, "main", {".github/greenlight.yml": config})
+        await greenlight.run_for(REPO, sha)
+
+        async def logged() -> str | None:
+            for record in await deployments_of(greenlight):
+                if record.conclusion:
+                    return record.conclusion
+            return None
+
+        await wait_until(logged, deadline=60, message="the staging deploy to finish")
+        (record,) = await deployments_of(greenlight)
+        text = await Deployments(greenlight.store.engine).read_log(record.id)
+        assert record.conclusion == "success", text
+        assert hashlib.sha256(DEPLOY_KEY.encode()).hexdigest() in text
+        assert "first-line-of-the-deploy-key" not in text  # each line of it is masked
+        assert "***" in text
+    finally:
+        await fake_github.settle()
+        await server.close()
+
+
+async def deployments_of(greenlight: Greenlight) -> list[DeploymentRecord]:
+    store = Deployments(greenlight.store.engine)
+    return list(await store.history(REPO, "staging"))
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "said", "level", "logged"),
+    [
+        (
+            "none",
+            "Builds run UNSANDBOXED (GREENLIGHT_SANDBOX=none)",
+            logging.WARNING,
+            "GREENLIGHT_SANDBOX=none: builds run unsandboxed",
+        ),
+        (
+            "bwrap",
+            "Builds run in a bubblewrap sandbox, with their own network",
+            logging.INFO,
+            "Builds run in a bubblewrap sandbox",
+        ),
+    ],
+)
+async def test_the_status_page_and_the_log_say_how_builds_are_isolated(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    sandbox: str,
+    said: str,
+    level: int,
+    logged: str,
+) -> None:
+    if sandbox == "bwrap":
+        require_sandbox()
+    caplog.set_level(logging.INFO, logger="greenlight.pipeline")
+    server = await start_greenlight(fake_github, tmp_path, GREENLIGHT_SANDBOX=sandbox)
+    try:
+        records = [r for r in caplog.records if r.name == "greenlight.pipeline"]
+        async with aiohttp.ClientSession() as session:
+            page = await (await session.get(server.make_url("/"))).text()
+    finally:
+        await server.close()
+    assert any(r.levelno == level and r.getMessage().startswith(logged) for r in records)
+    assert said in html.unescape(page)

@@ -9,7 +9,8 @@ import pytest
 
 from bot.core.config import Step
 from bot.core.masking import Masker
-from bot.executor.process import MAX_LINE_CHARS, JobOutcome, format_duration, run_steps
+from bot.executor.output import MAX_LINE_CHARS
+from bot.executor.process import JobOutcome, format_duration, run_steps
 
 PATH_ONLY = {"PATH": os.environ["PATH"]}
 

@@ -28,6 +28,7 @@ DEPLOY_TICKET = Ticket(
     timeout_seconds=90.0,
     secrets={"PROD_KEY": "s3cret"},
     token="ghs_token",
+    secret_files={"SSH_KEY": "-----BEGIN KEY-----\nfile-s3cret\n-----END KEY-----\n"},
 )
 
 
@@ -52,5 +53,5 @@ def test_job_and_deploy_tickets_survive_json() -> None:
 
 
 def test_a_ticket_never_shows_its_secrets_in_its_repr() -> None:
-    assert "s3cret" not in repr(DEPLOY_TICKET)
+    assert "s3cret" not in repr(DEPLOY_TICKET)  # neither the variable nor the file
     assert "ghs_token" not in repr(DEPLOY_TICKET)

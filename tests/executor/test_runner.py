@@ -11,8 +11,8 @@ import pytest
 from bot.core.config import Step
 from bot.executor.base import Target, TargetKind, Ticket
 from bot.executor.local import LocalExecutor
-from bot.executor.sandbox import Sandbox
 from bot.executor.runner import refuse_ticket
+from bot.executor.sandbox import Sandbox
 from bot.store import NewJob, NewRun, Store
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
 from bot.store.records import Job, Status

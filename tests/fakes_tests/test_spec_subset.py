@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +29,22 @@ def _load_script(name: str) -> Any:
     return module
 
 
+# How long these take (about 0.5 s for the spec check of the subset, 12 s for the whole
+# spec) is a figure for a benchmark, not an assertion for a shared, noisy test machine.
+
+
 def test_subset_passes_the_openapi_spec_check() -> None:
     document = json.loads(spec.SPEC_PATH.read_text())
-    started = time.perf_counter()
-    OpenAPI.from_dict(document)  # runs openapi-spec-validator: ~0.5 s idle, 12 s for the whole spec
-    assert time.perf_counter() - started < 3.0  # generous: CI machines are shared
+    OpenAPI.from_dict(document)  # runs openapi-spec-validator, which raises on a bad spec
 
 
-def test_fake_loads_the_subset_and_validates_a_first_request_fast() -> None:
-    started = time.perf_counter()
+def test_fake_loads_the_subset_and_validates_a_first_request() -> None:
     document = json.loads(spec.SPEC_PATH.read_text())
     openapi = OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
     route = spec.Route("post", "/repos/{owner}/{repo}/check-runs", {"owner": "o", "repo": "r"})
     body = json.dumps({"name": "ci", "head_sha": "abc"}).encode()
     request = spec.make_request(route, {}, {}, body, "application/json")
     assert list(openapi.request_validator.iter_errors(request)) == []
-    assert time.perf_counter() - started < 0.5
 
 
 def test_subset_holds_exactly_the_listed_operations() -> None:

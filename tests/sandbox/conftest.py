@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.executor.sandbox import DEFAULT_BUILD_USER, Sandbox, SandboxPolicy
+from bot.executor.sandbox import Sandbox
+from bot.executor.sandbox_policy import DEFAULT_BUILD_USER, SandboxPolicy
 from tests.services import require_sandbox
 
 # TEST-NET-style addresses of the benchmarking range (RFC 2544), used by no real network.

@@ -7,6 +7,7 @@ runs as root, so steps run as the unprivileged build user).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import secrets
 import shutil
@@ -17,18 +18,16 @@ from pathlib import Path
 import pytest
 
 from bot.core.config import Step
+from bot.executor.job_files import JobPaths
 from bot.executor.process import JobOutcome, run_steps
-from bot.executor.sandbox import (
-    SANDBOX_HOME,
-    JobPaths,
-    Sandbox,
-    SandboxPolicy,
-)
+from bot.executor.sandbox import SANDBOX_HOME, Sandbox
 from bot.executor.sandbox_network import local_addresses
+from bot.executor.sandbox_policy import SandboxPolicy
 from bot.executor.workspace import GitCache, GitError
 from tests.executor.test_process import Log
-from tests.helpers import Listener
+from tests.helpers import Listener, wait_until
 from tests.sandbox.conftest import PeerHost, process_exists
+from tests.services import POSTGRES_PORT, REDIS_PORT
 
 
 async def run_in(
@@ -164,7 +163,8 @@ async def test_cancel_ends_every_process_of_the_step(sandbox: Sandbox, walkable:
         )
     )
     await log.wait_for("running")
-    assert process_exists(f"sleep\0{marker}")
+    # "running" is printed while the sleeps may still be starting: wait for them.
+    await wait_until(lambda: process_exists(f"sleep\0{marker}"), message="the sleeps")
     cancel.set()
     outcome, _ = await running
     assert outcome.conclusion == "cancelled"
@@ -216,11 +216,14 @@ async def test_the_network_reaches_the_world_but_not_this_machine(
     listener = Listener()
     await listener.start("0.0.0.0")  # noqa: S104 (every local address: none may be reached)
     try:
-        targets = ["127.0.0.1", "10.0.2.2", test_host.host_address, *local_addresses()]
+        addresses = ["127.0.0.1", "10.0.2.2", test_host.host_address, *local_addresses()]
+        # The listener on every address, and the store and the broker where they listen.
+        ports = [listener.port, POSTGRES_PORT, REDIS_PORT]
         probes = " ".join(
-            f"(exec 3<>/dev/tcp/{address}/{listener.port} && echo REACHED {address}) "
+            f"(exec 3<>/dev/tcp/{address}/{port} && echo REACHED {address}:{port}) "
             "2>/dev/null || true;"
-            for address in targets
+            for address in addresses
+            for port in ports
         )
         outcome, text = await run_in(
             sandbox,
@@ -309,3 +312,109 @@ async def test_the_poisoning_attack_works_where_steps_share_the_cache_owner(
     second = walkable / "work" / "workspaces" / "job-2-1"
     with pytest.raises(GitError):
         await cache.checkout(str(walkable / "origin"), sha, second, share_objects=True)
+
+
+KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nsecond-line-of-key\n"
+    "-----END OPENSSH PRIVATE KEY-----\n"
+)
+
+
+async def run_with_files(sandbox: Sandbox, workspace: Path, script: str) -> tuple[str, str]:
+    log = Log()
+    await asyncio.to_thread(workspace.mkdir, parents=True, exist_ok=True)
+    outcome = await run_steps(
+        [Step("use the key", script)],
+        workdir=workspace,
+        env={},
+        timeout_seconds=30,
+        on_output=log,
+        cancel=asyncio.Event(),
+        sandbox=sandbox,
+        secret_files={"SSH_KEY": KEY},
+    )
+    return outcome.conclusion, log.text
+
+
+async def test_a_secret_file_is_read_only_and_only_the_jobs(
+    sandbox: Sandbox, walkable: Path
+) -> None:
+    conclusion, text = await run_with_files(
+        sandbox,
+        walkable / "ws",
+        'echo "at $SSH_KEY_FILE"; sha256sum < "$SSH_KEY_FILE"; '
+        'stat -c "%a %U" "$SSH_KEY_FILE"; (echo x >> "$SSH_KEY_FILE") 2>/dev/null '
+        "|| echo read-only; env | grep -c '^SSH_KEY=' || true",
+    )
+    assert conclusion == "success", text
+    assert "at /run/secrets/SSH_KEY" in text
+    assert hashlib.sha256(KEY.encode()).hexdigest() in text
+    assert "400 nobody" in text
+    assert "read-only" in text
+    assert "\n0\n" in text  # the value itself is in no variable
+    assert not JobPaths.beside(walkable / "ws").secrets.exists()  # gone with the job
+
+
+async def test_a_secret_file_unsandboxed_is_a_private_file_beside_the_workspace(
+    tmp_path: Path,
+) -> None:
+    conclusion, text = await run_with_files(
+        Sandbox.unsandboxed(),
+        tmp_path / "ws",
+        'stat -c "%a" "$SSH_KEY_FILE"; sha256sum < "$SSH_KEY_FILE"; echo "at $SSH_KEY_FILE"',
+    )
+    assert conclusion == "success", text
+    assert "400\n" in text
+    assert hashlib.sha256(KEY.encode()).hexdigest() in text
+    assert f"at {JobPaths.beside(tmp_path / 'ws').secrets}/SSH_KEY" in text
+    assert not JobPaths.beside(tmp_path / "ws").secrets.exists()
+
+
+FORK_BOMB = """
+import os, sys, time
+forked = 0
+try:
+    for _ in range(200):
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        forked += 1
+except OSError as error:
+    print(f"fork failed after {forked}: {error}")
+    sys.exit(1)
+"""
+
+
+async def test_a_fork_bomb_meets_the_process_limit_and_the_job_ends(
+    sandbox: Sandbox, walkable: Path
+) -> None:
+    limited = Sandbox(replace(sandbox.policy, max_processes=40))
+    marker = f"bomb-{secrets.token_hex(4)}"
+    outcome, text = await run_in(limited, walkable / "ws", f"python3 -c '{FORK_BOMB}' {marker}")
+    assert outcome.conclusion == "failure", text
+    assert "Resource temporarily unavailable" in text
+    assert not process_exists(marker)  # every child went with the step
+    # The service is unharmed, and the next job runs as usual.
+    outcome, text = await run_in(sandbox, walkable / "ws2", "echo fine")
+    assert outcome.conclusion == "success", text
+
+
+async def test_a_job_that_fills_its_disk_is_stopped_saying_why(
+    sandbox: Sandbox, walkable: Path
+) -> None:
+    tiny = Sandbox(replace(sandbox.policy, max_disk_bytes=2 * 1024**2, disk_check_seconds=0.1))
+    log = Log()
+    running = asyncio.create_task(
+        run_in(
+            tiny,
+            walkable / "ws",
+            "head -c 3000000 /dev/zero > big; sync; echo written; sleep 30",
+            "echo never",
+            log=log,
+        )
+    )
+    outcome, text = await running
+    assert outcome.conclusion == "failure", text
+    assert [step.status for step in outcome.steps] == ["failure", "not_run"]
+    assert "more than its limit of 2.0 MB (GREENLIGHT_JOB_DISK)" in text
+    assert "never" not in text.replace("echo never", "")

@@ -275,3 +275,26 @@ def test_a_worker_refuses_to_start_without_the_broker_or_the_key(
 def test_a_worker_refuses_a_broken_ticket_key() -> None:
     with pytest.raises(SettingsError, match="GREENLIGHT_TICKET_KEY: not a Fernet key"):
         load_worker_settings({**WORKER, "GREENLIGHT_TICKET_KEY": "x" * 44}, env_file=NO_ENV_FILE)
+
+
+@pytest.mark.parametrize(
+    ("values", "processes", "disk"),
+    [
+        ({}, 4096, 20 * 1024**3),
+        ({"GREENLIGHT_JOB_PROCESSES": "512", "GREENLIGHT_JOB_DISK": "500M"}, 512, 500 * 1024**2),
+        ({"GREENLIGHT_JOB_PROCESSES": "0", "GREENLIGHT_JOB_DISK": "0"}, 0, 0),
+        ({"GREENLIGHT_JOB_DISK": "2gb"}, 4096, 2 * 1024**3),
+    ],
+)
+def test_job_limits(values: dict[str, str], processes: int, disk: int) -> None:
+    policy = load_settings(values, env_file=NO_ENV_FILE).sandbox
+    assert (policy.max_processes, policy.max_disk_bytes) == (processes, disk)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("GREENLIGHT_JOB_PROCESSES", "-1"), ("GREENLIGHT_JOB_DISK", "lots")]
+)
+def test_bad_job_limits_are_named(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({name: value}, env_file=NO_ENV_FILE)
+    assert any(line.startswith(name) for line in raised.value.problems)

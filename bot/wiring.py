@@ -1,0 +1,55 @@
+"""The services of one running app, built and tied together in one place at start-up.
+
+`build_services` makes each service from the shared `Context` and registers, in plain view,
+what listens to what; `running` starts and stops them in order. Handlers get the result,
+one `Services` value, from the dispatcher; nothing looks a service up anywhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from bot.context import Context
+from bot.deploy.service import Deployer
+from bot.merging.commands import Commands
+from bot.merging.service import Merging
+from bot.pipeline.service import Pipeline
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a handler may act through."""
+
+    context: Context
+    pipeline: Pipeline
+    merging: Merging
+    deployer: Deployer
+    commands: Commands
+
+
+def build_services(context: Context) -> Services:
+    """Build the app's services on `context` and hook them to one another."""
+    pipeline = Pipeline(context)
+    merging = Merging(context)
+    # Deploys run their steps on the pipeline's executor, with tickets made as for jobs.
+    deployer = Deployer(context, executor=pipeline.executor, tickets=pipeline.tickets)
+    # One of our runs completed: its pull request may be mergeable now (auto-merge), and a
+    # green default-branch build goes as far as the deploy mode takes it. In this order.
+    pipeline.on_run_completed.append(merging.on_run_completed)
+    pipeline.on_run_completed.append(deployer.on_run_completed)
+    commands = Commands(merging=merging, pipeline=pipeline, deployer=deployer)
+    return Services(context, pipeline, merging, deployer, commands)
+
+
+@contextlib.asynccontextmanager
+async def running(services: Services) -> AsyncIterator[None]:
+    """The services started (unfinished work resumed) for the body, then stopped."""
+    await services.pipeline.start()
+    await services.deployer.recover()
+    try:
+        yield
+    finally:
+        await services.deployer.stop()
+        await services.pipeline.stop()
