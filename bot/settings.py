@@ -31,6 +31,8 @@ from bot.extras import missing_extra
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WEB_URL = "https://github.com"
 DEFAULT_DATABASE_URL = "sqlite:///greenlight.db"
+# Every interface, as GitHub's webhooks reach a service in a container or behind a proxy.
+DEFAULT_HOST = "0.0.0.0"  # noqa: S104
 EXECUTORS = ("local", "celery")
 DEFAULT_DELIVERY_RETENTION_DAYS = 14
 MIN_DELIVERY_RETENTION_DAYS = 3
@@ -78,6 +80,7 @@ class Settings:
     webhook_secret: str | None = field(repr=False)
     api_url: str = DEFAULT_API_URL
     web_url: str = DEFAULT_WEB_URL
+    host: str = DEFAULT_HOST
     port: int = 3000
     public_url: str = "http://localhost:3000"
     database_url: str = DEFAULT_DATABASE_URL
@@ -157,6 +160,7 @@ def load_worker_settings(
 
 def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     problems: list[str] = []
+    host = values.get("HOST", "").strip() or DEFAULT_HOST
     port = _integer(values, "PORT", 3000, problems)
     concurrency = _integer(values, "GREENLIGHT_CONCURRENCY", os.cpu_count() or 2, problems)
     credentials = _credentials(values, problems)
@@ -190,6 +194,7 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         webhook_secret=webhook_secret,
         api_url=api_url,
         web_url=web_url,
+        host=host,
         port=port,
         public_url=public_url,
         database_url=database_url,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -23,8 +22,6 @@ from bot.web.keys import DISPATCHER, GITHUB, METRICS, SERVICES, SETTINGS, STORE
 from bot.web.webhook import MAX_PAYLOAD_BYTES, receive
 from bot.wiring import build_services, running
 
-log = logging.getLogger("greenlight")
-
 
 def create_app(settings: Settings) -> web.Application:
     """The whole service as one aiohttp application."""
@@ -32,6 +29,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[setup.SETUP_STATE] = set()
+    app[setup.SETUP_CODE] = setup.new_setup_code()  # `python -m bot` prints it
     app.cleanup_ctx.append(_services)
     app.router.add_post("/webhook", receive)
     app.router.add_get("/healthz", healthz)
@@ -65,10 +63,6 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             name="prune deliveries",
         )
         stack.push_async_callback(_cancel, pruning)
-        if settings.credentials is None:
-            log.warning(
-                "no GitHub App credentials: open %s/ to register the app", settings.public_url
-            )
         yield
 
 

@@ -4,16 +4,24 @@ The page posts `app.yml` (with this service's URLs filled in) to GitHub; GitHub 
 the app and redirects back with a code; the code is exchanged for the app's id, key and
 webhook secret, which are written to `.env` and applied to the running service.
 https://docs.github.com/en/apps/sharing-github-apps/registering-a-github-app-from-a-manifest
+
+Whoever completes the flow decides which app this service trusts, and the service listens
+on every interface by default, so the page first asks for a setup code that only the
+console shows (as Jupyter prints its token): a new one at each start. The callback is
+honoured only for a `state` handed to a page that had the code.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
+import ipaddress
 import json
 import logging
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import yaml
 from aiohttp import web
@@ -26,6 +34,7 @@ from bot.web.pages import page
 log = logging.getLogger("greenlight.setup")
 MANIFEST_PATH = Path(__file__).resolve().parents[1] / "app.yml"
 SETUP_STATE = web.AppKey("setup_state", set[str])
+SETUP_CODE = web.AppKey("setup_code", str)
 # Events GitHub always sends to an app whatever it subscribes to.
 IMPLICIT_EVENTS = {"installation", "installation_repositories", "ping"}
 
@@ -40,6 +49,33 @@ def load_manifest(public_url: str) -> dict[str, Any]:
     return manifest
 
 
+def new_setup_code() -> str:
+    """A code for the console, unguessable: 128 random bits."""
+    return secrets.token_urlsafe(16)
+
+
+def setup_url(public_url: str, code: str) -> str:
+    """The setup page's address with the code in it, as the console prints it."""
+    return f"{public_url}/?{urlencode({'code': code})}"
+
+
+def is_setup_code(given: str, code: str) -> bool:
+    """True when `given` is the code, compared in constant time; pasted spaces are forgiven."""
+    return hmac.compare_digest(given.strip().encode(), code.encode())
+
+
+def is_this_machine(url: str) -> bool:
+    """True when only this machine can reach `url` (localhost, 127.0.0.1, ::1), so GitHub can't."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: whether GitHub reaches it is up to DNS and the network
+    return address.is_loopback or address.is_unspecified
+
+
 def write_env(env_file: Path, values: dict[str, str]) -> None:
     """Set keys in a .env file, keeping every other line as it was."""
     lines = env_file.read_text().splitlines() if env_file.exists() else []
@@ -52,7 +88,6 @@ def write_env(env_file: Path, values: dict[str, str]) -> None:
 
 async def home(request: web.Request) -> web.Response:
     """The setup page before the app exists; a short status page after."""
-    settings = request.app[SETTINGS]
     github = request.app[GITHUB]
     if github.credentials is not None:
         installations = await request.app[STORE].installations.all()
@@ -67,18 +102,31 @@ async def home(request: web.Request) -> web.Response:
             f"<p>{html.escape(sandbox)}</p>"
             f"<h2>Installations</h2><ul>{rows or '<li>none yet</li>'}</ul>",
         )
+    return _setup_page(request)
+
+
+def _setup_page(request: web.Request) -> web.Response:
+    """Ask for the setup code; given it, the one-click registration (warned if out of reach)."""
+    settings = request.app[SETTINGS]
+    given = request.query.get("code", "")
+    if not given:
+        return _private(page(SETUP_TITLE, code_form()))
+    if not is_setup_code(given, request.app[SETUP_CODE]):
+        return _private(page(SETUP_TITLE, code_form(refused=True), status=403))
     state = secrets.token_urlsafe(16)
     request.app[SETUP_STATE].add(state)
-    manifest = html.escape(json.dumps(load_manifest(settings.public_url)))
-    action = html.escape(f"{settings.web_url}/settings/apps/new?state={state}")
-    return page(
-        "Set up Greenlight",
-        "<p>Greenlight has no GitHub App yet. Register one on GitHub: it takes one click, "
-        "and GitHub sends you back here.</p>"
-        f'<form action="{action}" method="post">'
-        f'<input type="hidden" name="manifest" value="{manifest}">'
-        '<button type="submit">Register the GitHub App</button></form>',
-    )
+    manifest = json.dumps(load_manifest(settings.public_url))
+    action = f"{settings.web_url}/settings/apps/new?state={state}"
+    public_url = settings.public_url
+    warning = unreachable_warning(public_url) if is_this_machine(public_url) else ""
+    return _private(page(SETUP_TITLE, warning + register_form(action, manifest)))
+
+
+def _private(response: web.Response) -> web.Response:
+    """A setup page: its address holds the code, so no browser keeps it or sends it on."""
+    response.headers["Referrer-Policy"] = "no-referrer"  # the form posts to GitHub
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def callback(request: web.Request) -> web.Response:
@@ -119,4 +167,51 @@ async def callback(request: web.Request) -> web.Response:
         f"its credentials are saved in <code>{html.escape(str(request.app[SETTINGS].env_file))}"
         f"</code>.</p><p>Now <a href='{html.escape(install_url)}'>install it on your "
         "repositories</a>, and add <code>.github/greenlight.yml</code> to each.</p>",
+    )
+
+
+# What the setup pages say (the status and callback pages above say their own).
+
+SETUP_TITLE = "Set up Greenlight"
+
+
+def code_form(*, refused: bool = False) -> str:
+    """Ask for the setup code; say so plainly when the one given is wrong."""
+    problem = (
+        "<p role='alert'><b>That is not the setup code.</b> Copy it from the console again: "
+        "Greenlight prints a new one each time it starts.</p>"
+        if refused
+        else ""
+    )
+    return (
+        f"{problem}<p>Greenlight has no GitHub App yet. Whoever registers it decides which "
+        "app this service trusts, so first enter the setup code that Greenlight printed in "
+        "its console when it started (or open the address printed there, which holds it).</p>"
+        "<form action='/' method='get'><label>Setup code "
+        "<input name='code' autocomplete='off' required autofocus></label> "
+        "<button type='submit'>Continue</button></form>"
+    )
+
+
+def register_form(action: str, manifest: str) -> str:
+    """The one-click form that posts the manifest to GitHub."""
+    return (
+        "<p>Greenlight has no GitHub App yet. Register one on GitHub: it takes one click, "
+        "and GitHub sends you back here.</p>"
+        f'<form action="{html.escape(action)}" method="post">'
+        f'<input type="hidden" name="manifest" value="{html.escape(manifest)}">'
+        '<button type="submit">Register the GitHub App</button></form>'
+    )
+
+
+def unreachable_warning(public_url: str) -> str:
+    """Say that GitHub cannot deliver webhooks to this machine's own address, and what to set."""
+    url = html.escape(public_url)
+    return (
+        f"<p role='alert'><b>GitHub cannot deliver webhooks to {url}.</b> That address is "
+        "this machine's own, which GitHub cannot reach, and the app registered from here "
+        f"would send its webhooks to {url}/webhook. Set <code>PUBLIC_URL</code> to an address "
+        "GitHub can reach: a tunnel to this port (ngrok or cloudflared, say) or a reverse "
+        "proxy in front of this service. Then restart Greenlight and open the new address it "
+        "prints.</p>"
     )

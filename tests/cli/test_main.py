@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -39,6 +36,46 @@ def git_repo(path: Path, files: dict[str, str]) -> Path:
     ):
         subprocess.run(command, cwd=path, check=True, capture_output=True)
     return path
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), ("-h",), ("help",), ("serve", "--help"), ("serve", "-h")]
+)
+def test_help_shows_every_command(tmp_path: Path, args: tuple[str, ...]) -> None:
+    done = python_m_bot(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "usage: python -m bot [serve]" in done.stdout
+    assert "python -m bot run [PATH] [--job NAME]... [--no-sandbox]" in done.stdout
+    assert "python -m bot check [PATH]" in done.stdout
+    assert not (tmp_path / "greenlight.db").exists()  # asking for help starts nothing
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_each_command_has_its_own_help(tmp_path: Path, command: str) -> None:
+    done = python_m_bot(command, "--help", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: python -m bot {command} ")
+
+
+def test_an_unknown_command_is_refused_with_the_usage(tmp_path: Path) -> None:
+    done = python_m_bot("chek", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "unknown command 'chek'; did you mean 'check'?" in done.stderr
+    assert "usage: python -m bot [serve]" in done.stderr
+    unrelated = python_m_bot("deploy", cwd=tmp_path)
+    assert unrelated.returncode == 2
+    assert "the commands are serve, run, check" in unrelated.stderr
+
+
+@pytest.mark.parametrize("args", [("--verbose",), ("serve", "now")])
+def test_serve_refuses_arguments_with_the_usage(tmp_path: Path, args: tuple[str, ...]) -> None:
+    done = python_m_bot(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"serve takes no arguments (got {args[-1]})" in done.stderr
+    assert "usage: python -m bot [serve]" in done.stderr
+    assert not (tmp_path / "greenlight.db").exists()
 
 
 def test_check_reports_errors_with_lines(tmp_path: Path) -> None:
@@ -118,49 +155,3 @@ def test_serve_reports_bad_settings_at_once(tmp_path: Path) -> None:
     assert done.returncode == 2
     for name in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "PORT", "GITHUB_WEBHOOK_SECRET"):
         assert name in done.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.mark.parametrize("args", [(), ("serve",)])
-def test_serve_starts_on_embedded_defaults(tmp_path: Path, args: tuple[str, ...]) -> None:
-    port = free_port()
-    env = {**os.environ, "PORT": str(port)}
-    for name in (
-        "GITHUB_APP_ID",
-        "GITHUB_PRIVATE_KEY",
-        "GITHUB_PRIVATE_KEY_PATH",
-        "GITHUB_WEBHOOK_SECRET",
-        "DATABASE_URL",
-    ):
-        env.pop(name, None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as health:
-                    assert health.status == 200
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "the service did not answer in 30 s"
-                time.sleep(0.1)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as setup:
-            page = setup.read().decode()
-        assert "Register the GitHub App" in page
-        assert (tmp_path / "greenlight.db").exists()  # SQLite in the working directory
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)

@@ -15,7 +15,7 @@ from dotenv import dotenv_values
 from bot.handlers.routes import build_router
 from bot.settings import load_settings
 from bot.web.app import create_app
-from bot.web.setup import IMPLICIT_EVENTS, load_manifest
+from bot.web.setup import IMPLICIT_EVENTS, SETUP_CODE, load_manifest
 from tests.fakes.github import FakeGitHub
 from tests.helpers import fixture_payload, signed_headers
 
@@ -41,7 +41,8 @@ async def test_the_manifest_flow_registers_and_applies_the_app(
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as session:
-            page = await (await session.get(server.make_url("/"))).text()
+            code = server.app[SETUP_CODE]  # printed in the console at start-up
+            page = await (await session.get(server.make_url(f"/?code={code}"))).text()
             action = html.unescape(re.search(r'<form action="([^"]+)"', page)[1])  # type: ignore[index]
             assert action.startswith("https://github.example/settings/apps/new?state=")
             manifest = json.loads(html.unescape(re.search(r'value="([^"]+)"', page)[1]))  # type: ignore[index]

@@ -18,6 +18,7 @@ def test_defaults_start_the_setup_page() -> None:
     settings = load_settings({}, env_file=NO_ENV_FILE)
     assert settings.credentials is None
     assert settings.database_url == "sqlite:///greenlight.db"
+    assert settings.host == "0.0.0.0"  # noqa: S104 (the documented default)
     assert settings.port == 3000
     assert settings.public_url == "http://localhost:3000"
     assert settings.api_url == "https://api.github.com"
@@ -32,9 +33,11 @@ def test_full_credentials(private_key_pem: str) -> None:
             "GITHUB_WEBHOOK_SECRET": "s3cret",
             "GITHUB_API_URL": "https://ghe.example.com/api/v3/",
             "PORT": "8080",
+            "HOST": " 127.0.0.1 ",
         },
         env_file=NO_ENV_FILE,
     )
+    assert settings.host == "127.0.0.1"
     assert settings.credentials is not None
     assert settings.credentials.app_id == "42"
     assert settings.api_url == "https://ghe.example.com/api/v3"
