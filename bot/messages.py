@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.check_messages import code_span
-from bot.core.check_messages import escape_text as escape
 from bot.core.config import ConfigError
+from bot.core.markdown import SENTENCE_CHARS, code_span, escape
 
 
 def config_invalid_title(count: int) -> str:
@@ -24,7 +23,7 @@ def config_invalid_summary(errors: Sequence[ConfigError], *, path: str) -> str:
     ]
     lines += [
         f"- line {e.line}, {code_span(e.key) if e.key else 'the file'}: "
-        f"{escape(e.message, limit=1000)}"
+        f"{escape(e.message, limit=SENTENCE_CHARS)}"
         for e in errors
     ]
     lines += ["", "Check a config locally with `python -m bot check`."]

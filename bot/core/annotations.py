@@ -14,6 +14,7 @@ from typing import Literal
 
 from bot.core import check_messages as msg
 from bot.core.junit import TestFailure, TestReport
+from bot.core.markdown import ELLIPSIS, truncate
 from bot.core.paths import repo_relative_path
 
 Level = Literal["notice", "warning", "failure"]
@@ -156,25 +157,15 @@ def failure_display_name(failure: TestFailure) -> str:
 
 
 def truncate_message(message: str) -> str:
-    """`message` cut to GitHub's 64 KB, counted in UTF-8 bytes to be safe."""
-    return truncate_utf8(message, MAX_MESSAGE_BYTES)
+    """`message` cut to GitHub's 64 KB, counted in UTF-8 bytes like every limit."""
+    return truncate(message, MAX_MESSAGE_BYTES)
 
 
 def truncate_title(title: str) -> str:
     """`title` cut to GitHub's 255 characters."""
     if len(title) <= MAX_TITLE_CHARS:
         return title
-    return title[: MAX_TITLE_CHARS - 1] + msg.ELLIPSIS
-
-
-def truncate_utf8(text: str, max_bytes: int) -> str:
-    """The start of `text` that fits in `max_bytes` of UTF-8, marked with `…` if cut."""
-    encoded = text.encode("utf-8", errors="replace")
-    if len(encoded) <= max_bytes:
-        return text
-    marker = msg.ELLIPSIS.encode()
-    kept = encoded[: max_bytes - len(marker)].decode("utf-8", errors="ignore")
-    return kept + msg.ELLIPSIS
+    return title[: MAX_TITLE_CHARS - 1] + ELLIPSIS
 
 
 def sort_for_display(annotations: Iterable[Annotation]) -> tuple[Annotation, ...]:

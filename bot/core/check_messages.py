@@ -1,16 +1,15 @@
-"""Every user-visible string of the check-run core, and the Markdown quoting of user text.
+"""Every user-visible string of the check-run core.
 
 User text (test names, messages, logs, step and job names) reaches Markdown only through
-`code_span`, `fence`, `escape_text` and `table_cell`, so it can never close a code block,
-split a table row or inject a link.
+`bot.core.markdown`, so it can never close a code block, split a table row or inject a
+link.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
-ELLIPSIS = "…"
+from bot.core.markdown import SENTENCE_CHARS, escape, link, one_line
 
 STEP_ICONS: dict[str | None, str] = {
     "success": "✅",
@@ -39,64 +38,6 @@ CONCLUSION_LABELS: dict[str | None, str] = {
     None: "Running",
 }
 UNKNOWN_ICON = "•"
-NO_VALUE = "—"
-
-# --- Markdown quoting -------------------------------------------------------------------
-
-_BACKTICK_RUN = re.compile(r"`+")
-# `|` is left to `table_cell`: escaping it twice would show the backslash in some renderers.
-_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()<>#~&!])")
-_WHITESPACE = re.compile(r"\s+")
-
-
-def one_line(text: str, *, limit: int) -> str:
-    """`text` with all whitespace collapsed to single spaces, cut to `limit` characters."""
-    flat = _WHITESPACE.sub(" ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + ELLIPSIS
-
-
-def longest_backtick_run(text: str) -> int:
-    """The length of the longest run of backticks in `text`."""
-    return max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
-
-
-def code_span(text: str, *, limit: int = 200) -> str:
-    """`text` as one inline code span that no backtick inside can end early."""
-    flat = one_line(text, limit=limit) or NO_VALUE
-    ticks = "`" * (longest_backtick_run(flat) + 1)
-    # CommonMark strips one space from each side, so the padding only separates the
-    # delimiter from a backtick at either end of the content.
-    padded = f" {flat} " if flat[0] in "` " or flat[-1] in "` " else flat
-    return f"{ticks}{padded}{ticks}"
-
-
-def fence_for(text: str) -> str:
-    """A backtick fence longer than any backtick run in `text`, so it cannot be closed."""
-    return "`" * max(3, longest_backtick_run(text) + 1)
-
-
-def fence(body: str, *, fence_marker: str | None = None) -> str:
-    """`body` as a fenced code block, ending with a newline."""
-    marker = fence_marker or fence_for(body)
-    content = body if body.endswith("\n") else body + "\n"
-    return f"{marker}text\n{content}{marker}\n"
-
-
-def escape_text(text: str, *, limit: int = 200) -> str:
-    """`text` on one line with every Markdown-significant character backslash-escaped."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", one_line(text, limit=limit))
-
-
-def table_cell(markdown: str) -> str:
-    """Markdown made safe for a table cell: GFM splits cells on every unescaped `|`."""
-    return markdown.replace("|", "\\|")
-
-
-def link(label_markdown: str, url: str) -> str:
-    """A Markdown link; the angle-bracket destination allows spaces and parentheses."""
-    target = re.sub(r"[<>\s]", "", url)[:2000]
-    return f"[{label_markdown}](<{target}>)"
-
 
 # --- durations --------------------------------------------------------------------------
 
@@ -177,7 +118,7 @@ def title_other(conclusion: str) -> str:
 
 
 def skipped_paragraph(reason: str | None) -> str:
-    return f"Skipped: {escape_text(reason, limit=1000)}\n" if reason else "Skipped.\n"
+    return f"Skipped: {escape(reason, limit=SENTENCE_CHARS)}\n" if reason else "Skipped.\n"
 
 
 STEPS_TABLE_HEADER = "| | Step | Exit code | Duration |\n| --- | --- | ---: | ---: |\n"
@@ -270,7 +211,7 @@ def run_link(url: str) -> str:
 
 
 def job_heading(name: str) -> str:
-    return f"### {escape_text(name)}\n"
+    return f"### {escape(name)}\n"
 
 
 # --- actions ----------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """What a check run shows: title, Markdown summary, log text and annotation batches.
 
 Everything is kept inside GitHub's limits (https://docs.github.com/en/rest/checks/runs):
-`summary` and `text` at most 65,535 — GitHub counts *bytes* there ("summary exceeds a
-maximum bytesize of 65535", github/docs#35252), so the budget is UTF-8 bytes; annotations
-go 50 per request; at most 3 actions with label ≤ 20, description ≤ 40, identifier ≤ 20.
+`summary` and `text` within `markdown.MAX_CHECK_OUTPUT_BYTES`, cut by the limit rule of
+`bot.core.markdown`; annotations go 50 per request; at most 3 actions with label ≤ 20,
+description ≤ 40, identifier ≤ 20.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core import check_messages as msg
+from bot.core import markdown
 from bot.core.annotations import Annotation, failure_display_name, sort_for_display
 from bot.core.junit import TestFailure, TestReport
+from bot.core.markdown import MAX_CHECK_OUTPUT_BYTES
 
-MAX_OUTPUT_BYTES = 65_535
 ANNOTATIONS_PER_REQUEST = 50
 # Each batch is one PATCH, a write that costs 5 points of the secondary rate limit and
 # counts against ~80 content-creating requests a minute shared by every job of a push.
@@ -75,7 +76,9 @@ def render_job_output(job: JobView) -> CheckOutput:
     chunks = _job_summary_chunks(job, shown, len(set(job.annotations)))
     return CheckOutput(
         title=job_title(job),
-        summary=fit_start(chunks, pointer=msg.summary_truncated(job.log_url)),
+        summary=markdown.fit_start(
+            chunks, MAX_CHECK_OUTPUT_BYTES, pointer=msg.summary_truncated(job.log_url)
+        ),
         text=fit_log_tail(job.log_tail, log_url=job.log_url),
         annotation_batches=batches,
     )
@@ -126,11 +129,11 @@ def _step_row(step: StepSummary) -> str:
     ran = step.status not in ("not_run", "skipped")
     cells = (
         icon,
-        msg.code_span(step.name, limit=100),
-        msg.NO_VALUE if step.exit_code is None else str(step.exit_code),
-        msg.duration(step.duration_seconds) if ran else msg.NO_VALUE,
+        markdown.code_span(step.name, limit=100),
+        markdown.NO_VALUE if step.exit_code is None else str(step.exit_code),
+        msg.duration(step.duration_seconds) if ran else markdown.NO_VALUE,
     )
-    return "| " + " | ".join(map(msg.table_cell, cells)) + " |\n"
+    return "| " + " | ".join(map(markdown.table_cell, cells)) + " |\n"
 
 
 def _report_chunks(report: TestReport) -> list[str]:
@@ -149,16 +152,16 @@ def _report_chunks(report: TestReport) -> list[str]:
 def failure_markdown(failure: TestFailure) -> str:
     """A failed test: its name, where, the message and the telling lines of its details."""
     icon = msg.STEP_ICONS["failure"]
-    heading = f"#### {icon} {msg.code_span(failure_display_name(failure))}"
+    heading = f"#### {icon} {markdown.code_span(failure_display_name(failure))}"
     if failure.file is not None:
         where = failure.file if failure.line is None else f"{failure.file}:{failure.line}"
-        heading += f" · {msg.code_span(where)}"
+        heading += f" · {markdown.code_span(where)}"
     parts = [heading + "\n"]
     if failure.message:
-        parts.append(msg.failure_message(msg.code_span(failure.message, limit=MESSAGE_CHARS)))
+        parts.append(msg.failure_message(markdown.code_span(failure.message, limit=MESSAGE_CHARS)))
     body = failure.details or failure.message
     if body.strip():
-        parts.append(msg.fence(_telling_lines(body)))
+        parts.append(markdown.fence(_telling_lines(body)))
     return "\n".join(parts) + "\n"
 
 
@@ -173,7 +176,11 @@ def _telling_lines(details: str) -> str:
 
 
 def _clip(line: str) -> str:
-    return line if len(line) <= DETAIL_LINE_CHARS else line[: DETAIL_LINE_CHARS - 1] + msg.ELLIPSIS
+    return (
+        line
+        if len(line) <= DETAIL_LINE_CHARS
+        else line[: DETAIL_LINE_CHARS - 1] + markdown.ELLIPSIS
+    )
 
 
 def _plain(log: str) -> str:
@@ -182,48 +189,19 @@ def _plain(log: str) -> str:
     return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
 
 
-def utf8_size(text: str) -> int:
-    """The size GitHub measures a text field by."""
-    return len(text.encode("utf-8", errors="replace"))
-
-
-def fit_start(chunks: Sequence[str], *, pointer: str, limit: int = MAX_OUTPUT_BYTES) -> str:
-    """The chunks that fit in `limit` bytes, from the start, plus `pointer` if any were cut.
-
-    Chunks are whole Markdown pieces (a table row, a failed test), so a cut never leaves
-    a code block open or a table row half written.
-    """
-    if sum(map(utf8_size, chunks)) <= limit:
-        return "".join(chunks)
-    budget, kept = limit - utf8_size(pointer), []
-    for chunk in chunks:
-        budget -= utf8_size(chunk)
-        if budget < 0:
-            break
-        kept.append(chunk)
-    return "".join(kept) + pointer
-
-
-def fit_log_tail(log: str, *, log_url: str, limit: int = MAX_OUTPUT_BYTES) -> str | None:
+def fit_log_tail(log: str, *, log_url: str, limit: int = MAX_CHECK_OUTPUT_BYTES) -> str | None:
     """The end of `log` in a fenced block within `limit` bytes, with a pointer if cut."""
     plain = _plain(log).strip("\n")
     if not plain.strip():
         return None
-    marker = msg.fence_for(plain)
-    whole = msg.fence(plain, fence_marker=marker)
-    if utf8_size(whole) <= limit:
+    marker = markdown.fence_for(plain)
+    whole = markdown.fence(plain, fence_marker=marker)
+    if markdown.utf8_size(whole) <= limit:
         return whole
     pointer = msg.log_truncated(log_url)
-    budget = limit - utf8_size(pointer) - utf8_size(msg.fence("", fence_marker=marker))
-    return pointer + msg.fence(_tail_bytes(plain, budget - 1), fence_marker=marker)
-
-
-def _tail_bytes(text: str, budget: int) -> str:
-    """The longest end of `text` in `budget` UTF-8 bytes, starting at a line if it can."""
-    encoded = text.encode("utf-8", errors="replace")
-    tail = encoded[max(0, len(encoded) - budget) :].decode("utf-8", errors="ignore")
-    newline = tail.find("\n")
-    return tail[newline + 1 :] if 0 <= newline < len(tail) - 1 else tail
+    empty = markdown.fence("", fence_marker=marker)
+    budget = limit - markdown.utf8_size(pointer) - markdown.utf8_size(empty)
+    return pointer + markdown.fence(markdown.truncate_start(plain, budget - 1), fence_marker=marker)
 
 
 def batch_annotations(annotations: Sequence[Annotation]) -> tuple[tuple[Annotation, ...], ...]:
@@ -275,8 +253,12 @@ def render_aggregate_output(
     pointer = msg.summary_truncated(run_url)
     return CheckOutput(
         title=aggregate_title(jobs),
-        summary=fit_start(chunks, pointer=pointer),
-        text=fit_start(failure_chunks, pointer=pointer) if failure_chunks else None,
+        summary=markdown.fit_start(chunks, MAX_CHECK_OUTPUT_BYTES, pointer=pointer),
+        text=(
+            markdown.fit_start(failure_chunks, MAX_CHECK_OUTPUT_BYTES, pointer=pointer)
+            if failure_chunks
+            else None
+        ),
         annotation_batches=(),
     )
 
@@ -305,12 +287,12 @@ def _count_rank(conclusion: str) -> int:
 def _job_row(job: JobView) -> str:
     cells = (
         msg.CONCLUSION_ICONS.get(job.conclusion, msg.UNKNOWN_ICON),
-        msg.link(msg.escape_text(job.name, limit=100) or msg.NO_VALUE, job.log_url),
-        msg.CONCLUSION_LABELS.get(job.conclusion, msg.escape_text(str(job.conclusion))),
-        msg.NO_VALUE if job.duration_seconds is None else msg.duration(job.duration_seconds),
-        msg.escape_text(job_title(job), limit=300),
+        markdown.link(markdown.escape(job.name, limit=100) or markdown.NO_VALUE, job.log_url),
+        msg.CONCLUSION_LABELS.get(job.conclusion, markdown.escape(str(job.conclusion))),
+        markdown.NO_VALUE if job.duration_seconds is None else msg.duration(job.duration_seconds),
+        markdown.escape(job_title(job), limit=300),
     )
-    return "| " + " | ".join(map(msg.table_cell, cells)) + " |\n"
+    return "| " + " | ".join(map(markdown.table_cell, cells)) + " |\n"
 
 
 def _failed_jobs_chunks(jobs: Sequence[JobView]) -> list[str]:

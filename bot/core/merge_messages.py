@@ -1,17 +1,17 @@
 """Markdown the bot posts about merging: the `/status` reply and merge comments.
 
 User text (labels, logins, check names, titles, GitHub's messages) goes through
-`escape_markdown`, which also puts @logins in code spans: a status reply should explain,
+`markdown.escape`, which also puts @logins in code spans: a status reply should explain,
 not notify everyone it names. Each body ends with a hidden marker so the caller can find
 its earlier comment and edit it instead of posting again.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from bot.core.config import MergeMethod
+from bot.core.markdown import SENTENCE_CHARS, code_span, escape
 from bot.core.merge import (
     Block,
     CheckFact,
@@ -30,14 +30,6 @@ MERGED_MARKER = "<!-- greenlight:merged -->"
 MERGE_REFUSED_MARKER = "<!-- greenlight:merge-refused -->"
 
 MAX_LISTED_CHECKS = 100  # keeps the reply far below GitHub's 65,536-character comment limit
-_MAX_NAME = 200
-
-_MENTION = re.compile(r"(?<![A-Za-z0-9_`])@[A-Za-z0-9][A-Za-z0-9-]*(?:\[bot\])?")
-# Characters with a meaning inside a line of GitHub Markdown ($ starts math); the rest of
-# the punctuation only matters at the start of a line, which `_BLOCK_START` covers.
-_INLINE_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&$]")
-_BLOCK_START = re.compile(r"([-+=#>]|\d+[.)])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 _METHOD_TEXT = {
     MergeMethod.MERGE: "a merge commit",
@@ -56,27 +48,6 @@ _MERGEABILITY_TEXT = {
 }
 
 
-def escape_markdown(text: str) -> str:
-    """Plain text as Markdown that renders as itself, on one line, with @logins as code."""
-    text = _CONTROL.sub(" ", text).strip()
-    parts = _MENTION.split(text)
-    mentions = [f"`{mention}`" for mention in _MENTION.findall(text)]
-    escaped = [_INLINE_SPECIAL.sub(lambda match: "\\" + match.group(), part) for part in parts]
-    joined = "".join(part + code for part, code in zip(escaped, [*mentions, ""], strict=True))
-    # A leading "-", "#" or "1." would start a list or heading where the text begins a line.
-    start = _BLOCK_START.match(joined)
-    return joined if start is None else f"{joined[: start.end() - 1]}\\{joined[start.end() - 1 :]}"
-
-
-def code_span(text: str) -> str:
-    """`text` as an inline code span, whatever backticks it contains."""
-    text = _CONTROL.sub(" ", text)
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    padding = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{padding}{text}{padding}{fence}"
-
-
 def status_report(facts: MergeFacts, decision: Decision, *, checks_url: str | None = None) -> str:
     """The `/status` reply: why it is not merged yet, then checks, reviews and rules."""
     sections = [
@@ -92,24 +63,26 @@ def status_report(facts: MergeFacts, decision: Decision, *, checks_url: str | No
 
 def merge_comment(decision: MergeNow, *, pr_number: int, title: str, next_step: str | None) -> str:
     """Posted after the bot merged: what, how, which checks passed, who approved, what next."""
+    shown_title = escape(title, limit=SENTENCE_CHARS)
     lines = [
-        f"✅ Merged #{pr_number} ({escape_markdown(title)}) as {_METHOD_TEXT[decision.method]} "
+        f"✅ Merged #{pr_number} ({shown_title}) as {_METHOD_TEXT[decision.method]} "
         f"of {code_span(decision.sha[:7])}.",
         _listing("Checks passed:", [_bold(name) for name in decision.passed_checks])
         or "No checks reported on this commit.",
-        _listing("Approved by:", [escape_markdown(f"@{login}") for login in decision.approvers])
+        _listing("Approved by:", [escape(f"@{login}") for login in decision.approvers])
         or "No approving reviews.",
     ]
     if next_step:
-        lines.append(f"Next: {escape_markdown(next_step)}.")
+        lines.append(f"Next: {escape(next_step, limit=SENTENCE_CHARS)}.")
     return "\n\n".join([*lines, MERGED_MARKER])
 
 
 def merge_refused_comment(reason_from_github: str) -> str:
     """Posted once when GitHub refuses a merge; the bot does not retry on its own."""
+    reason = escape(reason_from_github, limit=SENTENCE_CHARS)
     return "\n\n".join(
         [
-            f"⚠️ GitHub refused to merge this pull request: {escape_markdown(reason_from_github)}",
+            f"⚠️ GitHub refused to merge this pull request: {reason}",
             "Greenlight will not try again until something changes: a push, a review, a "
             "label, a finished check or another /merge.",
             MERGE_REFUSED_MARKER,
@@ -126,8 +99,8 @@ def _headline(facts: MergeFacts, decision: Decision) -> str:
             )
         case UpdateBranch():
             return (
-                f"🔄 **Updating the branch** with {escape_markdown(facts.base_ref)} first; "
-                "it merges once the checks pass on the updated branch."
+                f"🔄 **Updating the branch** with {escape(facts.base_ref, limit=SENTENCE_CHARS)} "
+                "first; it merges once the checks pass on the updated branch."
             )
         case Block(reasons=(Reason(code="auto_off"),)):
             return (
@@ -142,13 +115,15 @@ def _headline(facts: MergeFacts, decision: Decision) -> str:
 
 def _first_reason(reasons: tuple[Reason, ...]) -> str:
     more = f" (and {len(reasons) - 1} more below)" if len(reasons) > 1 else ""
-    return escape_markdown(reasons[0].message) + more
+    return escape(reasons[0].message, limit=SENTENCE_CHARS) + more
 
 
 def _reasons_section(decision: Decision) -> str:
     if not isinstance(decision, Wait | Block) or len(decision.reasons) < 2:
         return ""
-    items = "\n".join(f"- {escape_markdown(reason.message)}" for reason in decision.reasons)
+    items = "\n".join(
+        f"- {escape(reason.message, limit=SENTENCE_CHARS)}" for reason in decision.reasons
+    )
     return f"**Why**\n\n{items}"
 
 
@@ -172,8 +147,8 @@ def _checks_section(facts: MergeFacts, checks_url: str | None) -> str:
 
 
 def _check_line(icon: str, check: CheckFact, detail: str | None) -> str:
-    source = f" · {escape_markdown(check.app)}" if check.app else " · commit status"
-    suffix = f" — {escape_markdown(detail)}" if detail else ""
+    source = f" · {escape(check.app)}" if check.app else " · commit status"
+    suffix = f" — {escape(detail)}" if detail else ""
     return f"- {icon} {_bold(check.name)}{source}{suffix}"
 
 
@@ -206,8 +181,7 @@ def _approvals_line(have: int, need: int) -> str:
 def _rules_section(facts: MergeFacts) -> str:
     lines = [
         f"Auto-merge: {_auto_merge_text(facts)}",
-        "Hold: "
-        + (escape_markdown(f"@{facts.held_by}; comment /unhold") if facts.held_by else "none"),
+        "Hold: " + (escape(f"@{facts.held_by}; comment /unhold") if facts.held_by else "none"),
         f"Labels: {_labels_text(facts)}",
         f"Draft: {'yes; mark it ready for review' if facts.draft else 'no'}",
         f"Mergeability: {_mergeability_text(facts)}",
@@ -220,7 +194,7 @@ def _rules_section(facts: MergeFacts) -> str:
 def _auto_merge_text(facts: MergeFacts) -> str:
     method = facts.requested_method or facts.config.method
     if facts.merge_requested_by:
-        who = escape_markdown(f"@{facts.merge_requested_by}")
+        who = escape(f"@{facts.merge_requested_by}")
         return f"requested by {who} with /merge ({method})"
     if facts.config.auto:
         return f"on ({method})"
@@ -243,7 +217,7 @@ def _labels_text(facts: MergeFacts) -> str:
 def _mergeability_text(facts: MergeFacts) -> str:
     if facts.mergeable is False:
         return _MERGEABILITY_TEXT["dirty"]
-    text = _MERGEABILITY_TEXT.get(facts.mergeable_state, escape_markdown(facts.mergeable_state))
+    text = _MERGEABILITY_TEXT.get(facts.mergeable_state, escape(facts.mergeable_state))
     if facts.mergeable_state == "behind" and facts.config.update_branch:
         text += "; Greenlight updates it before merging"
     return text
@@ -254,11 +228,11 @@ def _listing(label: str, items: list[str]) -> str:
 
 
 def _login(login: str, is_stale: bool) -> str:
-    return escape_markdown(f"@{login}") + (" (on an older commit)" if is_stale else "")
+    return escape(f"@{login}") + (" (on an older commit)" if is_stale else "")
 
 
 def _bold(text: str) -> str:
-    return f"**{escape_markdown(text[:_MAX_NAME])}**"
+    return f"**{escape(text)}**"
 
 
 def _lower(names: Iterable[str]) -> set[str]:

@@ -176,9 +176,9 @@ async def _target_sha(
     """The full SHA meant: the one given (short ones found among builds), or the PR's."""
     if sha is None:
         pr = await facts.client.pull_request(facts.repo, pr_number)
-        if pr.get("merged_at") and pr.get("merge_commit_sha"):
-            return str(pr["merge_commit_sha"])
-        return str(pr["head"]["sha"])
+        if pr.merged_at and pr.merge_commit_sha:
+            return pr.merge_commit_sha
+        return pr.head_sha
     wanted = sha.lower()
     if len(wanted) < MIN_SHA_CHARS:
         return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bot.context import Context
 from bot.core.config import CONFIG_PATH, Config
@@ -24,19 +23,8 @@ class Facts:
         self.repo = repo
         self.client: InstallationClient = context.github.installation(installation_id)
 
-    async def _get(self, url: str, **url_vars: Any) -> Any:
-        # The client has no typed call for these two reads yet; GitHubApp.call is its seam.
-        owner, name = self.repo.split("/", 1)
-        return await self._context.github.call(
-            "get",
-            url,
-            {"owner": owner, "repo": name, **url_vars},
-            oauth_token=await self.client.token(),
-        )
-
     async def default_branch(self) -> str:
-        data = await self._get("/repos/{owner}/{repo}")
-        return str(data.get("default_branch") or "main")
+        return (await self.client.repository(self.repo)).default_branch
 
     async def ancestry(self, live: str | None, candidate: str) -> Ancestry:
         """Where `candidate` stands against `live` (GitHub compare `live...candidate`)."""
@@ -44,26 +32,18 @@ class Facts:
             return Ancestry.NOTHING_LIVE
         if live == candidate:
             return Ancestry.SAME
-        data = await self._get(
-            "/repos/{owner}/{repo}/compare/{basehead}", basehead=f"{live}...{candidate}"
-        )
-        return Ancestry(str(data.get("status")))
+        return Ancestry((await self.client.compare(self.repo, live, candidate)).status)
 
     async def compare_commits(self, base: str, head: str) -> list[str]:
         """SHAs of the commits in `head` that `base` lacks, oldest first."""
-        data = await self._get(
-            "/repos/{owner}/{repo}/compare/{basehead}", basehead=f"{base}...{head}"
-        )
-        return [str(commit["sha"]) for commit in data.get("commits") or []]
+        return list((await self.client.compare(self.repo, base, head)).commits)
 
     async def in_default_history(self, sha: str, default_branch: str) -> bool:
         try:
-            data = await self._get(
-                "/repos/{owner}/{repo}/compare/{basehead}", basehead=f"{default_branch}...{sha}"
-            )
+            comparison = await self.client.compare(self.repo, default_branch, sha)
         except NotFound:
             return False
-        return data.get("status") in {"identical", "behind"}
+        return comparison.status in {"identical", "behind"}
 
     async def config(self, ref: str) -> Config | None:
         """The repository config at `ref`; None when absent or invalid."""
@@ -82,13 +62,12 @@ class Facts:
         results: dict[str, str | None] = {}
         if required:
             for check in sorted(
-                await self.client.check_runs_for_ref(self.repo, sha), key=lambda c: c["id"]
+                await self.client.check_runs_for_ref(self.repo, sha), key=lambda c: c.id
             ):
-                results[check["name"]] = check.get("conclusion")
-            combined = await self.client.combined_status(self.repo, sha)
-            for status in combined.get("statuses") or []:
-                state = status.get("state")
-                results[status["context"]] = (
+                results[check.name] = check.conclusion
+            for status in await self.client.commit_statuses(self.repo, sha):
+                state = status.state
+                results[status.context] = (
                     "success" if state == "success" else (None if state == "pending" else state)
                 )
         return ShaFacts(
@@ -113,6 +92,6 @@ class Facts:
         numbers: dict[int, None] = {}
         for commit in commits:
             for pr in await self.client.pull_requests_for_commit(self.repo, commit):
-                if pr.get("merged_at") and pr.get("merge_commit_sha") in set(commits):
-                    numbers[int(pr["number"])] = None
+                if pr.merged_at and pr.merge_commit_sha in set(commits):
+                    numbers[pr.number] = None
         return list(numbers)

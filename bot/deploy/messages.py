@@ -8,16 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.core.check_messages import code_span
-from bot.core.check_messages import escape_text as escape
+from bot.core.markdown import code_span, escape, truncate
 
 NOTICE_MARKER = "<!-- greenlight:deploy -->"
 REFUSED_PREFIX = "Not deployed:"  # every refusal starts so; the button handler tells them apart
-DESCRIPTION_LIMIT = 140  # GitHub's limit on a deployment status description
+# GitHub's limit on a deployment (status) description, 140 characters, kept in bytes like
+# every limit: https://docs.github.com/en/rest/deployments/statuses
+DESCRIPTION_LIMIT = 140
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
+    return truncate(text, DESCRIPTION_LIMIT)
 
 
 # Refusals -----------------------------------------------------------------------------------

@@ -56,8 +56,7 @@ class Notices:
         lines[env] = line
         body = messages.notice(lines, order)
         if comment_id is None:
-            created = await facts.client.comment(facts.repo, number, body)
-            comment_id = int(created["id"])
+            comment_id = (await facts.client.comment(facts.repo, number, body)).id
         else:
             await facts.client.edit_comment(facts.repo, comment_id, body)
         await self._store.save_notice(facts.repo, number, comment_id=comment_id, lines=lines)

@@ -275,7 +275,7 @@ class Deployer:
             now=self.context.clock(),
         )
         client = self.context.github.installation(run.installation_id or 0)
-        created = await client.create_deployment(
+        github_id = await client.create_deployment(
             run.repo,
             {
                 "ref": run.sha,
@@ -293,7 +293,7 @@ class Deployer:
         )
         # No `queued` status: writes are paced (80 a minute), and a deployment without
         # statuses already shows as waiting on GitHub.
-        return await self.store.update(record.id, github_id=int(created["id"]))
+        return await self.store.update(record.id, github_id=github_id)
 
     async def _deploy(
         self, record: DeploymentRecord, request: DeployRequest, cancel: asyncio.Event

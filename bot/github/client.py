@@ -18,6 +18,16 @@ import gidgethub
 from bot.github.api import RetryingGitHubAPI
 from bot.github.auth import InstallationToken, TokenCache, app_jwt, parse_expiry
 from bot.github.errors import GitHubError, NotFound, map_error
+from bot.github.models import (
+    App,
+    CheckRun,
+    Comment,
+    CommitStatus,
+    Comparison,
+    PullRequest,
+    Repository,
+    Review,
+)
 from bot.github.pacing import WritePacer
 from bot.metrics import Metrics
 from bot.settings import AppCredentials
@@ -86,9 +96,9 @@ class GitHubApp:
             client = self._clients[installation_id] = InstallationClient(self, installation_id)
         return client
 
-    async def app_info(self) -> dict[str, Any]:
-        """GET /app: the app's slug, name and owner."""
-        return dict(await self.call("get", "/app", {}, jwt=self.jwt()))
+    async def app_info(self) -> App:
+        """GET /app: the app itself."""
+        return App.from_json(await self.call("get", "/app", {}, jwt=self.jwt()))
 
     async def convert_manifest(self, code: str) -> dict[str, Any]:
         """Exchange the manifest flow's code for the new app's id, key and secret."""
@@ -144,7 +154,7 @@ class GitHubApp:
 
 
 class InstallationClient:
-    """Calls made as one installation. Methods return plain JSON decoded from GitHub."""
+    """Calls made as one installation. Reads return the frozen models of `models`."""
 
     def __init__(self, app: GitHubApp, installation_id: int) -> None:
         self._app = app
@@ -170,7 +180,25 @@ class InstallationClient:
         token = await self.token()
         return [item async for item in self._app.iterate(url, url_vars, oauth_token=token, key=key)]
 
-    # Repository contents -------------------------------------------------------------
+    # Repositories and their contents ---------------------------------------------------
+
+    async def repository(self, repo: str) -> Repository:
+        """The repository itself: its default branch."""
+        owner, name = repo.split("/", 1)
+        return Repository.from_json(
+            await self._call("get", "/repos/{owner}/{repo}", {"owner": owner, "repo": name})
+        )
+
+    async def compare(self, repo: str, base: str, head: str) -> Comparison:
+        """Where `head` stands against `base`, and the commits it has that `base` lacks."""
+        owner, name = repo.split("/", 1)
+        return Comparison.from_json(
+            await self._call(
+                "get",
+                "/repos/{owner}/{repo}/compare/{basehead}",
+                {"owner": owner, "repo": name, "basehead": f"{base}...{head}"},
+            )
+        )
 
     async def file_text(self, repo: str, path: str, ref: str) -> str | None:
         """The text of `path` at `ref`, or None when the file does not exist there."""
@@ -189,10 +217,10 @@ class InstallationClient:
 
     # Check runs ------------------------------------------------------------------------
 
-    async def create_check_run(self, repo: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def create_check_run(self, repo: str, body: Mapping[str, Any]) -> CheckRun:
         """Create a check run on a commit."""
         owner, name = repo.split("/", 1)
-        return dict(
+        return CheckRun.from_json(
             await self._call(
                 "post",
                 "/repos/{owner}/{repo}/check-runs",
@@ -201,46 +229,42 @@ class InstallationClient:
             )
         )
 
-    async def update_check_run(
-        self, repo: str, check_run_id: int, body: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    async def update_check_run(self, repo: str, check_run_id: int, body: Mapping[str, Any]) -> None:
         """Change a check run: status, conclusion, output or buttons."""
         owner, name = repo.split("/", 1)
-        return dict(
-            await self._call(
-                "patch",
-                "/repos/{owner}/{repo}/check-runs/{check_run_id}",
-                {"owner": owner, "repo": name, "check_run_id": check_run_id},
-                data=dict(body),
-            )
+        await self._call(
+            "patch",
+            "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+            {"owner": owner, "repo": name, "check_run_id": check_run_id},
+            data=dict(body),
         )
 
-    async def check_runs_for_ref(self, repo: str, ref: str) -> list[dict[str, Any]]:
+    async def check_runs_for_ref(self, repo: str, ref: str) -> tuple[CheckRun, ...]:
         """Every check run on a commit, from every app."""
         owner, name = repo.split("/", 1)
-        return await self._list(
+        items = await self._list(
             "/repos/{owner}/{repo}/commits/{ref}/check-runs{?per_page}",
             {"owner": owner, "repo": name, "ref": ref, "per_page": 100},
             key="check_runs",
         )
+        return tuple(map(CheckRun.from_json, items))
 
-    async def combined_status(self, repo: str, ref: str) -> dict[str, Any]:
-        """The combined commit status of `ref` (the statuses API, not check runs)."""
+    async def commit_statuses(self, repo: str, ref: str) -> tuple[CommitStatus, ...]:
+        """The latest status of each context on `ref` (the statuses API, not check runs)."""
         owner, name = repo.split("/", 1)
-        return dict(
-            await self._call(
-                "get",
-                "/repos/{owner}/{repo}/commits/{ref}/status{?per_page}",
-                {"owner": owner, "repo": name, "ref": ref, "per_page": 100},
-            )
+        data = await self._call(
+            "get",
+            "/repos/{owner}/{repo}/commits/{ref}/status{?per_page}",
+            {"owner": owner, "repo": name, "ref": ref, "per_page": 100},
         )
+        return tuple(map(CommitStatus.from_json, data.get("statuses") or []))
 
     # Pull requests ---------------------------------------------------------------------
 
-    async def pull_request(self, repo: str, number: int) -> dict[str, Any]:
-        """One pull request, as GitHub returns it."""
+    async def pull_request(self, repo: str, number: int) -> PullRequest:
+        """One pull request."""
         owner, name = repo.split("/", 1)
-        return dict(
+        return PullRequest.from_json(
             await self._call(
                 "get",
                 "/repos/{owner}/{repo}/pulls/{pull_number}",
@@ -248,45 +272,46 @@ class InstallationClient:
             )
         )
 
-    async def pull_requests_for_commit(self, repo: str, sha: str) -> list[dict[str, Any]]:
-        """The pull requests whose head or merge commit is `sha`."""
+    async def pull_requests_for_commit(self, repo: str, sha: str) -> tuple[PullRequest, ...]:
+        """Pull requests that contain the commit: merged ones, and open ones at any head."""
         owner, name = repo.split("/", 1)
-        return await self._list(
+        items = await self._list(
             "/repos/{owner}/{repo}/commits/{commit_sha}/pulls",
             {"owner": owner, "repo": name, "commit_sha": sha},
         )
+        return tuple(map(PullRequest.from_json, items))
 
-    async def open_pull_requests(self, repo: str) -> list[dict[str, Any]]:
+    async def open_pull_requests(self, repo: str) -> tuple[PullRequest, ...]:
         """Every open pull request of the repository."""
         owner, name = repo.split("/", 1)
-        return await self._list(
+        items = await self._list(
             "/repos/{owner}/{repo}/pulls{?state,per_page}",
             {"owner": owner, "repo": name, "state": "open", "per_page": 100},
         )
+        return tuple(map(PullRequest.from_json, items))
 
-    async def reviews(self, repo: str, number: int) -> list[dict[str, Any]]:
+    async def reviews(self, repo: str, number: int) -> tuple[Review, ...]:
         """Every review of a pull request, oldest first."""
         owner, name = repo.split("/", 1)
-        return await self._list(
+        items = await self._list(
             "/repos/{owner}/{repo}/pulls/{pull_number}/reviews{?per_page}",
             {"owner": owner, "repo": name, "pull_number": number, "per_page": 100},
         )
+        return tuple(map(Review.from_json, items))
 
     async def merge(
         self, repo: str, number: int, *, method: str, sha: str, title: str | None = None
-    ) -> dict[str, Any]:
+    ) -> None:
         """Merge at exactly `sha`: GitHub answers 409 when the head moved meanwhile."""
         owner, name = repo.split("/", 1)
         body: dict[str, Any] = {"merge_method": method, "sha": sha}
         if title is not None:
             body["commit_title"] = title
-        return dict(
-            await self._call(
-                "put",
-                "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
-                {"owner": owner, "repo": name, "pull_number": number},
-                data=body,
-            )
+        await self._call(
+            "put",
+            "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+            {"owner": owner, "repo": name, "pull_number": number},
+            data=body,
         )
 
     async def update_branch(self, repo: str, number: int, *, expected_head: str) -> None:
@@ -334,10 +359,10 @@ class InstallationClient:
 
     # Comments, reactions, permissions ------------------------------------------------------
 
-    async def comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
+    async def comment(self, repo: str, number: int, body: str) -> Comment:
         """Post a comment on an issue or pull request."""
         owner, name = repo.split("/", 1)
-        return dict(
+        return Comment.from_json(
             await self._call(
                 "post",
                 "/repos/{owner}/{repo}/issues/{issue_number}/comments",
@@ -356,13 +381,14 @@ class InstallationClient:
             data={"body": body},
         )
 
-    async def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+    async def comments(self, repo: str, number: int) -> tuple[Comment, ...]:
         """Every comment on an issue or pull request, oldest first."""
         owner, name = repo.split("/", 1)
-        return await self._list(
+        items = await self._list(
             "/repos/{owner}/{repo}/issues/{issue_number}/comments{?per_page}",
             {"owner": owner, "repo": name, "issue_number": number, "per_page": 100},
         )
+        return tuple(map(Comment.from_json, items))
 
     async def react(self, repo: str, comment_id: int, content: str) -> None:
         """Add a reaction (`eyes`, `+1`…) to a comment."""
@@ -389,28 +415,25 @@ class InstallationClient:
 
     # Deployments -----------------------------------------------------------------------------
 
-    async def create_deployment(self, repo: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a GitHub Deployment."""
+    async def create_deployment(self, repo: str, body: Mapping[str, Any]) -> int:
+        """Create a GitHub Deployment; its id."""
         owner, name = repo.split("/", 1)
-        return dict(
-            await self._call(
-                "post",
-                "/repos/{owner}/{repo}/deployments",
-                {"owner": owner, "repo": name},
-                data=dict(body),
-            )
+        created = await self._call(
+            "post",
+            "/repos/{owner}/{repo}/deployments",
+            {"owner": owner, "repo": name},
+            data=dict(body),
         )
+        return int(created["id"])
 
     async def create_deployment_status(
         self, repo: str, deployment_id: int, body: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    ) -> None:
         """Add a status (`in_progress`, `success`…) to a GitHub Deployment."""
         owner, name = repo.split("/", 1)
-        return dict(
-            await self._call(
-                "post",
-                "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
-                {"owner": owner, "repo": name, "deployment_id": deployment_id},
-                data=dict(body),
-            )
+        await self._call(
+            "post",
+            "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+            {"owner": owner, "repo": name, "deployment_id": deployment_id},
+            data=dict(body),
         )

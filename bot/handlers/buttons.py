@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.markdown import MAX_CHECK_OUTPUT_BYTES, truncate
 from bot.core.permissions import Permission
 from bot.deploy.commands import deploy_button
 from bot.deploy.messages import REFUSED_PREFIX
 from bot.dispatch.events import WebhookEvent
+from bot.dispatch.payloads import Checked, requested_action
 from bot.dispatch.router import Router
 from bot.merging import messages
 from bot.merging.evaluator import pull_numbers
@@ -23,7 +25,6 @@ from bot.merging.service import Merging
 from bot.wiring import Services
 
 router: Router[Services] = Router()
-MAX_SUMMARY = 65_535
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Click:
 
     installation_id: int
     repo: str
-    check_run: dict[str, Any]
+    check_run: Checked
     run_id: int  # from the aggregate's external_id `run:<id>`
     actor: str
     identifier: str
@@ -58,8 +59,8 @@ async def press_button(event: WebhookEvent, services: Services) -> None:
 
 def read_click(event: WebhookEvent) -> Click | None:
     """The button press of a `requested_action` event on our aggregate check run, if it is one."""
-    check_run = event.payload.get("check_run") or {}
-    kind, _, ident = str(check_run.get("external_id") or "").partition(":")
+    check_run = Checked.of(event)
+    kind, _, ident = check_run.external_id.partition(":")
     if event.installation_id is None or event.repo is None or kind != "run" or not ident.isdigit():
         return None
     return Click(
@@ -68,7 +69,7 @@ def read_click(event: WebhookEvent) -> Click | None:
         check_run=check_run,
         run_id=int(ident),
         actor=event.sender,
-        identifier=str((event.payload.get("requested_action") or {}).get("identifier") or ""),
+        identifier=requested_action(event),
     )
 
 
@@ -97,7 +98,7 @@ async def merge(services: Services, click: Click) -> None:
         return
     client = merging.client(click.installation_id)
     run = await merging.context.store.runs.get(click.run_id)
-    sha = run.sha if run is not None else str(click.check_run.get("head_sha") or "")
+    sha = run.sha if run is not None else click.check_run.head_sha
     numbers = pull_numbers(await client.pull_requests_for_commit(click.repo, sha), sha)
     if not numbers:
         await explain(merging, click, *messages.merge_button_no_pull_request())
@@ -123,16 +124,16 @@ async def explain(
 ) -> None:
     """Put `paragraph` at the top of the check run's summary, keeping what it said;
     `actions` replaces its buttons (None leaves them)."""
-    output = click.check_run.get("output") or {}
-    summary = f"{paragraph}\n\n{output.get('summary') or ''}".rstrip()[:MAX_SUMMARY]
+    check_run = click.check_run
+    summary = truncate(
+        f"{paragraph}\n\n{check_run.output_summary}".rstrip(), MAX_CHECK_OUTPUT_BYTES
+    )
     changes: dict[str, Any] = {
-        "output": {"title": output.get("title") or title, "summary": summary}
+        "output": {"title": check_run.output_title or title, "summary": summary}
     }
     if actions is not None:
         changes["actions"] = list(actions)
-    await merging.client(click.installation_id).update_check_run(
-        click.repo, int(click.check_run["id"]), changes
-    )
+    await merging.client(click.installation_id).update_check_run(click.repo, check_run.id, changes)
 
 
 async def deploy(services: Services, click: Click) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bot import messages
 from bot.dispatch.events import WebhookEvent
+from bot.dispatch.payloads import Checked, MergeGroup, PullRequest, Push, Repository
 from bot.dispatch.router import Router
 from bot.pipeline.requests import BuildRequest
 from bot.wiring import Services
@@ -16,70 +16,64 @@ log = logging.getLogger("greenlight.ci")
 NULL_SHA = "0" * 40
 
 
-def pull_request_build(payload: dict[str, Any], installation_id: int) -> BuildRequest:
+def pull_request_build(
+    repository: Repository, pr: PullRequest, installation_id: int
+) -> BuildRequest:
     """What to build for a `pull_request` event: the head, from the head repository."""
-    pr = payload["pull_request"]
-    head, base = pr["head"], pr["base"]
-    head_repo = head.get("repo") or base["repo"]  # a deleted fork has no head repo
     return BuildRequest(
-        repo=payload["repository"]["full_name"],
-        repo_id=payload["repository"]["id"],
+        repo=repository.full_name,
+        repo_id=repository.id,
         installation_id=installation_id,
-        clone_url=head_repo["clone_url"],
-        sha=head["sha"],
+        clone_url=pr.head_repo.clone_url,
+        sha=pr.head_sha,
         event="pull_request",
-        ref=head["ref"],
-        base_ref=base["ref"],
-        before_sha=base["sha"],
-        pr_number=pr["number"],
-        author=(pr.get("user") or {}).get("login", ""),
-        author_association=pr.get("author_association") or "NONE",
-        is_fork=head_repo["full_name"] != base["repo"]["full_name"],
-        default_branch=payload["repository"].get("default_branch") or "main",
+        ref=pr.head_ref,
+        base_ref=pr.base_ref,
+        before_sha=pr.base_sha,
+        pr_number=pr.number,
+        author=pr.author,
+        author_association=pr.author_association,
+        is_fork=pr.head_repo.full_name != pr.base_repo.full_name,
+        default_branch=repository.default_branch,
     )
 
 
-def push_build(payload: dict[str, Any], installation_id: int) -> BuildRequest | None:
+def push_build(repository: Repository, push: Push, installation_id: int) -> BuildRequest | None:
     """What to build for a `push`: the new tip of a branch (not a deletion, not a tag)."""
-    ref = payload.get("ref", "")
-    after = payload.get("after") or NULL_SHA
-    if payload.get("deleted") or after == NULL_SHA or not ref.startswith("refs/heads/"):
+    after = push.after or NULL_SHA
+    if push.deleted or after == NULL_SHA or not push.ref.startswith("refs/heads/"):
         return None
-    repository = payload["repository"]
-    head_commit = payload.get("head_commit") or {}
     return BuildRequest(
-        repo=repository["full_name"],
-        repo_id=repository["id"],
+        repo=repository.full_name,
+        repo_id=repository.id,
         installation_id=installation_id,
-        clone_url=repository["clone_url"],
+        clone_url=repository.clone_url,
         sha=after,
         event="push",
-        ref=ref.removeprefix("refs/heads/"),
-        before_sha=payload.get("before") or "",
-        commit_message=head_commit.get("message"),
-        author=(payload.get("pusher") or {}).get("name", ""),
-        default_branch=repository.get("default_branch")
-        or repository.get("master_branch")
-        or "main",
+        ref=push.ref.removeprefix("refs/heads/"),
+        before_sha=push.before,
+        commit_message=push.head_message,
+        author=push.pusher,
+        default_branch=repository.default_branch,
     )
 
 
-def merge_group_build(payload: dict[str, Any], installation_id: int) -> BuildRequest:
+def merge_group_build(
+    repository: Repository, group: MergeGroup, installation_id: int
+) -> BuildRequest:
     """GitHub's merge queue asks for checks on its temporary commit: build it like a push."""
-    group = payload["merge_group"]
-    repository = payload["repository"]
     return BuildRequest(
-        repo=repository["full_name"],
-        repo_id=repository["id"],
+        repo=repository.full_name,
+        repo_id=repository.id,
         installation_id=installation_id,
-        clone_url=repository["clone_url"],
-        sha=group["head_sha"],
+        clone_url=repository.clone_url,
+        sha=group.head_sha,
         event="merge_group",
-        ref=group["head_ref"].removeprefix("refs/heads/"),
-        base_ref=group.get("base_ref", "").removeprefix("refs/heads/"),
-        before_sha=group.get("base_sha", ""),
-        commit_message=(group.get("head_commit") or {}).get("message"),
-        default_branch=repository.get("default_branch") or "main",
+        ref=group.head_ref.removeprefix("refs/heads/"),
+        base_ref=group.base_ref.removeprefix("refs/heads/"),
+        before_sha=group.base_sha,
+        commit_message=group.head_message,
+        default_branch=repository.default_branch,
     )
 
 
@@ -88,7 +82,7 @@ async def build_pull_request(event: WebhookEvent, services: Services) -> None:
     """Build the pull request's new head and cancel its superseded runs."""
     if event.installation_id is None:
         return
-    request = pull_request_build(event.payload, event.installation_id)
+    request = pull_request_build(Repository.of(event), PullRequest.of(event), event.installation_id)
     pipeline = services.pipeline
     await pipeline.cancel_pull_request(
         request.repo,
@@ -102,10 +96,9 @@ async def build_pull_request(event: WebhookEvent, services: Services) -> None:
 @router.register("pull_request", "closed")
 async def stop_closed_pull_request(event: WebhookEvent, services: Services) -> None:
     """A closed pull request's runs are cancelled."""
-    number = event.payload["pull_request"]["number"]
     await services.pipeline.cancel_pull_request(
-        event.payload["repository"]["full_name"],
-        number,
+        Repository.of(event).full_name,
+        PullRequest.of(event).number,
         keep_sha=None,
         reason=messages.pr_closed(),
     )
@@ -116,7 +109,7 @@ async def build_push(event: WebhookEvent, services: Services) -> None:
     """Build the new tip of a pushed branch."""
     if event.installation_id is None:
         return
-    request = push_build(event.payload, event.installation_id)
+    request = push_build(Repository.of(event), Push.of(event), event.installation_id)
     if request is not None:
         await services.pipeline.build(request)
 
@@ -126,14 +119,14 @@ async def build_merge_group(event: WebhookEvent, services: Services) -> None:
     """Build the merge queue's temporary commit."""
     if event.installation_id is None:
         return
-    await services.pipeline.build(merge_group_build(event.payload, event.installation_id))
+    request = merge_group_build(Repository.of(event), MergeGroup.of(event), event.installation_id)
+    await services.pipeline.build(request)
 
 
 @router.register("check_run", "rerequested")
 async def rerun_check(event: WebhookEvent, services: Services) -> None:
     """GitHub's "Re-run" on one of our check runs: that job (and what needs it) again."""
-    external_id = str(event.payload["check_run"].get("external_id") or "")
-    kind, _, ident = external_id.partition(":")
+    kind, _, ident = Checked.of(event).external_id.partition(":")
     if not ident.isdigit():
         return
     pipeline = services.pipeline
@@ -148,7 +141,7 @@ async def rerun_check(event: WebhookEvent, services: Services) -> None:
 @router.register("check_suite", "rerequested")
 async def rerun_suite(event: WebhookEvent, services: Services) -> None:
     """GitHub's "Re-run all jobs": the whole run of that commit again."""
-    repo = event.payload["repository"]["full_name"]
-    run = await services.context.store.runs.for_sha(repo, event.payload["check_suite"]["head_sha"])
+    repo = Repository.of(event).full_name
+    run = await services.context.store.runs.for_sha(repo, Checked.of(event).head_sha)
     if run is not None:
         await services.pipeline.rerun(run.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.dispatch.events import WebhookEvent
+from bot.dispatch.payloads import Checked, PullRequest, status_sha
 from bot.dispatch.router import Router
 from bot.wiring import Services
 
@@ -24,7 +25,7 @@ async def evaluate_pull_request(event: WebhookEvent, services: Services) -> None
     """A pull request or its reviews changed: decide again whether to merge it."""
     if event.installation_id is None or event.repo is None:
         return
-    number = int(event.payload["pull_request"]["number"])
+    number = PullRequest.of(event).number
     await services.merging.evaluate(event.installation_id, event.repo, number)
 
 
@@ -34,11 +35,11 @@ async def evaluate_checked_commit(event: WebhookEvent, services: Services) -> No
     """Another app's check finished; our own runs are covered by the pipeline's hook."""
     if event.installation_id is None or event.repo is None:
         return
-    checked = event.payload.get("check_run") or event.payload.get("check_suite") or {}
+    checked = Checked.of(event)
     merging = services.merging
-    if ((checked.get("app") or {}).get("slug") or "") == await merging.app_slug():
+    if checked.app_slug == await merging.app_slug():
         return
-    await merging.evaluate_commit(event.installation_id, event.repo, str(checked["head_sha"]))
+    await merging.evaluate_commit(event.installation_id, event.repo, checked.head_sha)
 
 
 @router.register("status")
@@ -46,5 +47,4 @@ async def evaluate_status_commit(event: WebhookEvent, services: Services) -> Non
     """A commit status changed: decide again for the pull requests at that commit."""
     if event.installation_id is None or event.repo is None:
         return
-    sha = str(event.payload["sha"])
-    await services.merging.evaluate_commit(event.installation_id, event.repo, sha)
+    await services.merging.evaluate_commit(event.installation_id, event.repo, status_sha(event))

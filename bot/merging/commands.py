@@ -212,7 +212,7 @@ class CommandRunner:
     async def pull(self) -> PullRequest:
         if self._pull is None:
             c = self.comment
-            data: dict[str, Any] = await self.client.pull_request(c.repo, c.number)
+            data = await self.client.pull_request(c.repo, c.number)
             self._pull = PullRequest.from_github(c.repo, data)
         return self._pull
 

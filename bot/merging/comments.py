@@ -7,11 +7,12 @@ with copies.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
+from bot.core.markdown import MAX_COMMENT_BYTES, truncate
 from bot.github.client import InstallationClient
+from bot.github.models import Comment
 
-MAX_COMMENT = 65_536  # GitHub's limit on a comment body
 _TRUNCATED = "\n\n… (shortened to fit GitHub's comment limit)\n\n"
 
 
@@ -24,26 +25,16 @@ async def upsert_marked(
     if existing is None:
         await client.comment(repo, number, body)
     else:
-        await client.edit_comment(repo, int(existing["id"]), body)
+        await client.edit_comment(repo, existing.id, body)
 
 
-def find_marked(
-    comments: list[dict[str, Any]], marker: str, bot_login: str
-) -> dict[str, Any] | None:
+def find_marked(comments: Sequence[Comment], marker: str, bot_login: str) -> Comment | None:
     """The newest comment by the bot whose body carries `marker`."""
     login = bot_login.lower()
-    mine = [
-        comment
-        for comment in comments
-        if str((comment.get("user") or {}).get("login", "")).lower() == login
-        and marker in str(comment.get("body") or "")
-    ]
+    mine = [c for c in comments if c.author.lower() == login and marker in c.body]
     return mine[-1] if mine else None
 
 
 def fit(body: str, marker: str) -> str:
     """The body within GitHub's comment limit, keeping the marker at the end."""
-    if len(body) <= MAX_COMMENT:
-        return body
-    keep = MAX_COMMENT - len(_TRUNCATED) - len(marker)
-    return body[:keep] + _TRUNCATED + marker
+    return truncate(body, MAX_COMMENT_BYTES, marker=_TRUNCATED + marker)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, assert_never
+from collections.abc import Sequence
+from typing import assert_never
 
 from bot.context import Context
 from bot.core.merge import Block, Decision, MergeNow, UpdateBranch, Wait, decide_merge
 from bot.core.merge_messages import MERGE_REFUSED_MARKER, merge_comment, merge_refused_comment
+from bot.github import models
 from bot.github.client import InstallationClient
 from bot.github.errors import Conflict, GitHubError, NotFound, NotMergeable, ValidationFailed
 from bot.merging import messages
@@ -137,12 +139,6 @@ class Evaluator:
             log.info("could not update %s#%d: %s", pull.repo, pull.number, error)
 
 
-def pull_numbers(pulls: list[dict[str, Any]], sha: str) -> list[int]:
+def pull_numbers(pulls: Sequence[models.PullRequest], sha: str) -> list[int]:
     """Open pull requests whose head is `sha` (GitHub's PRs of a commit include others)."""
-    return sorted(
-        {
-            int(pr["number"])
-            for pr in pulls
-            if pr.get("state") == "open" and (pr.get("head") or {}).get("sha") == sha
-        }
-    )
+    return sorted({pr.number for pr in pulls if pr.state == "open" and pr.head_sha == sha})

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bot.core.config import CONFIG_PATH, Config, MergeMethod
 from bot.core.config_parser import parse_config
 from bot.core.merge import CheckFact, MergeFacts, Review, latest_checks
 from bot.core.permissions import Permission
 from bot.core.replan import plan_key
+from bot.github import models
 from bot.github.client import InstallationClient
 from bot.merging.access import PermissionCache
 from bot.pipeline.check_runs import AGGREGATE
@@ -43,22 +44,20 @@ class PullRequest:
     html_url: str
 
     @classmethod
-    def from_github(cls, repo: str, data: dict[str, Any]) -> PullRequest:
-        head, base = data["head"], data["base"]
-        head_repo = (head.get("repo") or {}).get("full_name")
-        base_repo = (base.get("repo") or {}).get("full_name", repo)
+    def from_github(cls, repo: str, data: models.PullRequest) -> PullRequest:
+        base_repo = repo if data.base_repo is None else data.base_repo
         return cls(
             repo=repo,
-            number=int(data["number"]),
-            title=str(data.get("title") or ""),
-            author=str((data.get("user") or {}).get("login") or ""),
-            head_sha=str(head["sha"]),
-            head_ref=str(head.get("ref") or ""),
-            base_ref=str(base.get("ref") or ""),
+            number=data.number,
+            title=data.title,
+            author=data.author,
+            head_sha=data.head_sha,
+            head_ref=data.head_ref,
+            base_ref=data.base_ref,
             # A deleted fork has no head repository: still a fork, never ours to delete.
-            is_fork=head_repo is None or head_repo.lower() != str(base_repo).lower(),
-            is_open=data.get("state") == "open" and not data.get("merged"),
-            html_url=str(data.get("html_url") or ""),
+            is_fork=data.head_repo is None or data.head_repo.lower() != base_repo.lower(),
+            is_open=data.state == "open" and not data.merged,
+            html_url=data.html_url,
         )
 
 
@@ -91,15 +90,15 @@ async def gather(
     store: Store,
     permissions: PermissionCache,
     pull: PullRequest,
-    data: dict[str, Any],
+    data: models.PullRequest,
 ) -> Snapshot | None:
     """The snapshot of an open pull request; None for a repository without a config."""
     repo, sha = pull.repo, pull.head_sha
-    config, reviews, check_runs, status, required = await asyncio.gather(
+    config, reviews, check_runs, statuses, required = await asyncio.gather(
         read_config(client, repo, sha),
         client.reviews(repo, pull.number),
         client.check_runs_for_ref(repo, sha),
-        client.combined_status(repo, sha),
+        client.commit_statuses(repo, sha),
         client.required_checks(repo, pull.base_ref),
     )
     if isinstance(config, NoConfig):
@@ -107,16 +106,16 @@ async def gather(
     state = await store.pull_requests.get(repo, pull.number)
     run = await store.runs.for_sha(repo, sha)
     facts = MergeFacts(
-        state=str(data.get("state") or "open"),
-        merged=bool(data.get("merged")),
-        draft=bool(data.get("draft")),
+        state=data.state,
+        merged=data.merged,
+        draft=data.draft,
         head_sha=sha,
         base_ref=pull.base_ref,
-        mergeable=data.get("mergeable"),
-        mergeable_state=str(data.get("mergeable_state") or "unknown"),
-        labels=tuple(str(label["name"]) for label in data.get("labels") or []),
+        mergeable=data.mergeable,
+        mergeable_state=data.mergeable_state,
+        labels=data.labels,
         reviews=await _reviews(client, permissions, repo, reviews),
-        checks=_checks(check_runs, status),
+        checks=_checks(check_runs, statuses),
         required_checks=required,
         held_by=state.held_by,
         merge_requested_by=state.merge_requested_by,
@@ -174,10 +173,13 @@ def fingerprint(facts: MergeFacts) -> str:
 
 
 async def _reviews(
-    client: InstallationClient, permissions: PermissionCache, repo: str, raw: list[dict[str, Any]]
+    client: InstallationClient,
+    permissions: PermissionCache,
+    repo: str,
+    reviews: Sequence[models.Review],
 ) -> tuple[Review, ...]:
-    deciding = [r for r in raw if r.get("state") in _DECIDING_REVIEWS and r.get("user")]
-    logins = sorted({str(r["user"]["login"]) for r in deciding})
+    deciding = [r for r in reviews if r.state in _DECIDING_REVIEWS and r.author]
+    logins = sorted({str(r.author) for r in deciding})
     levels = await asyncio.gather(
         *(permissions.permission(client, repo, login) for login in logins)
     )
@@ -188,31 +190,25 @@ async def _reviews(
     }
     return tuple(
         Review(
-            reviewer=str(r["user"]["login"]),
-            state=str(r["state"]),
-            submitted_at=str(r.get("submitted_at") or ""),
-            reviewer_can_write=str(r["user"]["login"]).lower() in can_write,
-            commit_id=r.get("commit_id"),
+            reviewer=str(r.author),
+            state=r.state,
+            submitted_at=r.submitted_at,
+            reviewer_can_write=str(r.author).lower() in can_write,
+            commit_id=r.commit_id,
         )
         for r in deciding
     )
 
 
-def _checks(check_runs: list[dict[str, Any]], status: dict[str, Any]) -> tuple[CheckFact, ...]:
-    runs = sorted(check_runs, key=lambda run: int(run.get("id") or 0))  # oldest first
+def _checks(
+    check_runs: Sequence[models.CheckRun], statuses: Sequence[models.CommitStatus]
+) -> tuple[CheckFact, ...]:
+    runs = sorted(check_runs, key=lambda run: run.id)  # oldest first
     facts = [
-        CheckFact(
-            name=str(run["name"]),
-            app=(run.get("app") or {}).get("slug"),
-            status=str(run.get("status") or "queued"),
-            conclusion=run.get("conclusion"),
-        )
+        CheckFact(name=run.name, app=run.app_slug, status=run.status, conclusion=run.conclusion)
         for run in runs
     ]
-    facts += [
-        CheckFact.from_status(str(s["context"]), str(s["state"]))
-        for s in status.get("statuses") or []
-    ]
+    facts += [CheckFact.from_status(s.context, s.state) for s in statuses]
     return tuple(facts)
 
 

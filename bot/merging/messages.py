@@ -1,7 +1,7 @@
 """What Greenlight says in reply to slash-commands, and the `/help` comment.
 
-User text (logins, job names, config values) goes through `escape_markdown` or `code_span`
-before it is placed in Markdown.
+User text (logins, job names, config values) goes through `markdown.escape` or
+`markdown.code_span` before it is placed in Markdown.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from bot.core.commands import CommandName, usage
 from bot.core.config import Config, Mode
-from bot.core.merge_messages import code_span, escape_markdown
+from bot.core.markdown import SENTENCE_CHARS, code_span, escape, table_cell
 from bot.core.permissions import Permission, required_permission
 
 HELP_MARKER = "<!-- greenlight:help -->"
@@ -19,19 +19,19 @@ MAX_LISTED_JOBS = 30
 
 def reply(actor: str, answers: Iterable[str]) -> str:
     """One reply comment to a person's commands: one paragraph per answer."""
-    return "\n\n".join([f"{escape_markdown('@' + actor)}:", *answers])
+    return "\n\n".join([f"{escape('@' + actor)}:", *answers])
 
 
 def refused(command_usage: str, reason: str) -> str:
-    return f"{code_span(command_usage)} refused: {escape_markdown(reason)}."
+    return f"{code_span(command_usage)} refused: {escape(reason, limit=SENTENCE_CHARS)}."
 
 
 def unknown(text: str) -> str:
-    return _sentence(escape_markdown(text))
+    return _sentence(escape(text, limit=SENTENCE_CHARS))
 
 
 def bad_arguments(text: str) -> str:
-    return _sentence(escape_markdown(text))
+    return _sentence(escape(text, limit=SENTENCE_CHARS))
 
 
 def _sentence(text: str) -> str:
@@ -87,7 +87,7 @@ def rerun_refused(actor: str, have: Permission) -> tuple[str, str]:
     return (
         "Re-run refused",
         f"**Re-run failed refused**: only people with write access can re-run jobs; "
-        f"{escape_markdown('@' + actor)} has {have.label}.",
+        f"{escape('@' + actor)} has {have.label}.",
     )
 
 
@@ -95,14 +95,14 @@ def merge_button_refused(actor: str, have: Permission) -> tuple[str, str]:
     return (
         "Merge refused",
         f"**Merge when ready refused**: only people with write access can ask Greenlight to "
-        f"merge; {escape_markdown('@' + actor)} has {have.label}.",
+        f"merge; {escape('@' + actor)} has {have.label}.",
     )
 
 
 def merge_button_pressed(actor: str, number: int) -> tuple[str, str]:
     return (
         "Merge requested",
-        f"**Merge requested** by {escape_markdown('@' + actor)}: Greenlight merges #{number} "
+        f"**Merge requested** by {escape('@' + actor)}: Greenlight merges #{number} "
         f"as soon as its approvals and required checks allow; comment `/status` on it to see "
         f"what it waits for, `/merge cancel` to take the request back.",
     )
@@ -139,7 +139,10 @@ _AUTHOR_TOO = frozenset({CommandName.RETEST, CommandName.CANCEL})
 
 def help_comment(config: Config | None) -> str:
     """The commands, who may use them, and this repository's config summary."""
-    rows = [f"| {code_span(usage(name))} | {what} | {_who(name)} |" for name, what in _HELP_ORDER]
+    rows = [
+        f"| {table_cell(code_span(usage(name)))} | {what} | {_who(name)} |"
+        for name, what in _HELP_ORDER
+    ]
     table = "\n".join(["| command | does | who |", "| --- | --- | --- |", *rows])
     sections = ["### Greenlight commands", table, _config_summary(config), HELP_MARKER]
     return "\n\n".join(sections)

@@ -33,8 +33,7 @@ class Merging:
         """The app's slug from `GET /app`, asked once per process."""
         async with self._slug_lock:
             if self._slug is None:
-                info = await self.context.github.app_info()
-                self._slug = str(info.get("slug") or "")
+                self._slug = (await self.context.github.app_info()).slug
             return self._slug
 
     async def bot_login(self) -> str:

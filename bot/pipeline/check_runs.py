@@ -1,7 +1,7 @@
 """Check runs on GitHub for a run's jobs and its aggregate `greenlight` check.
 
 The pipeline decides; this module only turns records into check-run requests.
-GitHub's limits (65,535 characters a field, 50 annotations a request, 3 actions) are
+GitHub's limits (65,535 UTF-8 bytes a field, 50 annotations a request, 3 actions) are
 kept by the renderer in `bot.core.checks`; annotations beyond the first 50 go in
 further PATCHes, which GitHub appends.
 https://docs.github.com/en/rest/checks/runs#update-a-check-run
@@ -111,7 +111,7 @@ class CheckReporter:
                 created = await self._client.create_check_run(
                     self._run.repo, {"head_sha": self._run.sha, **body}
                 )
-                return int(created["id"])
+                return created.id
             await self._client.update_check_run(self._run.repo, check_run_id, body)
             return check_run_id
         except GitHubError as error:

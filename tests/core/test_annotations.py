@@ -13,9 +13,9 @@ from bot.core.annotations import (
     parse_log_line,
     sort_for_display,
     truncate_title,
-    truncate_utf8,
 )
 from bot.core.junit import TestFailure, TestReport
+from bot.core.markdown import truncate as truncate_utf8
 from bot.core.paths import repo_relative_path
 
 

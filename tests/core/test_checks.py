@@ -11,7 +11,6 @@ from bot.core.annotations import Annotation
 from bot.core.checks import (
     ANNOTATIONS_PER_REQUEST,
     MAX_ANNOTATIONS,
-    MAX_OUTPUT_BYTES,
     CheckOutput,
     JobView,
     StepSummary,
@@ -23,6 +22,7 @@ from bot.core.checks import (
     render_job_output,
 )
 from bot.core.junit import TestFailure, TestReport
+from bot.core.markdown import MAX_CHECK_OUTPUT_BYTES as MAX_OUTPUT_BYTES
 
 LOG_URL = "https://ci.example.com/jobs/7/log"
 RUN_URL = "https://ci.example.com/runs/3"
@@ -431,7 +431,7 @@ def test_aggregate_summary_lists_every_job_with_links() -> None:
         ],
         [
             " ❌ ",
-            r" [test \(3.11\) \| \*fast\*](<https://ci.example.com/jobs/2/log>) ",
+            r" [test (3.11) \| \*fast\*](<https://ci.example.com/jobs/2/log>) ",
             " Failed ",
             " 48 s ",
             " 12 passed, 1 failed in 48 s ",
@@ -447,7 +447,7 @@ def test_aggregate_summary_lists_every_job_with_links() -> None:
     assert "Deploying to **staging** next.\n" in output.summary
     assert output.summary.endswith(f"[All jobs and logs](<{RUN_URL}>)\n")
     assert output.text is not None
-    assert output.text.startswith(r"### test \(3.11\) | \*fast\*")
+    assert output.text.startswith(r"### test (3.11) \| \*fast\*")
     assert "#### ❌ `tests.test_x.test_bad`" in output.text
     assert output.annotation_batches == ()
 

@@ -6,6 +6,8 @@ from typing import Any
 import pytest
 
 from bot.core.config import MergeConfig, MergeMethod
+from bot.core.markdown import code_span
+from bot.core.markdown import escape as escape_markdown
 from bot.core.merge import (
     Block,
     CheckFact,
@@ -27,8 +29,6 @@ from bot.core.merge_messages import (
     MERGE_REFUSED_MARKER,
     MERGED_MARKER,
     STATUS_MARKER,
-    code_span,
-    escape_markdown,
     merge_comment,
     merge_refused_comment,
     status_report,

@@ -225,6 +225,25 @@ async def test_rerun_failed_button_needs_write_access(greenlight: Greenlight) ->
     await wait_until(rerun_passed, deadline=30, message="the failed job to pass on re-run")
 
 
+async def test_a_refusal_on_a_full_summary_stays_within_githubs_byte_limit(
+    greenlight: Greenlight,
+) -> None:
+    fake = greenlight.fake
+    pr = await open_pull_request(greenlight, flaky_job(greenlight.tmp_path))
+    await greenlight.run_for(REPO, pr.head_sha)
+    aggregate = greenlight.checks(REPO, pr.head_sha)["greenlight"]
+    # As long as GitHub allows, in two-byte characters: the refusal on top has to push
+    # some of it out, counted in bytes, or GitHub refuses the update.
+    fake.world.check_runs[aggregate.id].output["summary"] = "é" * 32_767
+
+    press = fake.check_run_event("requested_action", aggregate.id, "rerun-failed", sender="mallory")
+    await fake.send("check_run", press)
+    await greenlight.settle()
+    summary = fake.world.check_runs[aggregate.id].output["summary"]
+    assert summary.startswith("**Re-run failed refused**")
+    assert 65_000 < len(summary.encode()) <= 65_535
+
+
 async def test_the_merge_button_asks_for_a_merge_like_the_command(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     pr = await open_pull_request(greenlight, "jobs:\n  test:\n    run: echo green\n")

@@ -466,10 +466,10 @@ async def test_a_restart_ends_unfinished_deploys_as_errors(deploying: Greenlight
     assert sha is not None
     client = deploying.context.github.installation(installation(fake))
     body = {"ref": sha, "environment": "staging", "auto_merge": False, "required_contexts": []}
-    created = await client.create_deployment(REPO, body)
+    github_id = await client.create_deployment(REPO, body)
     store = deployer(deploying).store
     record = await store.add(NewDeployment(REPO, "staging", sha, installation(fake), None), now=1)
-    await store.update(record.id, github_id=created["id"], state=DeployState.IN_PROGRESS)
+    await store.update(record.id, github_id=github_id, state=DeployState.IN_PROGRESS)
 
     await deployer(deploying).recover()
     after = await store.get(record.id)

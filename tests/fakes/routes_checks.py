@@ -12,7 +12,8 @@ from tests.fakes.state import CheckRun, combined_state, latest_per_context
 
 Json = Any
 routes = RouteTable()
-# GitHub's cap on output.summary and output.text.
+# GitHub's cap on output.summary and output.text, in UTF-8 bytes although its docs say
+# characters (github/docs#35252); the OpenAPI description's maxLength counts characters.
 TEXT_LIMIT = 65535
 
 
@@ -44,6 +45,21 @@ def _validate(call: Call, body: Json, run: CheckRun | None) -> None:
             "Invalid request.\n\nFor 'properties/output', title and summary are required.",
             violation=True,
         )
+    for field in ("summary", "text"):
+        if len(str(output.get(field) or "").encode()) > TEXT_LIMIT:
+            raise ApiError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "CheckRun",
+                        "code": "custom",
+                        "field": field,
+                        "message": f"{field} exceeds a maximum bytesize of {TEXT_LIMIT}",
+                    }
+                ],
+                violation=True,
+            )
 
 
 def _apply(call: Call, run: CheckRun, body: Json) -> None:

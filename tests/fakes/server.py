@@ -206,8 +206,12 @@ async def _dispatch(
     except ApiError as failure:
         if failure.violation:
             kind = "route" if route is None else ("auth" if failure.status == 401 else "request")
+            # The field errors say what was wrong; the failing test prints them.
+            details = [str(error.get("message")) for error in failure.errors or []]
             fake.violations.append(
-                Violation(kind, request.method, raw_path, failure.status, [failure.message])
+                Violation(
+                    kind, request.method, raw_path, failure.status, [failure.message, *details]
+                )
             )
         answer = error_response(failure.status, failure.message, failure.errors)
         answer.headers.update(failure.headers)

@@ -31,6 +31,9 @@ async def _post_run(fake: FakeGitHub, gh: GitHubAPI, token: str, body: Json) -> 
         (_run(status="done"), "status"),
         (_run(output={"title": "t", "summary": "s", "sumary": "x"}), "'sumary' was unexpected"),
         (_run(output={"title": "t", "summary": "s" * 65536}), "summary"),
+        # 32,768 characters, 65,536 bytes: GitHub counts bytes ("maximum bytesize")
+        (_run(output={"title": "t", "summary": "é" * 32768}), "summary exceeds a maximum bytesize"),
+        (_run(output={"title": "t", "summary": "s", "text": "界" * 21846}), "text exceeds"),
         (
             _run(
                 output={

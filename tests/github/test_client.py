@@ -13,6 +13,7 @@ import pytest
 from bot.github.auth import InstallationToken, TokenCache, app_jwt
 from bot.github.client import GitHubApp
 from bot.github.errors import Forbidden, NotFound, RateLimited, Transient, ValidationFailed
+from bot.github.models import CommitStatus, Comparison, PullRequest, Repository, Review
 from bot.metrics import Metrics
 from bot.settings import AppCredentials
 from tests.fakes.github import FakeGitHub
@@ -203,3 +204,73 @@ async def test_reads_survive_a_dropped_connection() -> None:
         app = GitHubApp(session, api_url="http://127.0.0.1:9", metrics=Metrics(), credentials=None)
         with pytest.raises(Transient):
             await app.call("get", "/repos/{owner}/{repo}", {"owner": "o", "repo": "r"})
+
+
+async def test_reads_come_back_as_models(github: GitHubApp, fake_github: FakeGitHub) -> None:
+    fake = fake_github
+    main = fake.repo(REPO).git.branch_sha("main")
+    assert main is not None
+    head = fake.commit(REPO, "feature/x", {"a.txt": "a\n"})
+    pr = fake.open_pull_request(REPO, "feature/x", title="Add *a*")
+    fake.add_review(REPO, pr.number, "wendy")
+    fake.add_check_run(REPO, head, "lint", conclusion="failure", app="other-ci")
+    fake.add_status(REPO, head, "ci/legacy", "pending")
+    client = github.installation(installation_id(fake))
+
+    assert await client.repository(REPO) == Repository(full_name=REPO, default_branch="main")
+    assert await client.compare(REPO, main, head) == Comparison("ahead", (head,))
+    assert await client.compare(REPO, head, main) == Comparison("behind", ())
+    assert [p.number for p in await client.pull_requests_for_commit(REPO, head)] == [pr.number]
+    # Labelled only now: the fake lists a PR's labels with a null description, which the
+    # OpenAPI description of that list does not allow.
+    fake.add_label(REPO, pr.number, "ready")
+    pull = await client.pull_request(REPO, pr.number)
+    assert (pull.number, pull.title, pull.state, pull.merged, pull.labels) == (
+        pr.number,
+        "Add *a*",
+        "open",
+        False,
+        ("ready",),
+    )
+    assert (pull.head_sha, pull.head_ref, pull.head_repo, pull.base_ref) == (
+        head,
+        "feature/x",
+        REPO,
+        "main",
+    )
+    (review,) = await client.reviews(REPO, pr.number)
+    assert (review.author, review.state, review.commit_id) == ("wendy", "APPROVED", head)
+    (check,) = await client.check_runs_for_ref(REPO, head)
+    assert (check.name, check.status, check.conclusion, check.app_slug) == (
+        "lint",
+        "completed",
+        "failure",
+        "other-ci",
+    )
+    assert await client.commit_statuses(REPO, head) == (CommitStatus("ci/legacy", "pending"),)
+    posted = await client.comment(REPO, pr.number, "hello")
+    assert await client.comments(REPO, pr.number) == (posted,)
+    assert posted.body == "hello"
+
+
+@pytest.mark.parametrize(
+    ("data", "fields"),
+    [
+        ({}, {"number": 0, "state": "open", "mergeable_state": "unknown", "head_repo": None}),
+        ({"head": {"sha": "s", "repo": None}}, {"head_sha": "s", "head_repo": None}),
+        ({"user": None, "labels": None}, {"author": "", "labels": ()}),
+        ({"mergeable": None, "merged": None}, {"mergeable": None, "merged": False}),
+        ({"mergeable": False, "draft": True}, {"mergeable": False, "draft": True}),
+    ],
+    ids=["empty", "deleted fork", "deleted account", "still computing", "conflicts"],
+)
+def test_a_pull_request_reads_missing_or_null_fields_as_neutral(
+    data: dict[str, object], fields: dict[str, object]
+) -> None:
+    pull = PullRequest.from_json(data)
+    assert {name: getattr(pull, name) for name in fields} == fields
+
+
+def test_a_review_by_a_deleted_account_has_no_author() -> None:
+    review = Review.from_json({"user": None, "state": "APPROVED", "submitted_at": None})
+    assert review == Review(author=None, state="APPROVED", submitted_at="", commit_id=None)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from bot.context import Context
+from bot.core.markdown import MAX_COMMENT_BYTES as MAX_COMMENT
 from bot.core.permissions import Permission
+from bot.github.models import Comment
 from bot.merging.access import PermissionCache
-from bot.merging.comments import MAX_COMMENT, find_marked, fit, upsert_marked
+from bot.merging.comments import find_marked, fit, upsert_marked
 from tests.fakes.github import FakeGitHub
 from tests.merging.conftest import client_for
 from tests.merging.flows import BOT, REPO
@@ -18,8 +18,8 @@ MARKER = "<!-- greenlight:status -->"
 PERMISSION = ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission")
 
 
-def comment(ident: int, login: str, body: str) -> dict[str, Any]:
-    return {"id": ident, "user": {"login": login}, "body": body}
+def comment(ident: int, login: str, body: str) -> Comment:
+    return Comment.from_json({"id": ident, "user": {"login": login}, "body": body})
 
 
 @pytest.mark.parametrize(
@@ -33,9 +33,9 @@ def comment(ident: int, login: str, body: str) -> dict[str, Any]:
     ],
     ids=["none", "a person quoting it", "no marker", "the newest", "login case"],
 )
-def test_find_marked(comments: list[dict[str, Any]], found: int | None) -> None:
+def test_find_marked(comments: list[Comment], found: int | None) -> None:
     match = find_marked(comments, MARKER, BOT)
-    assert (match["id"] if match else None) == found
+    assert (match.id if match else None) == found
 
 
 def test_a_long_body_is_cut_keeping_the_marker() -> None:

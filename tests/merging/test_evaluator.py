@@ -6,6 +6,7 @@ import asyncio
 
 from bot.context import Context
 from bot.core.merge_messages import MERGED_MARKER
+from bot.github.models import PullRequest
 from bot.merging.access import PermissionCache
 from bot.merging.evaluator import Evaluator, pull_numbers
 from tests.fakes.github import FakeGitHub
@@ -61,4 +62,4 @@ def test_pull_numbers_keeps_open_heads_only() -> None:
         {"number": 2, "state": "open", "head": {"sha": "b" * 40}},  # contains it, not its head
         {"number": 4, "state": "closed", "head": {"sha": sha}},
     ]
-    assert pull_numbers(pulls, sha) == [1, 3]
+    assert pull_numbers([PullRequest.from_json(pull) for pull in pulls], sha) == [1, 3]
