@@ -11,9 +11,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from bot.commands.runner import Commands
 from bot.context import Context
 from bot.deploy.service import Deployer
-from bot.merging.commands import Commands
 from bot.merging.service import Merging
 from bot.pipeline.service import Pipeline
 

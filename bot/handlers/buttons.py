@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.commands.deploys import deploy_button
 from bot.core.markdown import MAX_CHECK_OUTPUT_BYTES, truncate
 from bot.core.permissions import Permission
-from bot.deploy.commands import deploy_button
 from bot.deploy.messages import REFUSED_PREFIX
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import Checked, requested_action

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from bot.commands.runner import CommentContext
 from bot.core.commands import is_command_comment_event, parse_commands
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import IssueComment
 from bot.dispatch.router import Router
-from bot.merging.commands import CommentContext
 from bot.wiring import Services
 
 router: Router[Services] = Router()

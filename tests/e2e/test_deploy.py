@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from bot import links
-from bot.deploy.commands import deploy_button, deploy_command, rollback_command
+from bot.commands.deploys import deploy_button, deploy_command, rollback_command
 from bot.deploy.messages import REFUSED_PREFIX
 from bot.deploy.service import Deployer
 from bot.store.deployments import DeployState, NewDeployment

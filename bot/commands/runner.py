@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.commands.deploys import deploy_command, rollback_command
 from bot.core.commands import (
     BadArguments,
     Command,
@@ -25,7 +26,6 @@ from bot.core.commands import (
 from bot.core.config import Config
 from bot.core.merge_messages import STATUS_MARKER, status_report
 from bot.core.permissions import Permission, Refused, authorize, required_permission
-from bot.deploy.commands import deploy_command, rollback_command
 from bot.deploy.messages import REFUSED_PREFIX
 from bot.deploy.service import Deployer
 from bot.github.client import InstallationClient
