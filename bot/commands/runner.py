@@ -31,9 +31,10 @@ from bot.deploy.service import Deployer
 from bot.github.client import InstallationClient
 from bot.merging import messages
 from bot.merging.comments import upsert_marked
-from bot.merging.facts import NoConfig, PullRequest, read_config
+from bot.merging.facts import PullRequest
 from bot.merging.service import Merging
 from bot.pipeline.service import Pipeline
+from bot.repo_config import NoConfig, RepoConfig, read_config, usable
 from bot.store.records import Status
 
 
@@ -77,7 +78,7 @@ class CommandRunner:
         self.client: InstallationClient = self.merging.client(comment.installation_id)
         self._pull: PullRequest | None = None
         self._permission: Permission | None = None
-        self._config_read: tuple[Config | NoConfig | None] | None = None
+        self._config_read: RepoConfig | None = None
 
     async def run(self, parsed: tuple[ParsedCommand, ...]) -> None:
         """Acknowledge, carry out every command in order, then answer once."""
@@ -231,15 +232,14 @@ class CommandRunner:
         return environment is not None and environment.protected
 
     async def _config(self) -> Config | None:
-        config = await self._repo_config()
-        return None if isinstance(config, NoConfig) else config
+        return usable(await self._repo_config())
 
-    async def _repo_config(self) -> Config | NoConfig | None:
+    async def _repo_config(self) -> RepoConfig:
         """The config at the head, read once per comment."""
         if self._config_read is None:
             pull = await self.pull()
-            self._config_read = (await read_config(self.client, pull.repo, pull.head_sha),)
-        return self._config_read[0]
+            self._config_read = await read_config(self.client, pull.repo, pull.head_sha)
+        return self._config_read
 
     async def _set(self, **changes: Any) -> None:
         c = self.comment

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from bot.context import Context
-from bot.core.config import CONFIG_PATH, Config
-from bot.core.config_parser import parse_config
+from bot.core.config import Config
 from bot.deploy.decide import Ancestry, ShaFacts
 from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError, NotFound
+from bot.repo_config import read_config, usable
 
 log = logging.getLogger("greenlight.deploy")
 MAX_COMMITS_FOR_NOTICES = 50  # PRs told about one deploy: the commits since the last live SHA
@@ -48,12 +48,10 @@ class Facts:
     async def config(self, ref: str) -> Config | None:
         """The repository config at `ref`; None when absent or invalid."""
         try:
-            text = await self.client.file_text(self.repo, CONFIG_PATH, ref)
+            return usable(await read_config(self.client, self.repo, ref))
         except GitHubError as error:
             log.warning("config of %s at %s unreadable: %s", self.repo, ref, error)
             return None
-        parsed = parse_config(text) if text is not None else None
-        return parsed if isinstance(parsed, Config) else None
 
     async def sha_facts(self, sha: str, default_branch: str) -> ShaFacts:
         """Greenlight's own build of `sha` and every required check on it."""

@@ -11,8 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core.config import CONFIG_PATH, Config, MergeMethod
-from bot.core.config_parser import parse_config
+from bot.core.config import Config, MergeMethod
 from bot.core.merge import CheckFact, MergeFacts, Review, latest_checks
 from bot.core.permissions import Permission
 from bot.core.replan import plan_key
@@ -21,6 +20,7 @@ from bot.github.client import InstallationClient
 from bot.merging.access import PermissionCache
 from bot.pipeline.check_runs import AGGREGATE
 from bot.pipeline.jobspec import load_job
+from bot.repo_config import NoConfig, read_config, usable
 from bot.store import Store
 from bot.store.records import PullRequestState, Run, Status
 
@@ -69,22 +69,6 @@ class Snapshot:
     state: PullRequestState
 
 
-class NoConfig:
-    """The repository has no config file at that commit: Greenlight stays silent there."""
-
-
-NO_CONFIG = NoConfig()
-
-
-async def read_config(client: InstallationClient, repo: str, sha: str) -> Config | NoConfig | None:
-    """The config at `sha`: NO_CONFIG without a file, None when the file does not parse."""
-    text = await client.file_text(repo, CONFIG_PATH, sha)
-    if text is None:
-        return NO_CONFIG
-    parsed = parse_config(text)
-    return parsed if isinstance(parsed, Config) else None
-
-
 async def gather(
     client: InstallationClient,
     store: Store,
@@ -94,15 +78,16 @@ async def gather(
 ) -> Snapshot | None:
     """The snapshot of an open pull request; None for a repository without a config."""
     repo, sha = pull.repo, pull.head_sha
-    config, reviews, check_runs, statuses, required = await asyncio.gather(
+    repo_config, reviews, check_runs, statuses, required = await asyncio.gather(
         read_config(client, repo, sha),
         client.reviews(repo, pull.number),
         client.check_runs_for_ref(repo, sha),
         client.commit_statuses(repo, sha),
         client.required_checks(repo, pull.base_ref),
     )
-    if isinstance(config, NoConfig):
+    if isinstance(repo_config, NoConfig):
         return None
+    config = usable(repo_config)
     state = await store.pull_requests.get(repo, pull.number)
     run = await store.runs.for_sha(repo, sha)
     facts = MergeFacts(

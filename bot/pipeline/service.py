@@ -10,11 +10,11 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from typing import assert_never
 
 from bot import messages
 from bot.context import Context
-from bot.core.config import CONFIG_PATH, Config, ConfigError
-from bot.core.config_parser import parse_config
+from bot.core.config import Config, ConfigError
 from bot.core.plan import (
     PlannedJob,
     honours_skip_markers,
@@ -34,6 +34,7 @@ from bot.pipeline.planning import Planner
 from bot.pipeline.requests import BuildRequest
 from bot.pipeline.secrets import load_secrets
 from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
+from bot.repo_config import ConfigErrors, NoConfig, read_config
 from bot.store import NewJob, NewRun
 from bot.store.records import Job, Run, Status
 
@@ -398,22 +399,20 @@ class Pipeline:
         """The config at the run's SHA; None when absent (silence) or invalid (reported)."""
         client = self.context.github.installation(run.installation_id or 0)
         try:
-            text = await client.file_text(run.repo, CONFIG_PATH, run.sha)
+            config = await read_config(client, run.repo, run.sha)
         except GitHubError as error:
-            await self.reports.config_errors(
-                run, (ConfigError("", 1, messages.config_unreadable(str(error))),)
-            )
-            await self._finish_run(run.id, "failure")
-            return None
-        if text is None:
-            await self._finish_run(run.id, "neutral", note="no config file")
-            return None
-        parsed = parse_config(text)
-        if isinstance(parsed, tuple):
-            await self.reports.config_errors(run, parsed)
-            await self._finish_run(run.id, "failure")
-            return None
-        return parsed
+            config = ConfigErrors((ConfigError("", 1, messages.config_unreadable(str(error))),))
+        match config:
+            case Config():
+                return config
+            case NoConfig():
+                await self._finish_run(run.id, "neutral", note="no config file")
+            case ConfigErrors(errors):
+                await self.reports.config_errors(run, errors)
+                await self._finish_run(run.id, "failure")
+            case _:
+                assert_never(config)
+        return None
 
     async def _plan_and_start(self, run: Run, plan: Sequence[PlannedJob], key: str) -> None:
         store = self.context.store
