@@ -28,6 +28,13 @@ class Services:
     deployer: Deployer
     commands: Commands
 
+    @property
+    def own_app_id(self) -> str | None:
+        """This app's id, which tells its own check runs from other apps'; None before the
+        setup page has registered the app (it may, while the service runs)."""
+        credentials = self.context.github.credentials
+        return credentials.app_id if credentials is not None else None
+
 
 def build_services(context: Context) -> Services:
     """Build the app's services on `context` and hook them to one another."""

@@ -161,6 +161,11 @@ class Checked:
     output_title: str
     output_summary: str
 
+    def is_from(self, app_id: str | None) -> bool:
+        """True when the app with this id reported it: decided by id, which never changes,
+        not by slug, which the app's owner can rename."""
+        return app_id is not None and self.app_id == app_id
+
     @classmethod
     def of(cls, event: WebhookEvent) -> Checked:
         payload = event.payload

@@ -15,17 +15,12 @@ from bot.wiring import Services
 router: Router[Services] = Router()
 
 
-def _is_ours(checked: Checked, services: Services) -> bool:
-    credentials = services.context.github.credentials
-    return credentials is not None and checked.app_id == credentials.app_id
-
-
 @router.register("check_run", "completed")
 @router.register("check_suite", "completed")
 async def reconsider_after_check(event: WebhookEvent, services: Services) -> None:
     """Another app's check run or suite finished: the commit may be deployable now."""
     checked = Checked.of(event)
-    if event.repo is None or _is_ours(checked, services):
+    if event.repo is None or checked.is_from(services.own_app_id):
         return
     await services.deployer.reconsider(event.repo, checked.head_sha)
 

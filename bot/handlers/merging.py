@@ -36,10 +36,9 @@ async def evaluate_checked_commit(event: WebhookEvent, services: Services) -> No
     if event.installation_id is None or event.repo is None:
         return
     checked = Checked.of(event)
-    merging = services.merging
-    if checked.app_slug == await merging.app_slug():
+    if checked.is_from(services.own_app_id):
         return
-    await merging.evaluate_commit(event.installation_id, event.repo, checked.head_sha)
+    await services.merging.evaluate_commit(event.installation_id, event.repo, checked.head_sha)
 
 
 @router.register("status")

@@ -125,6 +125,10 @@ def test_check_runs_and_suites(name: str, key: str) -> None:
     )
     assert checked.external_id == (raw.get("external_id") or "")
     assert checked.output_summary == ((raw.get("output") or {}).get("summary") or "")
+    # Ours or another app's: by id, never by the renamable slug; no id yet is never ours.
+    assert checked.is_from(str(raw["app"]["id"]))
+    assert not checked.is_from(str(raw["app"]["id"]) + "0")
+    assert not checked.is_from(None)
 
 
 def test_the_button_and_the_status() -> None:
