@@ -235,6 +235,15 @@ def latest_checks(checks: Iterable[CheckFact]) -> tuple[CheckFact, ...]:
     return tuple(latest.values())
 
 
+def results_by_name(checks: Iterable[CheckFact]) -> dict[str, str | None]:
+    """Each check's latest conclusion by name (None while it runs), whichever app or status
+    reported it last: what a deploy's required checks are held to."""
+    return {
+        check.name: check.conclusion if check.status == "completed" else None
+        for check in latest_checks(checks)
+    }
+
+
 def check_state(check: CheckFact) -> CheckState:
     """Whether one check passed, was skipped, is still running or failed."""
     if check.is_status:

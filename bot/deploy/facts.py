@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from bot.check_facts import check_facts
 from bot.context import Context
 from bot.core.config import Config
+from bot.core.merge import results_by_name
 from bot.deploy.decide import Ancestry, ShaFacts
 from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError, NotFound
@@ -59,15 +61,9 @@ class Facts:
         required = await self.client.required_checks(self.repo, default_branch)
         results: dict[str, str | None] = {}
         if required:
-            for check in sorted(
-                await self.client.check_runs_for_ref(self.repo, sha), key=lambda c: c.id
-            ):
-                results[check.name] = check.conclusion
-            for status in await self.client.commit_statuses(self.repo, sha):
-                state = status.state
-                results[status.context] = (
-                    "success" if state == "success" else (None if state == "pending" else state)
-                )
+            check_runs = await self.client.check_runs_for_ref(self.repo, sha)
+            statuses = await self.client.commit_statuses(self.repo, sha)
+            results = results_by_name(check_facts(check_runs, statuses))
         return ShaFacts(
             sha=sha,
             run_conclusion=None if run is None else (run.conclusion or "pending"),

@@ -11,8 +11,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.check_facts import check_facts
 from bot.core.config import Config, MergeMethod
-from bot.core.merge import CheckFact, MergeFacts, Review, latest_checks
+from bot.core.merge import MergeFacts, Review, latest_checks
 from bot.core.permissions import Permission
 from bot.core.replan import plan_key
 from bot.github import models
@@ -100,7 +101,7 @@ async def gather(
         mergeable_state=data.mergeable_state,
         labels=data.labels,
         reviews=await _reviews(client, permissions, repo, reviews),
-        checks=_checks(check_runs, statuses),
+        checks=check_facts(check_runs, statuses),
         required_checks=required,
         held_by=state.held_by,
         merge_requested_by=state.merge_requested_by,
@@ -183,18 +184,6 @@ async def _reviews(
         )
         for r in deciding
     )
-
-
-def _checks(
-    check_runs: Sequence[models.CheckRun], statuses: Sequence[models.CommitStatus]
-) -> tuple[CheckFact, ...]:
-    runs = sorted(check_runs, key=lambda run: run.id)  # oldest first
-    facts = [
-        CheckFact(name=run.name, app=run.app_slug, status=run.status, conclusion=run.conclusion)
-        for run in runs
-    ]
-    facts += [CheckFact.from_status(s.context, s.state) for s in statuses]
-    return tuple(facts)
 
 
 def _method(name: str | None) -> MergeMethod | None:

@@ -24,6 +24,7 @@ from bot.core.merge import (
     decide_merge,
     is_blocking,
     latest_checks,
+    results_by_name,
 )
 from bot.core.merge_messages import (
     MERGE_REFUSED_MARKER,
@@ -614,3 +615,27 @@ def test_a_head_not_built_for_the_pull_request_waits(
     decision = decide_merge(facts(**changes))
     assert isinstance(decision, Wait)
     assert codes(decision) == expected
+
+
+@pytest.mark.parametrize(
+    ("checks", "expected"),
+    [
+        ((), {}),
+        ((CheckFact("lint", "ci", "completed", "success"),), {"lint": "success"}),
+        ((CheckFact("lint", "ci", "in_progress", None),), {"lint": None}),
+        (  # a re-run: the latest report of a check counts
+            (
+                CheckFact("lint", "ci", "completed", "failure"),
+                CheckFact("lint", "ci", "completed", "success"),
+            ),
+            {"lint": "success"},
+        ),
+        ((CheckFact.from_status("ci/jenkins", "pending"),), {"ci/jenkins": None}),
+        ((CheckFact.from_status("ci/jenkins", "error"),), {"ci/jenkins": "error"}),
+        ((CheckFact.from_status("ci/jenkins", "success"),), {"ci/jenkins": "success"}),
+    ],
+)
+def test_results_by_name_as_deploys_read_them(
+    checks: tuple[CheckFact, ...], expected: dict[str, str | None]
+) -> None:
+    assert results_by_name(checks) == expected
