@@ -9,38 +9,10 @@ https://docs.github.com/en/webhooks/webhook-events-and-payloads
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from bot.core.lenient import Json, number_at, object_at, objects_at, optional_text_at, text_at
 from bot.dispatch.events import WebhookEvent
-
-Json = Mapping[str, Any]
-
-
-def _object(data: Json, key: str) -> Json:
-    value = data.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _objects(data: Json, key: str) -> list[Json]:
-    value = data.get(key)
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
-def _text(data: Json, key: str, default: str = "") -> str:
-    value = data.get(key)
-    return default if value is None else str(value)
-
-
-def _optional_text(data: Json, key: str) -> str | None:
-    value = data.get(key)
-    return None if value is None else str(value)
-
-
-def _number(data: Json, key: str) -> int:
-    value = data.get(key)
-    return int(value) if isinstance(value, int | str) and str(value).isdigit() else 0
 
 
 @dataclass(frozen=True)
@@ -54,16 +26,18 @@ class Repository:
 
     @classmethod
     def of(cls, event: WebhookEvent) -> Repository:
-        return cls.from_json(_object(event.payload, "repository"))
+        return cls.from_json(object_at(event.payload, "repository"))
 
     @classmethod
     def from_json(cls, data: Json) -> Repository:
         return cls(
-            id=_number(data, "id"),
-            full_name=_text(data, "full_name"),
-            clone_url=_text(data, "clone_url"),
+            id=number_at(data, "id"),
+            full_name=text_at(data, "full_name"),
+            clone_url=text_at(data, "clone_url"),
             # A push payload's repository also names it `master_branch`.
-            default_branch=_text(data, "default_branch") or _text(data, "master_branch") or "main",
+            default_branch=text_at(data, "default_branch")
+            or text_at(data, "master_branch")
+            or "main",
         )
 
 
@@ -84,19 +58,19 @@ class PullRequest:
 
     @classmethod
     def of(cls, event: WebhookEvent) -> PullRequest:
-        data = _object(event.payload, "pull_request")
-        head, base = _object(data, "head"), _object(data, "base")
-        base_repo = Repository.from_json(_object(base, "repo"))
-        head_repo = _object(head, "repo")
+        data = object_at(event.payload, "pull_request")
+        head, base = object_at(data, "head"), object_at(data, "base")
+        base_repo = Repository.from_json(object_at(base, "repo"))
+        head_repo = object_at(head, "repo")
         return cls(
-            number=_number(data, "number"),
-            author=_text(_object(data, "user"), "login"),
-            author_association=_text(data, "author_association") or "NONE",
-            head_sha=_text(head, "sha"),
-            head_ref=_text(head, "ref"),
+            number=number_at(data, "number"),
+            author=text_at(object_at(data, "user"), "login"),
+            author_association=text_at(data, "author_association") or "NONE",
+            head_sha=text_at(head, "sha"),
+            head_ref=text_at(head, "ref"),
             head_repo=Repository.from_json(head_repo) if head_repo else base_repo,
-            base_sha=_text(base, "sha"),
-            base_ref=_text(base, "ref"),
+            base_sha=text_at(base, "sha"),
+            base_ref=text_at(base, "ref"),
             base_repo=base_repo,
         )
 
@@ -115,14 +89,14 @@ class Push:
     @classmethod
     def of(cls, event: WebhookEvent) -> Push:
         payload = event.payload
-        head_commit = _object(payload, "head_commit")
+        head_commit = object_at(payload, "head_commit")
         return cls(
-            ref=_text(payload, "ref"),
-            before=_text(payload, "before"),
-            after=_text(payload, "after"),
+            ref=text_at(payload, "ref"),
+            before=text_at(payload, "before"),
+            after=text_at(payload, "after"),
             deleted=bool(payload.get("deleted")),
-            head_message=_optional_text(head_commit, "message"),
-            pusher=_text(_object(payload, "pusher"), "name"),
+            head_message=optional_text_at(head_commit, "message"),
+            pusher=text_at(object_at(payload, "pusher"), "name"),
         )
 
 
@@ -138,14 +112,14 @@ class MergeGroup:
 
     @classmethod
     def of(cls, event: WebhookEvent) -> MergeGroup:
-        group = _object(event.payload, "merge_group")
-        head_commit = _object(group, "head_commit")
+        group = object_at(event.payload, "merge_group")
+        head_commit = object_at(group, "head_commit")
         return cls(
-            head_sha=_text(group, "head_sha"),
-            head_ref=_text(group, "head_ref"),
-            base_sha=_text(group, "base_sha"),
-            base_ref=_text(group, "base_ref"),
-            head_message=_optional_text(head_commit, "message"),
+            head_sha=text_at(group, "head_sha"),
+            head_ref=text_at(group, "head_ref"),
+            base_sha=text_at(group, "base_sha"),
+            base_ref=text_at(group, "base_ref"),
+            head_message=optional_text_at(head_commit, "message"),
         )
 
 
@@ -169,27 +143,27 @@ class Checked:
     @classmethod
     def of(cls, event: WebhookEvent) -> Checked:
         payload = event.payload
-        data = _object(payload, "check_run") or _object(payload, "check_suite")
-        app, output = _object(data, "app"), _object(data, "output")
+        data = object_at(payload, "check_run") or object_at(payload, "check_suite")
+        app, output = object_at(data, "app"), object_at(data, "output")
         return cls(
-            id=_number(data, "id"),
-            head_sha=_text(data, "head_sha"),
-            external_id=_text(data, "external_id"),
-            app_id=_text(app, "id"),
-            app_slug=_text(app, "slug"),
-            output_title=_text(output, "title"),
-            output_summary=_text(output, "summary"),
+            id=number_at(data, "id"),
+            head_sha=text_at(data, "head_sha"),
+            external_id=text_at(data, "external_id"),
+            app_id=text_at(app, "id"),
+            app_slug=text_at(app, "slug"),
+            output_title=text_at(output, "title"),
+            output_summary=text_at(output, "summary"),
         )
 
 
 def requested_action(event: WebhookEvent) -> str:
     """The identifier of the button pressed on a check run."""
-    return _text(_object(event.payload, "requested_action"), "identifier")
+    return text_at(object_at(event.payload, "requested_action"), "identifier")
 
 
 def status_sha(event: WebhookEvent) -> str:
     """The commit a `status` event is about."""
-    return _text(event.payload, "sha")
+    return text_at(event.payload, "sha")
 
 
 @dataclass(frozen=True)
@@ -206,14 +180,14 @@ class IssueComment:
     @classmethod
     def of(cls, event: WebhookEvent) -> IssueComment:
         payload = event.payload
-        issue, comment = _object(payload, "issue"), _object(payload, "comment")
+        issue, comment = object_at(payload, "issue"), object_at(payload, "comment")
         return cls(
-            comment_id=_number(comment, "id"),
-            body=_text(comment, "body"),
-            number=_number(issue, "number"),
+            comment_id=number_at(comment, "id"),
+            body=text_at(comment, "body"),
+            number=number_at(issue, "number"),
             on_pull_request=bool(issue.get("pull_request")),
-            issue_author=_text(_object(issue, "user"), "login"),
-            sender_type=_text(_object(payload, "sender"), "type"),
+            issue_author=text_at(object_at(issue, "user"), "login"),
+            sender_type=text_at(object_at(payload, "sender"), "type"),
         )
 
 
@@ -236,14 +210,18 @@ class Installation:
     @classmethod
     def of(cls, event: WebhookEvent) -> Installation:
         payload = event.payload
-        installation = _object(payload, "installation")
-        listed = _objects(payload, "repositories") or _objects(payload, "repositories_added")
+        installation = object_at(payload, "installation")
+        listed = objects_at(payload, "repositories") or objects_at(payload, "repositories_added")
         return cls(
-            id=_number(installation, "id"),
-            account=_text(_object(installation, "account"), "login"),
+            id=number_at(installation, "id"),
+            account=text_at(object_at(installation, "account"), "login"),
             repositories=tuple(
-                InstalledRepository(_number(r, "id"), _text(r, "full_name"), bool(r.get("private")))
+                InstalledRepository(
+                    number_at(r, "id"), text_at(r, "full_name"), bool(r.get("private"))
+                )
                 for r in listed
             ),
-            removed=tuple(_text(r, "full_name") for r in _objects(payload, "repositories_removed")),
+            removed=tuple(
+                text_at(r, "full_name") for r in objects_at(payload, "repositories_removed")
+            ),
         )

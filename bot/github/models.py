@@ -10,24 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-Json = Mapping[str, Any]
-
-
-def _object(data: Json, key: str) -> Json:
-    value = data.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _text(data: Json, key: str, default: str = "") -> str:
-    value = data.get(key)
-    return default if value is None else str(value)
-
-
-def _optional_text(data: Json, key: str) -> str | None:
-    value = data.get(key)
-    return None if value is None else str(value)
+from bot.core.lenient import Json, object_at, optional_text_at, text_at
 
 
 @dataclass(frozen=True)
@@ -38,7 +22,7 @@ class App:
 
     @classmethod
     def from_json(cls, data: Json) -> App:
-        return cls(slug=_text(data, "slug"))
+        return cls(slug=text_at(data, "slug"))
 
 
 @dataclass(frozen=True)
@@ -51,8 +35,8 @@ class Repository:
     @classmethod
     def from_json(cls, data: Json) -> Repository:
         return cls(
-            full_name=_text(data, "full_name"),
-            default_branch=_text(data, "default_branch") or "main",
+            full_name=text_at(data, "full_name"),
+            default_branch=text_at(data, "default_branch") or "main",
         )
 
 
@@ -71,9 +55,9 @@ class Comparison:
     def from_json(cls, data: Json) -> Comparison:
         commits = data.get("commits") or []
         return cls(
-            status=_text(data, "status"),
+            status=text_at(data, "status"),
             commits=tuple(
-                _text(commit, "sha") for commit in commits if isinstance(commit, Mapping)
+                text_at(commit, "sha") for commit in commits if isinstance(commit, Mapping)
             ),
         )
 
@@ -92,10 +76,10 @@ class CheckRun:
     def from_json(cls, data: Json) -> CheckRun:
         return cls(
             id=int(data.get("id") or 0),
-            name=_text(data, "name"),
-            status=_text(data, "status") or "queued",
-            conclusion=_optional_text(data, "conclusion"),
-            app_slug=_optional_text(_object(data, "app"), "slug"),
+            name=text_at(data, "name"),
+            status=text_at(data, "status") or "queued",
+            conclusion=optional_text_at(data, "conclusion"),
+            app_slug=optional_text_at(object_at(data, "app"), "slug"),
         )
 
 
@@ -108,7 +92,7 @@ class CommitStatus:
 
     @classmethod
     def from_json(cls, data: Json) -> CommitStatus:
-        return cls(context=_text(data, "context"), state=_text(data, "state"))
+        return cls(context=text_at(data, "context"), state=text_at(data, "state"))
 
 
 @dataclass(frozen=True)
@@ -123,10 +107,10 @@ class Review:
     @classmethod
     def from_json(cls, data: Json) -> Review:
         return cls(
-            author=_optional_text(_object(data, "user"), "login"),
-            state=_text(data, "state"),
-            submitted_at=_text(data, "submitted_at"),
-            commit_id=_optional_text(data, "commit_id"),
+            author=optional_text_at(object_at(data, "user"), "login"),
+            state=text_at(data, "state"),
+            submitted_at=text_at(data, "submitted_at"),
+            commit_id=optional_text_at(data, "commit_id"),
         )
 
 
@@ -155,27 +139,27 @@ class PullRequest:
 
     @classmethod
     def from_json(cls, data: Json) -> PullRequest:
-        head, base = _object(data, "head"), _object(data, "base")
+        head, base = object_at(data, "head"), object_at(data, "base")
         mergeable = data.get("mergeable")
         labels = data.get("labels") or []
         return cls(
             number=int(data.get("number") or 0),
-            title=_text(data, "title"),
-            author=_text(_object(data, "user"), "login"),
-            state=_text(data, "state") or "open",
+            title=text_at(data, "title"),
+            author=text_at(object_at(data, "user"), "login"),
+            state=text_at(data, "state") or "open",
             merged=bool(data.get("merged")),
-            merged_at=_optional_text(data, "merged_at"),
-            merge_commit_sha=_optional_text(data, "merge_commit_sha"),
+            merged_at=optional_text_at(data, "merged_at"),
+            merge_commit_sha=optional_text_at(data, "merge_commit_sha"),
             draft=bool(data.get("draft")),
             mergeable=mergeable if isinstance(mergeable, bool) else None,
-            mergeable_state=_text(data, "mergeable_state") or "unknown",
-            labels=tuple(_text(label, "name") for label in labels if isinstance(label, Mapping)),
-            head_sha=_text(head, "sha"),
-            head_ref=_text(head, "ref"),
-            head_repo=_optional_text(_object(head, "repo"), "full_name"),
-            base_ref=_text(base, "ref"),
-            base_repo=_optional_text(_object(base, "repo"), "full_name"),
-            html_url=_text(data, "html_url"),
+            mergeable_state=text_at(data, "mergeable_state") or "unknown",
+            labels=tuple(text_at(label, "name") for label in labels if isinstance(label, Mapping)),
+            head_sha=text_at(head, "sha"),
+            head_ref=text_at(head, "ref"),
+            head_repo=optional_text_at(object_at(head, "repo"), "full_name"),
+            base_ref=text_at(base, "ref"),
+            base_repo=optional_text_at(object_at(base, "repo"), "full_name"),
+            html_url=text_at(data, "html_url"),
         )
 
 
@@ -191,6 +175,6 @@ class Comment:
     def from_json(cls, data: Json) -> Comment:
         return cls(
             id=int(data.get("id") or 0),
-            author=_text(_object(data, "user"), "login"),
-            body=_text(data, "body"),
+            author=text_at(object_at(data, "user"), "login"),
+            body=text_at(data, "body"),
         )
