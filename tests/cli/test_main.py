@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import require_sandbox
+
 
 def python_m_bot(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
@@ -95,7 +97,10 @@ def test_check_reports_errors_with_lines(tmp_path: Path) -> None:
     assert ".github/greenlight.yml:4: jobs.test.needs" in done.stdout
 
 
-def test_run_runs_the_pipeline_locally(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sandboxed", [True, False])
+def test_run_runs_the_pipeline_locally(tmp_path: Path, sandboxed: bool) -> None:
+    if sandboxed:
+        require_sandbox()
     repo = git_repo(
         tmp_path,
         {
@@ -111,7 +116,7 @@ def test_run_runs_the_pipeline_locally(tmp_path: Path) -> None:
         },
     )
     (repo / "uncommitted.txt").write_text("work in progress\n")
-    done = python_m_bot("run", str(repo), cwd=tmp_path)
+    done = python_m_bot("run", str(repo), *([] if sandboxed else ["--no-sandbox"]), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[build] built build" in done.stdout
     assert "[build] work in progress" in done.stdout  # uncommitted changes are built too
@@ -136,12 +141,12 @@ def test_run_fails_when_a_job_fails_and_selects_jobs(tmp_path: Path) -> None:
     """
         },
     )
-    done = python_m_bot("run", str(repo), "--job", "test", cwd=tmp_path)
+    done = python_m_bot("run", str(repo), "--job", "test", "--no-sandbox", cwd=tmp_path)
     assert done.returncode == 1
     assert "[lint] lint" in done.stdout
     assert "docs" not in done.stdout
     assert "✗ failure" in done.stdout
-    unknown = python_m_bot("run", str(repo), "--job", "nope", cwd=tmp_path)
+    unknown = python_m_bot("run", str(repo), "--job", "nope", "--no-sandbox", cwd=tmp_path)
     assert unknown.returncode == 2
     assert "no job named nope" in unknown.stderr
 
