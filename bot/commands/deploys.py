@@ -37,7 +37,7 @@ async def deploy_command(
     config = await facts.config(default_branch)
     if config is None:
         return messages.refused(messages.no_config())
-    target_sha = await _target_sha(context, facts, pr_number, sha)
+    target_sha, open_head = await _target_sha(context, facts, pr_number, sha)
     if target_sha is None:
         return messages.refused(messages.not_found(sha or "the pull request's head"))
     environments = config.deploy.environments
@@ -56,6 +56,7 @@ async def deploy_command(
         actor=actor,
         default_branch=default_branch,
         pr_number=pr_number,
+        head_of=pr_number if open_head else None,
     )
 
 
@@ -138,12 +139,13 @@ async def _deploy(
     default_branch: str,
     pr_number: int | None,
     permission_checked: bool = False,
+    head_of: int | None = None,
 ) -> str:
     if not permission_checked and target.protected:
         refusal = await _permission_refusal(facts, actor, target)
         if refusal is not None:
             return refusal
-    verdict = decide.may_deploy(await facts.sha_facts(sha, default_branch))
+    verdict = decide.may_deploy(await facts.sha_facts(sha, default_branch, head_of=head_of))
     if isinstance(verdict, decide.Refuse):
         return messages.refused(verdict.reason)
     run = await deployer.context.store.runs.for_sha(facts.repo, sha)
@@ -172,15 +174,16 @@ async def _permission_refusal(facts: Facts, actor: str, target: Environment) -> 
 
 async def _target_sha(
     context: Context, facts: Facts, pr_number: int, sha: str | None
-) -> str | None:
-    """The full SHA meant: the one given (short ones found among builds), or the PR's."""
+) -> tuple[str | None, bool]:
+    """The full SHA meant: the one given (short ones found among builds), or the PR's; and
+    whether it is the head of the open pull request."""
     if sha is None:
         pr = await facts.client.pull_request(facts.repo, pr_number)
         if pr.merged_at and pr.merge_commit_sha:
-            return pr.merge_commit_sha
-        return pr.head_sha
+            return pr.merge_commit_sha, False
+        return pr.head_sha, True
     wanted = sha.lower()
     if len(wanted) < MIN_SHA_CHARS:
-        return None
+        return None, False
     runs: list[Run] = await context.store.runs.recent(facts.repo, limit=SHA_SEARCH_RUNS)
-    return next((run.sha for run in runs if run.sha.startswith(wanted)), None)
+    return next((run.sha for run in runs if run.sha.startswith(wanted)), None), False

@@ -37,6 +37,13 @@ def plan_key(event: str, pr_number: int | None) -> str:
     return f"{event}:{pr_number}" if pr_number is not None else event
 
 
+def lacks_plan(plans: Iterable[str], pr_number: int) -> bool:
+    """Whether a run planned for `plans` lacks pull request `pr_number`'s own plan (a push
+    of its head planned it first, and the pull request's event is still on its way)."""
+    planned = set(plans)
+    return bool(planned) and plan_key("pull_request", pr_number) not in planned
+
+
 def jobs_to_add(run_jobs: Iterable[RunJob], plan: Sequence[PlannedJob]) -> tuple[PlannedJob, ...]:
     """The jobs of `plan` to add to a run holding `run_jobs`, in plan order."""
     current = {job.name: job for job in run_jobs}

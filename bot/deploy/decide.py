@@ -50,6 +50,9 @@ class ShaFacts:
     fork: bool
     required: tuple[str, ...]  # check names the default branch requires
     results: Mapping[str, str | None]  # check or status name → conclusion (None: pending)
+    # A pull request's head whose run was planned for its push only so far: the pull
+    # request's own jobs (`if: event == 'pull_request'`, its `paths`) may still be missing.
+    plan_pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def may_deploy(facts: ShaFacts) -> Go | Refuse:
         return Refuse(messages.never_built(short))
     if facts.fork or not facts.trusted:
         return Refuse(messages.untrusted(short))
+    if facts.plan_pending:
+        return Refuse(messages.plan_pending(short))
     if facts.run_conclusion != "success":
         return Refuse(messages.not_green(short, facts.run_conclusion))
     for name in facts.required:

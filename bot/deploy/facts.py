@@ -8,6 +8,7 @@ from bot.check_facts import check_facts
 from bot.context import Context
 from bot.core.config import Config
 from bot.core.merge import results_by_name
+from bot.core.replan import lacks_plan
 from bot.deploy.decide import Ancestry, ShaFacts
 from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError, NotFound
@@ -55,8 +56,11 @@ class Facts:
             log.warning("config of %s at %s unreadable: %s", self.repo, ref, error)
             return None
 
-    async def sha_facts(self, sha: str, default_branch: str) -> ShaFacts:
-        """Greenlight's own build of `sha` and every required check on it."""
+    async def sha_facts(
+        self, sha: str, default_branch: str, *, head_of: int | None = None
+    ) -> ShaFacts:
+        """Greenlight's own build of `sha` and every required check on it; `head_of`, the
+        open pull request whose head `sha` is, whose own plan the run must include."""
         run = await self._context.store.runs.for_sha(self.repo, sha)
         required = await self.client.required_checks(self.repo, default_branch)
         results: dict[str, str | None] = {}
@@ -71,6 +75,7 @@ class Facts:
             fork=run is not None and run.fork,
             required=required,
             results=results,
+            plan_pending=run is not None and head_of is not None and lacks_plan(run.plans, head_of),
         )
 
     async def merged_pull_requests(self, sha: str, since: str | None) -> list[int]:

@@ -191,3 +191,10 @@ def _notice_line(env: str, line: Mapping[str, Any]) -> str:
     if state == "in_progress":
         return f"- ⏳ deploying to {escape(env)} (`{sha}`)…"
     return f"- ❌ deploy to {escape(env)} {escape(state)} (`{sha}`): [log]({log_url})"
+
+
+def plan_pending(short: str) -> str:
+    return (
+        f"`{short}` was built for its push; the pull request's own jobs have not been planned "
+        "yet. Try again once its checks have run."
+    )

@@ -15,7 +15,7 @@ from bot.check_facts import check_facts
 from bot.core.config import Config, MergeMethod
 from bot.core.merge import MergeFacts, Review, latest_checks
 from bot.core.permissions import Permission
-from bot.core.replan import plan_key
+from bot.core.replan import lacks_plan
 from bot.github import models
 from bot.github.client import InstallationClient
 from bot.merging.access import PermissionCache
@@ -118,9 +118,9 @@ async def gather(
 
 def _plan_pending(run: Run | None, number: int) -> bool:
     """Whether the head's run (planned, trusted) lacks this pull request's plan."""
-    if run is None or not run.trusted or not run.plans:
-        return False  # not built yet, held for /ok-to-test, or never planned: said otherwise
-    return plan_key("pull_request", number) not in run.plans
+    if run is None or not run.trusted:
+        return False  # not built yet, or held for /ok-to-test: said otherwise
+    return lacks_plan(run.plans, number)
 
 
 async def _skipped_by_marker(store: Store, run: Run | None) -> tuple[str, ...]:

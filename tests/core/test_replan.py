@@ -9,7 +9,7 @@ import pytest
 from bot.core.config import Config
 from bot.core.config_parser import parse_config
 from bot.core.plan import PlanContext, PlannedJob, plan_jobs, skip_all
-from bot.core.replan import RunJob, jobs_to_add, plan_key
+from bot.core.replan import RunJob, jobs_to_add, lacks_plan, plan_key
 
 CONFIG = """
 jobs:
@@ -112,3 +112,18 @@ def by_name(planned: tuple[PlannedJob, ...], name: str) -> PlannedJob:
 )
 def test_plan_keys(event: str, number: int | None, key: str) -> None:
     assert plan_key(event, number) == key
+
+
+@pytest.mark.parametrize(
+    ("plans", "number", "lacks"),
+    [
+        ((), 7, False),  # never planned (an older run): nothing to wait for
+        (("push",), 7, True),  # its push planned it; the pull request's event is on its way
+        (("push", "pull_request:7"), 7, False),
+        (("pull_request:8",), 7, True),  # another pull request sharing the head
+    ],
+)
+def test_a_run_lacks_a_pull_requests_plan_until_it_is_planned(
+    plans: tuple[str, ...], number: int, lacks: bool
+) -> None:
+    assert lacks_plan(plans, number) is lacks

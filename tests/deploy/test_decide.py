@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.core.config import Environment, Mode, Step
@@ -93,6 +95,8 @@ def facts(
         (facts(required=("lint",), results={}), "`lint` has not finished"),
         (facts(required=("lint",), results={"lint": "failure"}), "`lint` ended `failure`"),
         (facts(required=("a", "b"), results={"a": "success", "b": "timed_out"}), "`b` ended"),
+        # Green for its push, but the pull request's own jobs are not planned yet.
+        (replace(facts(), plan_pending=True), "pull request's own jobs have not been planned"),
     ],
 )
 def test_a_deploy_needs_a_trusted_green_sha(given: ShaFacts, refusal: str | None) -> None:

@@ -478,3 +478,25 @@ async def test_a_restart_ends_unfinished_deploys_as_errors(deploying: Greenlight
     (deployment,) = fake.deployments(REPO)
     assert states(fake, deployment) == ["error"]
     assert "restarted" in fake.deployment_statuses(deployment.id)[0].description
+
+
+async def test_a_pull_request_head_deploys_only_once_its_own_plan_ran(
+    deploying: Greenlight,
+) -> None:
+    """`push` comes before `pull_request` opened: until the pull request's own jobs are
+    planned, its head's run may be green for the push alone."""
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "integration"))
+    sha = await fake.push(REPO, "feature", {"a.txt": "a\n"})
+    assert (await deploying.run_for(REPO, sha)).conclusion == "success"
+    pr = fake.open_pull_request(REPO, "feature", title="Change feature")  # its event is late
+
+    refused = await deploy_as(deploying, "octo", pr.number, "staging", None)
+    assert "pull request's own jobs have not been planned" in refused
+    assert fake.deployments(REPO) == []
+
+    await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
+    await deploying.run_for(REPO, sha)
+    reply = await deploy_as(deploying, "octo", pr.number, "staging", None)
+    assert "Deploying" in reply
+    await deployed(deploying, "staging", sha)
