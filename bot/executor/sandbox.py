@@ -36,6 +36,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,9 @@ SANDBOX_TMP = "/tmp"  # noqa: S108
 SANDBOX_SHM = "/dev/shm"  # noqa: S108
 SANDBOX_SECRETS = "/run/secrets"  # secret files, read-only, as Docker and Kubernetes put them
 _SETUP_SECONDS = 10.0  # bwrap starts in milliseconds; this bounds a stuck probe
+# A machine that could not sandbox is asked again after this long, so installing bubblewrap
+# (or fixing a container's profile) takes effect without a restart.
+PROBE_AGAIN_SECONDS = 60.0
 
 
 def _job_mounts(paths: JobPaths, *, shared: list[str]) -> list[str]:
@@ -99,9 +103,9 @@ class Sandbox:
 
     def __init__(self, policy: SandboxPolicy) -> None:
         self.policy = policy
-        # The probe's answer once known; one probe at a time on each event loop (a Celery
-        # worker runs each task on a loop of its own).
-        self._answer: tuple[str | None] | None = None
+        # The probe's answer once known, and when; one probe at a time on each event loop
+        # (a Celery worker runs each task on a loop of its own).
+        self._answer: tuple[str | None, float] | None = None
         self._probing = asyncio.Lock()
 
     @classmethod
@@ -117,11 +121,19 @@ class Sandbox:
         """Why steps cannot be sandboxed here (what to install), or None when they can."""
         if not self.enabled:
             return None
-        if self._answer is None:
+        if not self._answer_holds():
             async with self._probing:
-                if self._answer is None:
-                    self._answer = (await self._probe(),)
+                if not self._answer_holds():
+                    self._answer = (await self._probe(), time.monotonic())
+        assert self._answer is not None
         return self._answer[0]
+
+    def _answer_holds(self) -> bool:
+        """A yes holds for good; a no until PROBE_AGAIN_SECONDS have passed."""
+        if self._answer is None:
+            return False
+        problem, when = self._answer
+        return problem is None or time.monotonic() - when < PROBE_AGAIN_SECONDS
 
     def workspaces(self, work_dir: Path) -> Path:
         """Where jobs' workspaces go: `work_dir/workspaces`, or, when the build user could
@@ -183,7 +195,7 @@ class Sandbox:
             "--tmpfs", "/run", "--tmpfs", "/home",
         ]  # fmt: skip
         if network is None and self.policy.network == "own":
-            arguments.append("--unshare-net")  # the probe: a network of nothing
+            arguments.append("--unshare-net")  # never the host's network by mistake
         for path in SYSTEM_PATHS:
             if os.path.islink(path):  # /bin → usr/bin on a merged /usr
                 arguments += ["--symlink", os.readlink(path), path]

@@ -265,6 +265,21 @@ async def test_without_bwrap_the_sandbox_names_the_package(
     assert "GREENLIGHT_SANDBOX=none" in problem
 
 
+async def test_bubblewrap_installed_later_is_found_without_a_restart(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    import bot.executor.sandbox as module
+
+    installed = module._TOOL_PATH
+    monkeypatch.setattr(module, "_TOOL_PATH", str(tmp_path))  # not installed yet
+    later = Sandbox(sandbox.policy)
+    assert await later.problem() is not None
+    monkeypatch.setattr(module, "_TOOL_PATH", installed)  # the operator installs it
+    assert await later.problem() is not None  # the no holds a while: no probe per job
+    monkeypatch.setattr(module, "PROBE_AGAIN_SECONDS", 0.0)  # …then it is asked again
+    assert await later.problem() is None
+
+
 async def test_a_sandbox_that_cannot_be_made_says_why(sandbox: Sandbox, walkable: Path) -> None:
     unreadable = Sandbox(replace(sandbox.policy, extra_paths=(Path("/nonexistent/path"),)))
     assert await unreadable.problem() is None  # a missing extra path is left out
