@@ -58,6 +58,7 @@ def can_walk_to(path: Path, user: BuildUser) -> bool:
 
 
 def prepare(paths: JobPaths, user: BuildUser | None) -> None:
+    """Make the job's HOME, /tmp and resolv.conf, and give the job's files to `user`."""
     for directory in (paths.home, paths.tmp):
         directory.mkdir(parents=True, exist_ok=True)
     paths.tmp.chmod(0o1777)
