@@ -6,8 +6,6 @@ from typing import Any
 import pytest
 
 from bot.core.config import MergeConfig, MergeMethod
-from bot.core.markdown import code_span
-from bot.core.markdown import escape as escape_markdown
 from bot.core.merge import (
     Block,
     CheckFact,
@@ -567,37 +565,6 @@ def test_merge_refused_comment_escapes_githubs_message() -> None:
         "check \\<b\\>lint\\</b\\> is expected."
     )
     assert comment.endswith(MERGE_REFUSED_MARKER)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("plain words, (parens): fine.", "plain words, (parens): fine."),
-        ("a_b*c`d", "a\\_b\\*c\\`d"),
-        ("[x](javascript:alert(1))", "\\[x\\](javascript:alert(1))"),
-        (
-            "<img src=x> & $math$ | ~strike~ \\",
-            "\\<img src=x\\> \\& \\$math\\$ \\| \\~strike\\~ \\\\",
-        ),
-        ("- item", "\\- item"),
-        ("# heading", "\\# heading"),
-        ("> quote", "\\> quote"),
-        ("12. item", "12\\. item"),
-        ("two\nlines\r\x00", "two lines"),
-        ("cc @alice and @renovate[bot]", "cc `@alice` and `@renovate[bot]`"),
-        ("mail a@b.example", "mail a@b.example"),
-    ],
-)
-def test_escape_markdown(text: str, expected: str) -> None:
-    assert escape_markdown(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("abc", "`abc`"), ("a`b", "``a`b``"), ("`x", "`` `x ``"), ("a``b`", "``` a``b` ```")],
-)
-def test_code_span(text: str, expected: str) -> None:
-    assert code_span(text) == expected
 
 
 @pytest.mark.parametrize(
