@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.store.deliveries import DeliveryLog
 from bot.store.engine import make_engine
 from bot.store.installations import Installations
+from bot.store.leases import Leases, Locks, Replicas
 from bot.store.migrations import migrate
 from bot.store.pull_requests import PullRequests
 from bot.store.runs import NewJob, NewRun, Runs
@@ -24,6 +25,9 @@ class Store:
         self.installations = Installations(engine)
         self.runs = Runs(engine)
         self.pull_requests = PullRequests(engine)
+        self.replicas = Replicas(engine)
+        self.leases = Leases(engine)
+        self.locks = Locks(engine)
 
     async def is_healthy(self) -> bool:
         """True when the database answers a query."""
@@ -43,6 +47,10 @@ class Store:
 async def open_store(database_url: str) -> Store:
     """Connect and bring the schema up to date."""
     engine = make_engine(database_url)
-    async with engine.begin() as connection:
-        await migrate(connection)
+    try:
+        async with engine.begin() as connection:
+            await migrate(connection)
+    except BaseException:
+        await engine.dispose()
+        raise
     return Store(engine)
