@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.freeze import FreezeWindow
+
 CONFIG_PATH = ".github/greenlight.yml"
 
 
@@ -104,6 +106,7 @@ class Config:
     deploy: DeployConfig = field(default_factory=DeployConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
     skip_markers: tuple[str, ...] = DEFAULT_SKIP_MARKERS
+    freeze: tuple[FreezeWindow, ...] = ()  # read from the default branch only
 
 
 @dataclass(frozen=True)

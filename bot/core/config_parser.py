@@ -39,6 +39,7 @@ from bot.core.config_yaml import (
     line_of,
     parse_duration,
 )
+from bot.core.freeze_parser import parse_freeze
 from bot.core.plan import (
     EXPRESSION,
     MATRIX_REFERENCE,
@@ -54,7 +55,7 @@ CHECK_NAME_LIMIT = 100  # keeps check-run names readable in GitHub's checks list
 ENVIRONMENT_NAME_LIMIT = 255  # GitHub's limit for environment names
 
 # fmt: off
-TOP_KEYS = ("mode", "jobs", "merge", "deploy", "trust", "skip_markers")
+TOP_KEYS = ("mode", "jobs", "merge", "deploy", "trust", "skip_markers", "freeze")
 JOB_KEYS = ("run", "steps", "needs", "env", "matrix", "timeout", "reports", "secrets",
             "secret_files", "if", "paths")
 STEP_KEYS = ("name", "run")
@@ -415,11 +416,14 @@ def _config(reader: Reader, root: MappingNode) -> Config:
     fields = reader.fields(root, "", TOP_KEYS, msg.EXPECTED_SECTION) or {}
     mode = reader.choice(fields.get("mode"), "mode", Mode.INTEGRATION)
     trust = reader.fields(fields.get("trust"), "trust", TRUST_KEYS, msg.EXPECTED_SECTION) or {}
+    deploy = _deploy(reader, fields.get("deploy"))
+    environments = tuple(environment.name for environment in deploy.environments)
     return Config(
         mode=mode,
         jobs=_jobs(reader, fields.get("jobs")),
         merge=_merge(reader, fields.get("merge"), mode),
-        deploy=_deploy(reader, fields.get("deploy")),
+        deploy=deploy,
+        freeze=parse_freeze(reader, fields.get("freeze"), environments),
         trust=TrustConfig(
             authors=reader.choice(
                 trust.get("authors"), "trust.authors", TrustedAuthors.COLLABORATORS
