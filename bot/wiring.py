@@ -16,6 +16,7 @@ from bot.context import Context
 from bot.deploy.service import Deployer
 from bot.merging.service import Merging
 from bot.pipeline.service import Pipeline
+from bot.timekeeper import Timekeeper
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Services:
     merging: Merging
     deployer: Deployer
     commands: Commands
+    timekeeper: Timekeeper  # the store's timers, fired on one replica
 
     @property
     def own_app_id(self) -> str | None:
@@ -47,7 +49,8 @@ def build_services(context: Context) -> Services:
     pipeline.on_run_completed.append(merging.on_run_completed)
     pipeline.on_run_completed.append(deployer.on_run_completed)
     commands = Commands(merging=merging, pipeline=pipeline, deployer=deployer)
-    return Services(context, pipeline, merging, deployer, commands)
+    timekeeper = Timekeeper(context.store, context.replica_id, clock=context.clock)
+    return Services(context, pipeline, merging, deployer, commands, timekeeper)
 
 
 @contextlib.asynccontextmanager
@@ -55,8 +58,10 @@ async def running(services: Services) -> AsyncIterator[None]:
     """The services started (unfinished work resumed) for the body, then stopped."""
     await services.pipeline.start()
     await services.deployer.recover()
+    services.timekeeper.start()
     try:
         yield
     finally:
+        await services.timekeeper.stop()
         await services.deployer.stop()
         await services.pipeline.stop()

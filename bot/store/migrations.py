@@ -138,6 +138,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             holder TEXT NOT NULL,
             expires_at DOUBLE PRECISION NOT NULL)""",
     ),
+    (  # 7: timers that fire whichever replica is up (a freeze window's end)
+        """CREATE TABLE timers (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            due_at DOUBLE PRECISION NOT NULL,
+            data TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX timers_due ON timers (due_at)",
+    ),
 )
 
 
