@@ -40,8 +40,9 @@ class Services:
 
 def build_services(context: Context) -> Services:
     """Build the app's services on `context` and hook them to one another."""
+    timekeeper = Timekeeper(context.store, context.replica_id, clock=context.clock)
     pipeline = Pipeline(context)
-    merging = Merging(context)
+    merging = Merging(context, timekeeper)
     # Deploys run their steps on the pipeline's executor, with tickets made as for jobs.
     deployer = Deployer(context, executor=pipeline.executor, tickets=pipeline.tickets)
     # One of our runs completed: its pull request may be mergeable now (auto-merge), and a
@@ -49,7 +50,6 @@ def build_services(context: Context) -> Services:
     pipeline.on_run_completed.append(merging.on_run_completed)
     pipeline.on_run_completed.append(deployer.on_run_completed)
     commands = Commands(merging=merging, pipeline=pipeline, deployer=deployer)
-    timekeeper = Timekeeper(context.store, context.replica_id, clock=context.clock)
     return Services(context, pipeline, merging, deployer, commands, timekeeper)
 
 
