@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.core.freeze import FreezeWindow
+from bot.core.health import HealthCheck
 
 CONFIG_PATH = ".github/greenlight.yml"
 
@@ -79,6 +80,8 @@ class Environment:
     secret_files: tuple[str, ...] = ()
     protected: bool = False
     timeout_seconds: float = 30 * 60
+    health: HealthCheck | None = None  # probed after each deploy, before `success`
+    rollback_automatic: bool = True  # a failed health check redeploys the last good release
 
 
 @dataclass(frozen=True)

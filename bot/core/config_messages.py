@@ -40,7 +40,9 @@ EXPECTED_CONDITION = "a condition like branch == 'main'"
 EXPECTED_DURATION = "a duration like 90s, 15m or 1h30m"
 EXPECTED_ONE_OF = "one of the listed words"
 EXPECTED_ENVIRONMENTS = "a mapping of environment names to environments, in promotion order"
-EXPECTED_ENVIRONMENT = "a mapping with `run` or `steps`, and optionally url, secrets, protected"
+EXPECTED_ENVIRONMENT = (
+    "a mapping with `run` or `steps`, and optionally url, secrets, protected, health, rollback"
+)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -442,3 +444,21 @@ def unknown_freeze_target(name: str, choices: Iterable[str]) -> str:
         f"`{name}` is neither `merge` nor an environment of deploy.environments"
         f"{hint or '; the choices are ' + _listing(choices)}"
     )
+
+
+# --- health checks and rollback --------------------------------------------------------
+
+EXPECTED_HEALTH = "a mapping with http or run, and optionally expect, every, for"
+EXPECTED_ROLLBACK = "a mapping like {automatic: false}"
+
+
+def health_without_probe() -> str:
+    return "say how to check health: `http: https://example.com/healthz` or `run: ./check-health`"
+
+
+def health_with_both() -> str:
+    return "a health check is `http` or `run`, not both; keep one"
+
+
+def not_a_status_code(found: str) -> str:
+    return f"must be an HTTP status code from 100 to 599, like 200, not {found}"

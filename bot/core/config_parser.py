@@ -40,6 +40,7 @@ from bot.core.config_yaml import (
     parse_duration,
 )
 from bot.core.freeze_parser import parse_freeze
+from bot.core.health_parser import parse_health, parse_rollback
 from bot.core.plan import (
     EXPRESSION,
     MATRIX_REFERENCE,
@@ -63,7 +64,9 @@ MERGE_KEYS = ("auto", "method", "approvals", "block_labels", "require_labels", "
               "update_branch")
 # fmt: on
 DEPLOY_KEYS = ("environments",)
-ENVIRONMENT_KEYS = ("run", "steps", "url", "secrets", "secret_files", "protected", "timeout")
+ENVIRONMENT_KEYS = (
+    "run", "steps", "url", "secrets", "secret_files", "protected", "timeout", "health", "rollback"
+)  # fmt: skip
 TRUST_KEYS = ("authors",)
 
 _AXIS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -402,6 +405,8 @@ def _environment(reader: Reader, owner: Pair) -> Environment:
         secret_files=reader.names(fields.get("secret_files"), f"{key}.secret_files"),
         protected=reader.boolean(fields.get("protected"), f"{key}.protected", False),
         timeout_seconds=reader.duration(fields.get("timeout"), f"{key}.timeout"),
+        health=parse_health(reader, fields.get("health"), f"{key}.health"),
+        rollback_automatic=parse_rollback(reader, fields.get("rollback"), f"{key}.rollback"),
     )
 
 
