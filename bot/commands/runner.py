@@ -20,6 +20,7 @@ from bot.core.commands import (
     CommandName,
     ParsedCommand,
     UnknownCommand,
+    deploy_request,
     unknown_command_message,
     usage,
 )
@@ -104,7 +105,8 @@ class CommandRunner:
 
     async def _authorized(self, command: Command) -> Outcome:
         protected = await self._is_protected(command)
-        needed = required_permission(command.name, protected_env=protected)
+        forced = command.name is CommandName.DEPLOY and deploy_request(command).forced
+        needed = required_permission(command.name, protected_env=protected, forced=forced)
         # /status and /help are for anyone: no need to ask GitHub who is asking.
         level = await self._actor_permission() if needed > Permission.NONE else Permission.NONE
         decision = authorize(
@@ -113,6 +115,7 @@ class CommandRunner:
             actor_permission=level,
             pr_author=self.comment.pr_author,
             protected_env=protected,
+            forced=forced,
         )
         if isinstance(decision, Refused):
             return Outcome(False, messages.refused(usage(command.name), decision.reason))
@@ -202,9 +205,10 @@ class CommandRunner:
                 actor=c.actor, env=env,
             )  # fmt: skip
         else:
+            asked = deploy_request(command)
             answer = await deploy_command(
                 self.deployer, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
-                actor=c.actor, env=env, sha=command.args[1] if len(command.args) > 1 else None,
+                actor=c.actor, env=env, sha=asked.sha, forced=asked.forced,
             )  # fmt: skip
         return Outcome(not answer.startswith(REFUSED_PREFIX), answer)
 

@@ -83,12 +83,12 @@ def freeze_at(windows: tuple[FreezeWindow, ...], target: str, now: float) -> Fre
     if not holding:
         return None
     for _ in range(_CHAIN_LIMIT):  # windows that begin before the freeze lifts extend it
-        if until - now >= HORIZON_SECONDS:
-            break
         later, later_end = _spans_at(relevant, until)
         if not later:
             return Freeze(_in_order(relevant, holding), until)
         holding, until = holding | later, later_end
+        if until - now >= HORIZON_SECONDS:
+            break
     return Freeze(_in_order(relevant, holding), min(until, now + HORIZON_SECONDS), True)
 
 
