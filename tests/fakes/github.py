@@ -28,11 +28,12 @@ from tests.fakes import (
     routes_checks,
     routes_comments,
     routes_deployments,
+    routes_hooks,
     routes_pulls,
     routes_repos,
 )
 from tests.fakes.auth import public_pem, shared_key_pair
-from tests.fakes.delivery import Outbox
+from tests.fakes.delivery import DeliveryLog, Outbox
 from tests.fakes.events import EventsMixin
 from tests.fakes.git_http import GitRequest
 from tests.fakes.render import Renderer
@@ -49,6 +50,7 @@ ROUTE_TABLES = (
     routes_checks,
     routes_comments,
     routes_deployments,
+    routes_hooks,
 )
 # Greenlight's manifest asks for these (bot/app.yml), except `statuses: write`, which lets
 # tests play another CI system with the app's token.
@@ -105,7 +107,9 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         # read the repository (see `git_http`); False: they are the bare repositories' paths.
         self.git_over_http = False
         self.git_requests: list[GitRequest] = []
-        self.outbox = Outbox()
+        self.outbox = Outbox(log=DeliveryLog(clock=self.now))
+        # Cut pages of `GET /app/hook/deliveries` to this many items (GitHub may).
+        self.delivery_page_limit: int | None = None
         self.payloads = Payloads(self)
         self._clock_offset = timedelta()
         handlers = {key: h for table in ROUTE_TABLES for key, h in table.routes.handlers.items()}
