@@ -110,6 +110,8 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         self.outbox = Outbox(log=DeliveryLog(clock=self.now))
         # Cut pages of `GET /app/hook/deliveries` to this many items (GitHub may).
         self.delivery_page_limit: int | None = None
+        # `GET /app/hook/deliveries/{id}` of these ids answers 502 (a pass failing half way).
+        self.failing_deliveries: set[int] = set()
         self.payloads = Payloads(self)
         self._clock_offset = timedelta()
         handlers = {key: h for table in ROUTE_TABLES for key, h in table.routes.handlers.items()}

@@ -56,7 +56,10 @@ def _start(call: Call, entries: list[LoggedDelivery]) -> int:
 @routes.add("get", "/app/hook/deliveries/{delivery_id}")
 async def get_delivery(call: Call) -> web.StreamResponse:
     """One delivery with the request GitHub made (headers and payload)."""
-    return json_response(_entry(call).detail())
+    entry = _entry(call)
+    if entry.id in call.fake.failing_deliveries:
+        raise ApiError(502, "Server Error")
+    return json_response(entry.detail())
 
 
 @routes.add("post", "/app/hook/deliveries/{delivery_id}/attempts")
