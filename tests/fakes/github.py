@@ -100,6 +100,7 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         self.validate_responses = validate_responses
         self.violations: list[Violation] = []
         self.request_counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.not_modified = 0  # conditional requests answered 304
         self.faults = Faults()
         self.token_lifetime = timedelta(hours=1)
         self.base_url = ""
