@@ -53,6 +53,7 @@ class Recovery:
         self._dispatcher = dispatcher
         self._one_at_a_time = asyncio.Lock()
         self.completed_passes = 0
+        self.last_report: PassReport | None = None
 
     async def run_pass(self) -> PassReport | None:
         """One recovery and reconciliation pass; None when the app has no credentials yet
@@ -71,6 +72,7 @@ class Recovery:
             finally:
                 await store.leases.release(LEASE_NAME, holder)
         self.completed_passes += 1
+        self.last_report = report
         return report
 
     async def _pass(self) -> PassReport:
