@@ -16,6 +16,7 @@ than `MAX_PAGES` pages saves a cursor and goes on from there on the next pass.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ log = logging.getLogger("greenlight.recovery")
 POINT_NAME = "github-deliveries"
 PER_PAGE = 100
 MAX_PAGES = 10  # a pass reads at most 1,000 log entries; a longer walk resumes next pass
+FETCHES_AT_ONCE = 8  # well under GitHub's 100 concurrent requests
 ALWAYS_RECOVERED = frozenset({"installation", "installation_repositories"})
 
 
@@ -114,11 +116,28 @@ class DeliveryLogPass:
         chosen = to_recover(entries, known=known, is_handled=self._dispatcher.handles)
         report.missed = len(chosen)
         gone: dict[int, bool] = {}
+        alive = []
         for entry in chosen:
             if await self._is_gone(entry, gone):
                 self._skip(report, entry, "installation gone")
-                continue
-            await self._recover_one(entry, report)
+            else:
+                alive.append(entry)
+        for start in range(0, len(alive), FETCHES_AT_ONCE):
+            await self._recover_some(alive[start : start + FETCHES_AT_ONCE], report)
+
+    async def _recover_some(self, entries: list[LoggedDelivery], report: LogReport) -> None:
+        """Fetch a few payloads at once, then hand them on oldest first; a fetch that failed
+        stops the pass there, after those before it were handed on."""
+        fetched = await asyncio.gather(
+            *(self._reads.delivery(entry.id) for entry in entries), return_exceptions=True
+        )
+        for entry, detail in zip(entries, fetched, strict=True):
+            if isinstance(detail, NotFound):  # older than GitHub keeps, since it was listed
+                self._skip(report, entry, "expired")
+            elif isinstance(detail, BaseException):
+                raise detail
+            else:
+                await self._recover_one(entry, detail, report)
 
     async def _is_gone(self, entry: LoggedDelivery, gone: dict[int, bool]) -> bool:
         """True when the delivery's installation was deleted since (its events still count)."""
@@ -132,12 +151,7 @@ class DeliveryLogPass:
                 gone[entry.installation_id] = True
         return gone[entry.installation_id]
 
-    async def _recover_one(self, entry: LoggedDelivery, report: LogReport) -> None:
-        try:
-            detail = await self._reads.delivery(entry.id)
-        except NotFound:  # older than GitHub keeps, since it was listed
-            self._skip(report, entry, "expired")
-            return
+    async def _recover_one(self, entry: LoggedDelivery, detail: Any, report: LogReport) -> None:
         request = object_at(detail, "request") if isinstance(detail, dict) else {}
         payload = dict(object_at(request, "payload"))
         if not payload:

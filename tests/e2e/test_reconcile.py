@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight, start_greenlight
@@ -42,6 +43,11 @@ async def test_heads_and_tips_missed_beyond_the_log_are_built_once(
         assert check_names(fake, new_pr.head_sha) == ["greenlight", "test"]
         assert check_names(fake, tip) == ["greenlight", "test"]
 
+        # The green pull request's "Merge when ready" button comes last, after the run.
+        await wait_until(
+            lambda: fake_checks(fake, new_pr.head_sha)["greenlight"].actions != [],
+            message="the merge button",
+        )
         await greenlight.settle()
         before = fake.request_counts.copy()
         not_modified = fake.not_modified
@@ -155,3 +161,8 @@ def forget_everything(tmp_path: Path) -> None:
     """Delete the stopped service's SQLite store."""
     for path in list(tmp_path.glob("greenlight.db*")):
         path.unlink()
+
+
+def fake_checks(fake: FakeGitHub, sha: str) -> dict[str, Any]:
+    """The latest check run of each name on `sha`, as the fake GitHub holds them."""
+    return {check.name: check for check in fake.check_runs(REPO, sha)}
