@@ -122,6 +122,13 @@ def merge_button_no_pull_request() -> tuple[str, str]:
     )
 
 
+def button_came_in_while_down(identifier: str) -> str:
+    return (
+        f"**Nothing done**: the press of {code_span(identifier)} came in while Greenlight "
+        "was down, and things may have changed since; press it again if it still applies."
+    )
+
+
 def unknown_action(identifier: str) -> str:
     return f"**Nothing done**: {code_span(identifier)} is not a button Greenlight knows."
 

@@ -150,6 +150,27 @@ async def test_a_command_missed_for_minutes_is_not_carried_out(
         await greenlight.server.close()
 
 
+async def test_a_button_pressed_minutes_before_does_nothing(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    fake = fake_github
+    pr, _ = await before_the_outage(fake, tmp_path)
+    (aggregate,) = [c for c in fake.check_runs(REPO, pr.head_sha) if c.name == "greenlight"]
+    press = fake.check_run_event("requested_action", aggregate.id, "merge", sender="octo")
+    await deliver_while_down(fake, "check_run", press)
+    fake.outbox.log.entries[-1].delivered_at -= timedelta(minutes=10)
+
+    greenlight = await restart(fake, tmp_path)
+    try:
+        await first_pass(greenlight)
+        summary = fake.world.check_runs[aggregate.id].output["summary"]
+        assert summary.startswith("**Nothing done**: the press of `merge` came in while")
+        assert not fake.pull(REPO, pr.number).merged
+    finally:
+        await fake.settle()
+        await greenlight.server.close()
+
+
 async def test_a_recovered_synchronize_never_cancels_a_newer_head(
     fake_github: FakeGitHub, tmp_path: Path
 ) -> None:
