@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from bot.recovery.service import LEASE_NAME
+from bot.store import open_store
 from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.e2e.test_recovery import (
     ONE_PASS_AT_START,
@@ -82,6 +85,39 @@ async def test_a_delivery_for_a_deleted_installation_is_skipped(
     finally:
         await fake.settle()
         await greenlight.server.close()
+
+
+async def test_a_first_start_with_history_reads_back_three_days_and_no_further(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    fake = fake_github
+    pr, _ = await before_the_outage(fake, tmp_path)
+    too_old = await comment_while_down(fake, pr.number, "/retest")
+    recent = await comment_while_down(fake, pr.number, "/retest")
+    older, newer = fake.outbox.log.entries[-2:]
+    older.delivered_at -= timedelta(days=3, hours=1)
+    newer.delivered_at -= timedelta(days=2)
+    fake.outbox.log.keep = timedelta(days=4)  # still listed: Greenlight must stop by itself
+    await forget_the_recovery_point(tmp_path)  # upgraded from a version without recovery
+
+    greenlight = await restart(fake, tmp_path)
+    try:
+        await first_pass(greenlight)
+        assert (reactions(fake, too_old), reactions(fake, recent)) == ([], ["eyes"])
+        (answer,) = answers_to(fake, pr.number, recent)
+        assert "came in while Greenlight was down" in answer.body  # two days old
+    finally:
+        await fake.settle()
+        await greenlight.server.close()
+
+
+async def forget_the_recovery_point(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'greenlight.db'}")
+    try:
+        async with store.engine.begin() as connection:
+            await connection.execute(sa.text("DELETE FROM recovery_points"))
+    finally:
+        await store.close()
 
 
 async def test_pages_cut_short_are_followed_to_the_end(

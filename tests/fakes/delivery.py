@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -129,10 +129,11 @@ def _id_of(payload: Json, key: str) -> int | None:
 
 @dataclass
 class DeliveryLog:
-    """Every attempt GitHub made, newest last; kept three days like GitHub's."""
+    """Every attempt GitHub made, newest last; kept three days like GitHub's (`keep`)."""
 
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     entries: list[LoggedDelivery] = field(default_factory=list)
+    keep: timedelta = timedelta(days=3)  # a test may keep more, to list what is older
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(12_000_000_001))
 
     def add(self, delivery: Delivery, url: str, headers: dict[str, str], duration: float) -> None:
@@ -165,7 +166,7 @@ class DeliveryLog:
     def kept(self) -> list[LoggedDelivery]:
         """The entries GitHub still keeps (three days), newest first."""
         now = self.clock()
-        return [e for e in reversed(self.entries) if (now - e.delivered_at).days < 3]
+        return [e for e in reversed(self.entries) if now - e.delivered_at < self.keep]
 
     def get(self, delivery_id: int) -> LoggedDelivery | None:
         """One kept entry by its id."""
