@@ -27,6 +27,7 @@ from bot.core.commands import (
 from bot.core.config import Config
 from bot.core.merge_messages import STATUS_MARKER, status_report
 from bot.core.permissions import Permission, Refused, authorize, required_permission
+from bot.core.recovery import is_read_only
 from bot.deploy.messages import REFUSED_PREFIX
 from bot.deploy.service import Deployer
 from bot.github.client import InstallationClient
@@ -55,6 +56,9 @@ class CommentContext:
     comment_id: int
     actor: str
     pr_author: str
+    # A recovered comment that sat in GitHub's delivery log past `STALE_COMMAND_SECONDS`:
+    # commands that would act are not carried out (bot.core.recovery).
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class CommandRunner:
                 return Outcome(False, messages.unknown(unknown_command_message(parsed)))
             case BadArguments(message=message):
                 return Outcome(False, messages.bad_arguments(message))
+            case Command() if self.comment.stale and not is_read_only(parsed.name):
+                return Outcome(False, messages.came_in_while_down(usage(parsed.name)))
             case Command():
                 return await self._authorized(parsed)
 

@@ -11,6 +11,7 @@ from bot.store.installations import Installations
 from bot.store.leases import Leases, Locks, Replicas
 from bot.store.migrations import migrate
 from bot.store.pull_requests import PullRequests
+from bot.store.recovery import RecoveryPoints
 from bot.store.runs import NewJob, NewRun, Runs
 from bot.store.timers import Timers
 
@@ -30,6 +31,7 @@ class Store:
         self.leases = Leases(engine)
         self.locks = Locks(engine)
         self.timers = Timers(engine)
+        self.recovery_points = RecoveryPoints(engine)
 
     async def is_healthy(self) -> bool:
         """True when the database answers a query."""

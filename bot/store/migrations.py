@@ -146,6 +146,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             data TEXT NOT NULL DEFAULT '')""",
         "CREATE INDEX timers_due ON timers (due_at)",
     ),
+    (  # 8: recovery from GitHub's delivery log: what was recovered, and how far back it is done
+        "ALTER TABLE deliveries ADD COLUMN recovered BOOLEAN NOT NULL DEFAULT FALSE",
+        """CREATE TABLE recovery_points (
+            name TEXT PRIMARY KEY,
+            newest_id BIGINT NOT NULL,
+            resume_cursor TEXT,
+            resume_top BIGINT,
+            updated_at DOUBLE PRECISION NOT NULL)""",
+    ),
 )
 
 

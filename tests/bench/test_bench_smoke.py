@@ -97,3 +97,15 @@ async def test_the_fair_peer_keeps_every_delivery_once(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "peer.db") as database:
         rows = database.execute("SELECT id, length(payload) FROM deliveries ORDER BY id").fetchall()
     assert rows == [("a", len(body)), ("b", len(body))]
+
+
+def test_recovery_measures_a_restart_and_the_cost_of_a_pass() -> None:
+    from bench import recovery
+
+    summary = recovery.run(recovery.parser().parse_args(["--rounds", "1", "--repos", "2"]))
+    for key in ("live_s", "serving_s", "recovered_s"):
+        assert finite_positive(summary[key])
+    steady = summary["steady_pass"]
+    # One log page, then three reads of each repository, every one unchanged: 304.
+    assert (steady["requests"], steady["not_modified"], steady["reported"]) == (7, 6, 7)
+    assert summary["first_pass"]["requests"] >= steady["requests"]
