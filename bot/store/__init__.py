@@ -10,6 +10,7 @@ from bot.store.engine import make_engine
 from bot.store.installations import Installations
 from bot.store.leases import Leases, Locks, Replicas
 from bot.store.migrations import migrate
+from bot.store.owners import Owners
 from bot.store.pull_requests import PullRequests
 from bot.store.runs import NewJob, NewRun, Runs
 
@@ -28,6 +29,7 @@ class Store:
         self.replicas = Replicas(engine)
         self.leases = Leases(engine)
         self.locks = Locks(engine)
+        self.owners = Owners(engine)
 
     async def is_healthy(self) -> bool:
         """True when the database answers a query."""

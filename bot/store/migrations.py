@@ -138,6 +138,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             holder TEXT NOT NULL,
             expires_at DOUBLE PRECISION NOT NULL)""",
     ),
+    (  # 7: the replica that owns each run, job and deploy (NULL: nobody; see bot.takeover)
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "ALTER TABLE jobs ADD COLUMN owner TEXT",
+        "ALTER TABLE deployments ADD COLUMN owner TEXT",
+    ),
 )
 
 
