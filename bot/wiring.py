@@ -19,6 +19,7 @@ from bot.deploy.service import Deployer
 from bot.merging.service import Merging
 from bot.pipeline.service import Pipeline
 from bot.replica import beat_seconds
+from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("greenlight.replica")
 
@@ -32,6 +33,7 @@ class Services:
     merging: Merging
     deployer: Deployer
     commands: Commands
+    timekeeper: Timekeeper  # the store's timers, fired on one replica
 
     @property
     def own_app_id(self) -> str | None:
@@ -43,8 +45,9 @@ class Services:
 
 def build_services(context: Context) -> Services:
     """Build the app's services on `context` and hook them to one another."""
+    timekeeper = Timekeeper(context.store, context.replica_id, clock=context.clock)
     pipeline = Pipeline(context)
-    merging = Merging(context)
+    merging = Merging(context, timekeeper)
     # Deploys run their steps on the pipeline's executor, with tickets made as for jobs.
     deployer = Deployer(context, executor=pipeline.executor, tickets=pipeline.tickets)
     # One of our runs completed: its pull request may be mergeable now (auto-merge), and a
@@ -52,7 +55,7 @@ def build_services(context: Context) -> Services:
     pipeline.on_run_completed.append(merging.on_run_completed)
     pipeline.on_run_completed.append(deployer.on_run_completed)
     commands = Commands(merging=merging, pipeline=pipeline, deployer=deployer)
-    return Services(context, pipeline, merging, deployer, commands)
+    return Services(context, pipeline, merging, deployer, commands, timekeeper)
 
 
 @contextlib.asynccontextmanager
@@ -62,9 +65,11 @@ async def running(services: Services) -> AsyncIterator[None]:
     await services.pipeline.start()
     await take_over(services)
     taking_over = asyncio.create_task(keep_taking_over(services), name="take over")
+    services.timekeeper.start()
     try:
         yield
     finally:
+        await services.timekeeper.stop()
         taking_over.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await taking_over

@@ -13,6 +13,7 @@ from bot.store.migrations import migrate
 from bot.store.owners import Owners
 from bot.store.pull_requests import PullRequests
 from bot.store.runs import NewJob, NewRun, Runs
+from bot.store.timers import Timers
 
 __all__ = ["NewJob", "NewRun", "Store", "open_store"]
 
@@ -30,6 +31,7 @@ class Store:
         self.leases = Leases(engine)
         self.locks = Locks(engine)
         self.owners = Owners(engine)
+        self.timers = Timers(engine)
 
     async def is_healthy(self) -> bool:
         """True when the database answers a query."""

@@ -138,7 +138,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             holder TEXT NOT NULL,
             expires_at DOUBLE PRECISION NOT NULL)""",
     ),
-    (  # 7: the replica that owns each run, job and deploy (NULL: nobody; see bot.takeover)
+    (  # 7: timers that fire whichever replica is up (a freeze window's end)
+        """CREATE TABLE timers (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            due_at DOUBLE PRECISION NOT NULL,
+            data TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX timers_due ON timers (due_at)",
+    ),
+    (  # 8: the replica that owns each run, job and deploy (NULL: nobody; see bot.store.owners)
         "ALTER TABLE runs ADD COLUMN owner TEXT",
         "ALTER TABLE jobs ADD COLUMN owner TEXT",
         "ALTER TABLE deployments ADD COLUMN owner TEXT",

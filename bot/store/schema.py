@@ -159,3 +159,12 @@ leases = sa.Table(
     sa.Column("holder", sa.Text, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
 )
+
+timers = sa.Table(
+    "timers",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
