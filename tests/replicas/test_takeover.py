@@ -12,11 +12,13 @@ from aiohttp.test_utils import TestServer
 from bot.store.deployments import Deployments, DeployState, NewDeployment
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight, start_greenlight
+from tests.e2e.test_celery import broker, celery_options, start_worker, stop_worker
 from tests.fakes.github import FakeGitHub
 from tests.helpers import WEBHOOK_SECRET, wait_until
 from tests.services import postgres_database
 
 REPO = "octo/hello"
+__all__ = ["broker"]  # the Celery tests' fixture: a flushed Redis database
 
 
 @pytest.fixture
@@ -25,10 +27,13 @@ async def database() -> AsyncIterator[str]:
         yield url
 
 
-async def start(fake: FakeGitHub, tmp_path: Path, database: str, name: str) -> Greenlight:
+async def start(
+    fake: FakeGitHub, tmp_path: Path, database: str, name: str, **settings: str
+) -> Greenlight:
     directory = tmp_path / name
     directory.mkdir()
-    server: TestServer = await start_greenlight(fake, directory, DATABASE_URL=database)
+    settings = {**settings, "DATABASE_URL": database}
+    server: TestServer = await start_greenlight(fake, directory, **settings)
     return Greenlight(fake, server, directory)
 
 
@@ -117,3 +122,41 @@ async def test_a_job_is_run_again_by_another_replica_only_once_its_own_stopped(
         await fake.settle()
         await second.server.close()
         await first.server.close()
+
+
+@pytest.mark.redis
+async def test_a_worker_job_of_a_stopped_replica_is_watched_by_another_not_run_again(
+    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
+) -> None:
+    """With Celery the worker outlives the replica that sent it the job: the taker follows
+    the job to its end instead of running it again."""
+    fake = fake_github
+    started, gate = tmp_path / "started", tmp_path / "gate"
+    script = f"echo attempt >> {started}; while [ ! -e {gate} ]; do sleep 0.05; done"
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    worker = start_worker(tmp_path, database, broker)
+    options = celery_options(database, broker)
+    first = await start(fake, tmp_path, database, "first", **options)
+    second = await start(fake, tmp_path, database, "second", **options)
+    try:
+        fake.configure_webhooks(str(first.server.make_url("/webhook")), WEBHOOK_SECRET)
+        config = f"jobs:\n  wait:\n    run: '{script}'\n"
+        sha = await fake.push(REPO, "main", {".github/greenlight.yml": config})
+        await first.settle()
+        await wait_until(started.exists, deadline=60, message="the worker to start the job")
+        await first.server.close()  # the worker keeps the job
+
+        await second.services.pipeline.take_over(await second.context.live_replicas())
+        gate.touch()
+        run = await second.run_for(REPO, sha, deadline=60)
+        assert run.conclusion == "success"
+        assert started.read_text().count("attempt") == 1  # watched, not run again
+        (job,) = await second.store.runs.jobs(run.id)
+        assert job.owner == second.context.replica_id
+        assert second.checks(REPO, sha)["wait"].conclusion == "success"
+    finally:
+        gate.touch()
+        await fake.settle()
+        await second.server.close()
+        await first.server.close()
+        stop_worker(worker)
