@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.github.client import GitHubApp
 from bot.metrics import Metrics
-from bot.replica import new_replica_id
+from bot.replica import live_replicas, new_replica_id
 from bot.settings import Settings
 from bot.store import Store
 
@@ -22,3 +22,9 @@ class Context:
     clock: Callable[[], float] = field(default=time.time)
     # This process among the replicas sharing the store (see bot.replica).
     replica_id: str = field(default_factory=new_replica_id)
+
+    async def live_replicas(self) -> set[str]:
+        """The replicas whose work is theirs (see `bot.replica.live_replicas`)."""
+        return await live_replicas(
+            self.store, self.replica_id, now=self.clock(), ttl=self.settings.replica_timeout
+        )

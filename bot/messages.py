@@ -91,7 +91,10 @@ def cancelled_by(who: str) -> str:
 
 
 def restarted_rerun() -> str:
-    return "\n--- Greenlight restarted while this job was running; running it again. ---\n"
+    return (
+        "\n--- Greenlight restarted while this job was running (the replica running it "
+        "stopped); running it again. ---\n"
+    )
 
 
 def stalled_rerun() -> str:

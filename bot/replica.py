@@ -28,6 +28,20 @@ def new_replica_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+def beat_seconds(timeout: float) -> float:
+    """How often to beat so that several beats may be missed within `timeout`."""
+    return timeout / (REPLICA_TTL_SECONDS / BEAT_SECONDS)
+
+
+async def live_replicas(store: Store, replica_id: str, *, now: float, ttl: float) -> set[str]:
+    """The replicas whose work is theirs: on PostgreSQL every one that beat within `ttl`
+    (this one included); on SQLite, which serves one process, this one alone, so what an
+    earlier process left is taken over at once."""
+    if store.engine.dialect.name != "postgresql":
+        return {replica_id}
+    return await store.replicas.live(now=now, ttl=ttl) | {replica_id}
+
+
 async def keep_beating(
     store: Store,
     replica_id: str,

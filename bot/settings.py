@@ -39,6 +39,8 @@ DEFAULT_DELIVERY_RETENTION_DAYS = 14
 DEFAULT_RECOVERY_INTERVAL_SECONDS = 300.0
 MIN_RECOVERY_INTERVAL_SECONDS = 10.0
 MIN_DELIVERY_RETENTION_DAYS = 3
+# A replica whose heartbeat is this old is taken for dead and its work taken over.
+DEFAULT_REPLICA_TIMEOUT_SECONDS = 30
 BUILD_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "SHELL", "TZ")
 MAKE_TICKET_KEY = (
     'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
@@ -102,6 +104,7 @@ class Settings:
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
     # Encrypts what a Celery ticket carries; the workers hold the same key.
     ticket_key: str | None = field(default=None, repr=False)
+    replica_timeout: float = DEFAULT_REPLICA_TIMEOUT_SECONDS  # seconds without a heartbeat
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,9 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         problems.append(f"GREENLIGHT_SECRETS_FILE: {secrets_file} does not exist")
     retention = _retention_days(values, problems)
     recovery_interval = _recovery_interval(values, problems)
+    replica_timeout = _integer(
+        values, "GREENLIGHT_REPLICA_TIMEOUT", DEFAULT_REPLICA_TIMEOUT_SECONDS, problems
+    )
     work_dir = Path(values.get("GREENLIGHT_WORK_DIR", ".greenlight"))
     build_env = _build_env(values)
     hidden = (Path.cwd(), env_file, work_dir, *_files_of(values, database_url, secrets_file))
@@ -216,6 +222,7 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         recovery_interval=recovery_interval,
         sandbox=sandbox,
         ticket_key=ticket_key,
+        replica_timeout=float(replica_timeout),
     )
 
 

@@ -179,7 +179,10 @@ def skipped(reason: str) -> str:
 
 
 def restarted() -> str:
-    return "Greenlight restarted while this deploy was running; deploy again if needed."
+    return (
+        "The replica running it stopped (Greenlight restarted or was killed) before it "
+        "ended; deploy again if needed."
+    )
 
 
 # The failed-deploy check run -------------------------------------------------------------------

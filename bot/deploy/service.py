@@ -1,9 +1,11 @@
 """The deployer: a queue per repository and environment, GitHub Deployments, promotion.
 
-At most one deploy runs per repository and environment (one worker task drains each
-queue); the queue holds one waiting deploy, so a newer one supersedes an older one that
-has not started. A deploy that succeeds promotes its SHA to the next environment of its
-chain; a failure stops the chain there.
+At most one deploy runs per repository and environment, on any replica: the one running
+it holds the environment's lease in the store, renewed while it runs. Waiting deploys are
+in the store too (`queued`): a newer one supersedes every older one that has not started,
+whichever replica queued it, and each replica's worker waits for the lease for its own.
+A deploy that succeeds promotes its SHA to the next environment of its chain; a failure
+stops the chain there.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import links
@@ -21,10 +23,12 @@ from bot.core.config import Environment
 from bot.deploy import decide, messages
 from bot.deploy.facts import Facts
 from bot.deploy.notices import Notices
+from bot.deploy.turns import Queue, Turns, queue_lock
 from bot.executor.base import Executor, Target, TargetKind, Ticket
 from bot.github.errors import GitHubError
 from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
+from bot.store.owners import Work
 from bot.store.records import Run
 
 log = logging.getLogger("greenlight.deploy")
@@ -46,41 +50,48 @@ class DeployRequest:
         return self.run.repo, self.environment.name
 
 
-@dataclass
-class _Queue:
-    waiting: tuple[DeploymentRecord, DeployRequest] | None = None
-    running: DeploymentRecord | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one submit at a time
-    worker: asyncio.Task[None] | None = None
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
-
-
 class Deployer:
     def __init__(self, context: Context, *, executor: Executor, tickets: TicketMaker) -> None:
         self.context = context
         self.store = Deployments(context.store.engine)
         self.notices = Notices(context, self.store)
-        self._queues: dict[tuple[str, str], _Queue] = {}
+        self._queues: dict[tuple[str, str], Queue[DeployRequest]] = {}
         self._background: set[asyncio.Task[None]] = set()
         # The steps run on the pipeline's executor, as build jobs do: here or on Celery.
         self._executor = executor
         self._tickets = tickets
         self._executor.listeners.add(TargetKind.DEPLOY, finished=self._steps_ended)
         self._ended: dict[int, asyncio.Event] = {}  # deployment id → its steps ended
+        self._turns = Turns(context, self.store)
 
     # Life cycle --------------------------------------------------------------------------------
 
     async def recover(self) -> None:
-        """Deploys a previous process left unfinished end as `error` on GitHub."""
+        """At start-up: end the deploys no live replica holds (a previous process's)."""
+        await self.take_over(await self.context.live_replicas())
+
+    async def take_over(self, live: set[str]) -> None:
+        """Deploys of replicas not in `live` end as `error` on GitHub, saying why: the
+        steps died with a local replica; a Celery worker running them is told to stop.
+        Nobody can carry them on (what to promote and tell was the stopped replica's)."""
         if self.context.settings.credentials is None:
             return
-        for record in await self.store.unfinished():
-            # A Celery worker may still be running it.
+        owners, me = self.context.store.owners, self.context.replica_id
+        for deployment_id, previous in await owners.abandoned(Work.DEPLOY, live):
+            if not await owners.take(Work.DEPLOY, deployment_id, owner=me, previous=previous):
+                continue  # it ended meanwhile, or another replica took it
+            record = await self.store.get(deployment_id)
+            assert record is not None
             await self._executor.abandon(Target.deploy(record.id))
             await self._status(record, "error", description=messages.restarted())
             await self.store.update(
-                record.id, state=DeployState.FAILURE, finished_at=self.context.clock()
+                record.id,
+                state=DeployState.FAILURE,
+                description=messages.restarted(),
+                finished_at=self.context.clock(),
             )
+            if previous is not None:  # its environment is free now, not when the lease ends
+                await self._turns.free((record.repo, record.environment), previous)
 
     async def stop(self) -> None:
         for queue in self._queues.values():
@@ -159,8 +170,8 @@ class Deployer:
 
     async def submit(self, request: DeployRequest) -> DeploymentRecord | str:
         """Queue a deploy (replacing an older waiting one); a string says why it did not."""
-        queue = self._queues.setdefault(request.key, _Queue())
-        async with queue.lock:
+        queue = self._queues.setdefault(request.key, Queue())
+        async with self.context.store.locks.hold(queue_lock(request.key)):
             queued = await self._enqueue(queue, request)
         if isinstance(queued, decide.Skip):
             if queued.already_live and request.chain:
@@ -169,13 +180,13 @@ class Deployer:
         return queued
 
     async def _enqueue(
-        self, queue: _Queue, request: DeployRequest
+        self, queue: Queue[DeployRequest], request: DeployRequest
     ) -> DeploymentRecord | decide.Skip | str:
         live = await self.store.live(*request.key)
         skip = (
             await self._failed_before(request)
             or await self._behind_live(request, live)
-            or await self._behind_queue(queue, request)
+            or await self._behind_queue(request)
         )
         if skip is not None:
             return skip
@@ -183,14 +194,16 @@ class Deployer:
             record = await self._create(request)
         except GitHubError as error:
             return messages.github_refused(str(error))
-        if queue.waiting is not None:
-            older, _ = queue.waiting
-            await self._finish(
-                older, DeployState.SUPERSEDED, messages.superseded_by(request.run.sha)
-            )
+        for older in await self.store.of_state(*request.key, DeployState.QUEUED):
+            if older.id != record.id:  # waiting here or on another replica
+                await self._finish(
+                    older, DeployState.SUPERSEDED, messages.superseded_by(request.run.sha)
+                )
         queue.waiting = (record, replace(request, live_id=live.id if live else None))
         if queue.worker is None or queue.worker.done():
-            queue.worker = asyncio.create_task(self._drain(queue), name=f"deploy-{request.key}")
+            queue.worker = asyncio.create_task(
+                self._drain(request.key, queue), name=f"deploy-{request.key}"
+            )
         return record
 
     async def _failed_before(self, request: DeployRequest) -> decide.Skip | None:
@@ -217,13 +230,16 @@ class Deployer:
         verdict = decide.may_replace_live(ancestry, asked_by_person=False)
         return verdict if isinstance(verdict, decide.Skip) else None
 
-    async def _behind_queue(self, queue: _Queue, request: DeployRequest) -> decide.Skip | None:
-        """An automatic deploy must not repeat the running one nor replace a newer waiting one."""
+    async def _behind_queue(self, request: DeployRequest) -> decide.Skip | None:
+        """An automatic deploy must not repeat the running one nor replace a newer waiting
+        one (on any replica)."""
         if request.requested_by is not None:
             return None
-        if queue.running is not None and queue.running.sha == request.run.sha:
+        running = await self.store.of_state(*request.key, DeployState.IN_PROGRESS)
+        if any(record.sha == request.run.sha for record in running):
             return decide.Skip(messages.already_deploying())
-        waiting = queue.waiting[0] if queue.waiting else None
+        queued = await self.store.of_state(*request.key, DeployState.QUEUED)
+        waiting = queued[-1] if queued else None
         if waiting is None or waiting.requested_by is not None:
             return None
         facts = Facts(self.context, request.run.installation_id or 0, request.run.repo)
@@ -236,18 +252,16 @@ class Deployer:
         following = next(e for e in request.environments if e.name == request.chain[0])
         return replace(request, environment=following, chain=request.chain[1:])
 
-    async def _drain(self, queue: _Queue) -> None:
-        while queue.waiting is not None and not queue.cancel.is_set():
-            record, request = queue.waiting
-            queue.waiting, queue.running = None, record
+    async def _drain(self, key: tuple[str, str], queue: Queue[DeployRequest]) -> None:
+        while (taken := await self._turns.take_next(key, queue)) is not None:
+            record, request = taken
             try:
-                promote, follow_ups = await self._deploy(record, request, queue.cancel)
+                async with self._turns.holding(key):
+                    promote, follow_ups = await self._deploy(record, request, queue.cancel)
             except Exception:  # one broken deploy must not stop the queue
                 log.exception("deploy %s crashed", record.id)
                 await self._finish(record, DeployState.FAILURE, messages.crashed())
                 continue
-            finally:
-                queue.running = None
             if promote and request.chain:
                 await self.submit(self._next(request))
             # Comments and check runs after the promotion: people wait on production first.
@@ -271,6 +285,7 @@ class Deployer:
                 requested_by=request.requested_by,
                 rollback=request.rollback,
                 description=description,
+                owner=self.context.replica_id,
             ),
             now=self.context.clock(),
         )
@@ -306,9 +321,6 @@ class Deployer:
             if skip is not None:
                 await self._finish(record, DeployState.SKIPPED, messages.skipped(skip.reason))
                 return skip.already_live, []
-        record = await self.store.update(
-            record.id, state=DeployState.IN_PROGRESS, started_at=self.context.clock()
-        )
         await self._status(record, "in_progress", description=messages.status_started(env.name))
         try:
             ticket = await self._tickets.make_deploy(

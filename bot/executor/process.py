@@ -9,8 +9,9 @@ whole group gets SIGTERM, then SIGKILL after `kill_grace_seconds`; in the sandbo
 namespace ends them all, daemons included): start a service and use it in the same step.
 A job whose files outgrow the sandbox's disk limit is stopped.
 
-The service makes itself a child subreaper (Linux), so orphans of steps come back to it
-and are reaped here even when PID 1 of a container does not reap.
+If the process running the steps dies, even by `kill -9`, its steps' groups are killed
+(`bot.executor.reaper`). The service makes itself a child subreaper (Linux), so orphans
+of steps come back to it and are reaped here even when PID 1 of a container does not reap.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bot.core.config import Step
 from bot.core.masking import Masker
 from bot.executor import messages
 from bot.executor.output import OutputSink, StepProtocol, read_output
+from bot.executor.reaper import forget_group, watch_group
 from bot.executor.sandbox import SANDBOX_TMP, JobSandbox, Sandbox
 from bot.executor.sandbox_network import NetworkError
 
@@ -276,6 +278,7 @@ async def _run_process(command: list[str], context: _Context) -> tuple[_Ending, 
         cwd=launch.cwd,
     )
     group = transport.get_pid()  # a session leader's pid is its process group id
+    watch_group(group)  # killed if this process dies before the step ends
     sink = OutputSink(context.on_output, context.masker.stream(), context.partial_seconds)
     pump = asyncio.create_task(read_output(protocol, sink))
     finished = False
@@ -290,6 +293,7 @@ async def _run_process(command: list[str], context: _Context) -> tuple[_Ending, 
             await _group_ended(group, protocol.exited, _KILLED_WAIT_SECONDS)
         pump.cancel()
         transport.close()
+        forget_group(group)
     return ending, transport.get_returncode()
 
 

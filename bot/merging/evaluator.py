@@ -1,7 +1,8 @@
 """Auto-merge: read the facts, decide, act. Safe to call for any trigger, any number of times.
 
-At most one evaluation runs per pull request; a trigger that arrives meanwhile queues one
-more (further ones fold into it), which reads the facts after the running one acted. A
+At most one evaluation runs per pull request, on any replica (a lock in the store); a
+trigger that arrives meanwhile queues one more on its replica (further ones fold into it),
+which reads the facts after the running one acted. A
 merge passes the head SHA it evaluated, so a commit pushed meanwhile is never merged
 untested. A refused merge is reported once and recorded with the fingerprint of the facts
 it was tried on; it is tried again only when those facts change (never in a loop).
@@ -9,7 +10,6 @@ it was tried on; it is tried again only when those facts change (never in a loop
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Sequence
@@ -46,7 +46,6 @@ class Evaluator:
         self.timekeeper = timekeeper
         self.permissions = permissions
         self.bot_login = bot_login  # "<slug>[bot]": finds the bot's own comments
-        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
         self._queued: set[tuple[str, int]] = set()
         self.evaluations = 0  # how many ran to the end (benchmarks and tests read it)
 
@@ -60,8 +59,7 @@ class Evaluator:
         if key in self._queued:
             return None  # one queued evaluation already reads the facts after the running one
         self._queued.add(key)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with self.context.store.locks.hold(f"merge:{key[0]}#{number}"):
             self._queued.discard(key)
             client = self.context.github.installation(installation_id)
             decision = await self._evaluate(client, repo, number)

@@ -6,9 +6,8 @@ process stopped (`recover`).
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import assert_never
 
@@ -32,10 +31,12 @@ from bot.pipeline.commits import CommitReader
 from bot.pipeline.jobspec import dump_job, load_job
 from bot.pipeline.planning import Planner
 from bot.pipeline.requests import BuildRequest
+from bot.pipeline.run_locks import RunLocks
 from bot.pipeline.secrets import load_secrets
 from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.repo_config import ConfigErrors, NoConfig, read_config
 from bot.store import NewJob, NewRun
+from bot.store.owners import Work
 from bot.store.records import Job, Run, Status
 
 log = logging.getLogger("greenlight.pipeline")
@@ -57,18 +58,15 @@ class Pipeline:
         self.planner = Planner(context.store, self.commits)
         self.reports = reports.Reports(context)
         self.on_run_completed: list[RunHook] = []
-        self._started: set[int] = set()  # job ids handed to the executor
-        self._locks: dict[int, asyncio.Lock] = {}
-        # One planning at a time per run, so a trigger that joins a run sees its first plan.
-        self._planning: weakref.WeakValueDictionary[int, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._started: set[int] = set()  # job ids handed to this replica's executor
+        # One planner or scheduler at a time per run, on any replica: a trigger that joins
+        # a run sees its first plan, and a job is handed to one executor.
+        self.run_locks = RunLocks(context.store)
 
     # Life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.executor.start()
-        await self.recover()
         if self.context.settings.executor == "local":  # Celery workers check their own
             await self.report_sandbox()
 
@@ -89,28 +87,50 @@ class Pipeline:
         await self.executor.stop()
 
     async def recover(self) -> None:
-        """Re-queue jobs a previous process left running, then resume every open run."""
+        """At start-up: take over what no live replica holds (a previous process's work)."""
+        await self.take_over(await self.context.live_replicas())
+
+    async def take_over(self, live: set[str]) -> None:
+        """Carry on the jobs and runs of replicas that are not in `live` (they stopped).
+
+        Their jobs in progress are run again here (the local executor's processes died
+        with their replica) or watched (a Celery worker runs them still); their runs are
+        scheduled from here on.
+        """
         if self.context.settings.credentials is None:
             return
+        owners, me = self.context.store.owners, self.context.replica_id
+        runs: set[int] = set()
+        for job_id, previous in await owners.abandoned(Work.JOB, live):
+            if await owners.take(Work.JOB, job_id, owner=me, previous=previous):
+                runs.add(await self._take_job(await self._job(job_id)))
+        for run_id, previous in await owners.abandoned(Work.RUN, live):
+            if await owners.take(Work.RUN, run_id, owner=me, previous=previous):
+                runs.add(run_id)
+        for run_id in sorted(runs):
+            await self._resume(run_id)
+
+    async def _take_job(self, job: Job) -> int:
+        """Watch a taken-over job or queue it to run again; the id of its run."""
+        if job.status == Status.IN_PROGRESS and self.executor.owns_running_jobs:
+            self._started.add(job.id)
+            self.executor.watch(Target.job(job.id))
+        elif job.status == Status.IN_PROGRESS:
+            await self.context.store.runs.append_log(job.id, messages.restarted_rerun())
+            await self.context.store.runs.update_job(job.id, status=Status.QUEUED)
+        return job.run_id
+
+    async def _resume(self, run_id: int) -> None:
         store = self.context.store
-        for job in await store.runs.unfinished_jobs():
-            if job.status != Status.IN_PROGRESS:
-                continue
-            if self.executor.owns_running_jobs:
-                self._started.add(job.id)
-                self.executor.watch(Target.job(job.id))
-            else:
-                await store.runs.append_log(job.id, messages.restarted_rerun())
-                await store.runs.update_job(job.id, status=Status.QUEUED)
-        for run in await store.runs.unfinished():
-            if not run.trusted:
-                continue  # still waiting for /ok-to-test
-            if await store.runs.jobs(run.id):
-                await self.advance(run.id)
-                continue
-            # The process stopped between recording the run and planning it.
-            await self.reports.internal_error(run, messages.stopped_before_planning())
-            await self._finish_run(run.id, "failure", note="internal error")
+        run = await store.runs.get(run_id)
+        if run is None or run.status == Status.COMPLETED or not run.trusted:
+            return  # over, or still waiting for /ok-to-test
+        if await store.runs.jobs(run.id):
+            await self.advance(run.id)
+            return
+        # The replica stopped between recording the run and planning it.
+        await self.reports.internal_error(run, messages.stopped_before_planning())
+        await self._finish_run(run.id, "failure", note="internal error")
 
     def is_live(self, job_id: int) -> bool:
         """True while a job is with the executor: handed over and not reported finished."""
@@ -134,11 +154,11 @@ class Pipeline:
                 before_sha=request.before_sha,
                 pr_number=request.pr_number,
                 fork=request.is_fork,
+                owner=self.context.replica_id,
             ),
             now=self.context.clock(),
         )
-        lock = self._planning.setdefault(run.id, asyncio.Lock())
-        async with lock:
+        async with self.run_locks.hold(run.id):
             if not created:
                 return await self._join(run, request)
             try:
@@ -176,7 +196,7 @@ class Pipeline:
             added = await self._add_plan(run, request, key)
         updated = await store.runs.get(run.id)
         if became_a_push and not added and updated and updated.status == Status.COMPLETED:
-            await self._announce(updated)
+            await self.run_locks.after(run.id, functools.partial(self._announce, updated))
         return updated
 
     async def _add_plan(self, run: Run, request: BuildRequest, key: str) -> bool:
@@ -202,7 +222,7 @@ class Pipeline:
     async def _add_jobs(self, run_id: int, new_jobs: Sequence[NewJob]) -> None:
         """Add jobs to a run, reopened if it was over, with their check runs."""
         store = self.context.store
-        async with self._lock(run_id):
+        async with self.run_locks.hold(run_id):
             run = await store.runs.get(run_id)
             assert run is not None
             reopened = run.status == Status.COMPLETED
@@ -270,7 +290,7 @@ class Pipeline:
         run = await store.runs.get(run_id)
         if run is None or run.status == Status.COMPLETED:
             return
-        async with self._lock(run_id):
+        async with self.run_locks.hold(run_id):
             for job in await store.runs.jobs(run_id):
                 if job.status == Status.COMPLETED:
                     continue
@@ -302,7 +322,7 @@ class Pipeline:
         run = await store.runs.get(run_id)
         if run is None or not run.trusted:
             return []
-        async with self._lock(run_id):
+        async with self.run_locks.hold(run_id):
             jobs = await store.runs.jobs(run_id)
             if not jobs:
                 return []
@@ -331,7 +351,7 @@ class Pipeline:
 
     async def advance(self, run_id: int) -> None:
         """Start what may start, skip what cannot run, and finish the run when all is done."""
-        async with self._lock(run_id):
+        async with self.run_locks.hold(run_id):
             while await self._advance_once(run_id):
                 pass  # a job failed before it started: what needs it can be decided now
 
@@ -343,7 +363,7 @@ class Pipeline:
             return False
         jobs = await store.runs.jobs(run_id)
         by_name = {job.name: job for job in jobs}
-        started = {job.name for job in jobs if job.id in self._started}
+        started = {job.name for job in jobs if self._is_started(job)}
         step = next_step([_state(job) for job in jobs], started=started)
         for skip in step.skip:
             job = by_name[skip.name]
@@ -364,11 +384,19 @@ class Pipeline:
                 ended_unstarted = True
                 continue
             self._started.add(job.id)
+            await store.owners.own(Work.JOB, job.id, self.context.replica_id)
             self.executor.submit(ticket)
+        if step.start:  # this replica schedules the run now
+            await store.owners.own(Work.RUN, run_id, self.context.replica_id)
         if step.finished:
             conclusion = await self.reports.aggregate_done(run, await store.runs.jobs(run_id))
             await self._finish_run(run_id, conclusion)
         return ended_unstarted
+
+    def _is_started(self, job: Job) -> bool:
+        """Handed to an executor: this replica's, or another's (its owner, if not this one;
+        a replica that stops loses its jobs to the one that takes them over)."""
+        return job.id in self._started or job.owner not in (None, self.context.replica_id)
 
     async def _fail_unstarted(self, run: Run, job: Job, reason: str) -> None:
         store = self.context.store
@@ -389,8 +417,8 @@ class Pipeline:
         self._started.discard(job_id)
         job = await self._job(job_id)
         run = await self.context.store.runs.get(job.run_id)
-        if run is None:
-            return
+        if run is None or job.status != Status.COMPLETED:
+            return  # submitted twice: the replica whose copy claimed it reports it
         self.context.metrics.jobs.labels(job.conclusion or "unknown").inc()
         if job.started_at is not None and job.finished_at is not None:
             self.context.metrics.job_seconds.observe(job.finished_at - job.started_at)
@@ -437,10 +465,10 @@ class Pipeline:
             conclusion=conclusion,
             note=note,
         )
-        self._locks.pop(run_id, None)
         run = await self.context.store.runs.get(run_id)
         if run is not None and note != "no config file":
-            await self._announce(run)
+            # Merging and deploying are slow: after the run's lock, if this task holds it.
+            await self.run_locks.after(run_id, functools.partial(self._announce, run))
 
     async def _announce(self, run: Run) -> None:
         for hook in self.on_run_completed:
@@ -453,9 +481,6 @@ class Pipeline:
         job = await self.context.store.runs.job(job_id)
         assert job is not None, f"job {job_id} vanished from the store"
         return job
-
-    def _lock(self, run_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(run_id, asyncio.Lock())
 
 
 def _make_executor(context: Context, cache: GitCache, sandbox: Sandbox) -> Executor:

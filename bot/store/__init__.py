@@ -10,6 +10,7 @@ from bot.store.engine import make_engine
 from bot.store.installations import Installations
 from bot.store.leases import Leases, Locks, Replicas
 from bot.store.migrations import migrate
+from bot.store.owners import Owners
 from bot.store.pull_requests import PullRequests
 from bot.store.recovery import RecoveryPoints
 from bot.store.runs import NewJob, NewRun, Runs
@@ -30,6 +31,7 @@ class Store:
         self.replicas = Replicas(engine)
         self.leases = Leases(engine)
         self.locks = Locks(engine)
+        self.owners = Owners(engine)
         self.timers = Timers(engine)
         self.recovery_points = RecoveryPoints(engine)
 

@@ -47,6 +47,7 @@ class DeploymentRecord:
     started_at: float | None
     finished_at: float | None
     conclusion: str | None = None  # how its steps ended, from whoever ran them
+    owner: str | None = None  # the replica that queued or runs it
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class NewDeployment:
     requested_by: str | None = None
     rollback: bool = False
     description: str = ""
+    owner: str | None = None
 
 
 def _record(row: Any) -> DeploymentRecord:
@@ -139,6 +141,30 @@ class Deployments:
         )
         found = await self._select(query)
         return found[0] if found else None
+
+    async def begin(self, deployment_id: int, *, owner: str, now: float) -> bool:
+        """Move a queued deploy in progress for `owner`; False when it is no longer queued
+        (a newer deploy, queued on any replica, superseded it)."""
+        where = (deployments.c.id == deployment_id) & (deployments.c.state == DeployState.QUEUED)
+        change = {"state": DeployState.IN_PROGRESS, "started_at": now, "owner": owner}
+        async with self._engine.begin() as connection:
+            result = await connection.execute(deployments.update().where(where).values(change))
+        return bool(result.rowcount)
+
+    async def of_state(
+        self, repo: str, environment: str, state: DeployState
+    ) -> list[DeploymentRecord]:
+        """The environment's deploys in `state` (queued: waiting, on any replica), oldest first."""
+        query = (
+            sa.select(deployments)
+            .where(
+                (deployments.c.repo == repo)
+                & (deployments.c.environment == environment)
+                & (deployments.c.state == state)
+            )
+            .order_by(deployments.c.id)
+        )
+        return await self._select(query)
 
     async def unfinished(self) -> list[DeploymentRecord]:
         """Deploys queued or in progress, oldest first."""

@@ -155,6 +155,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             resume_top BIGINT,
             updated_at DOUBLE PRECISION NOT NULL)""",
     ),
+    (  # 9: the replica that owns each run, job and deploy (NULL: nobody; see bot.store.owners)
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "ALTER TABLE jobs ADD COLUMN owner TEXT",
+        "ALTER TABLE deployments ADD COLUMN owner TEXT",
+    ),
 )
 
 

@@ -62,6 +62,7 @@ class Run:
         str, ...
     ] = ()  # the triggers its jobs were planned for ("push", "pull_request:12")
     ignored_marker: str | None = None  # a skip marker in the message, not honoured (a PR head)
+    owner: str | None = None  # the replica that last scheduled its jobs
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Job:
     skip_reason: str | None
     started_at: float | None
     finished_at: float | None
+    owner: str | None = None  # the replica that handed it to its executor
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class NewRun:
     trusted: bool = True
     fork: bool = False
     repo_id: int | None = None  # GitHub's id of `repo`, from the payload
+    owner: str | None = None  # the replica recording it
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ runs = sa.Table(
     sa.Column("repo_id", sa.BigInteger),
     sa.Column("plans", sa.Text, nullable=False, server_default=""),
     sa.Column("ignored_marker", sa.Text),
+    sa.Column("owner", sa.Text),  # the replica that last scheduled its jobs
 )
 
 jobs = sa.Table(
@@ -83,6 +84,7 @@ jobs = sa.Table(
     sa.Column("skip_reason", sa.Text),
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
+    sa.Column("owner", sa.Text),  # the replica that handed it to its executor
 )
 
 log_chunks = sa.Table(
@@ -124,6 +126,7 @@ deployments = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
     sa.Column("conclusion", sa.Text),  # success, failure, timed_out, cancelled
+    sa.Column("owner", sa.Text),  # the replica that queued or runs it
 )
 
 deployment_logs = sa.Table(

@@ -17,7 +17,7 @@ from bot.handlers.routes import build_router
 from bot.housekeeping import keep_pruning
 from bot.metrics import Metrics
 from bot.recovery.service import Recovery
-from bot.replica import keep_beating, leave
+from bot.replica import beat_seconds, keep_beating, leave
 from bot.settings import Settings
 from bot.store import open_store
 from bot.web import deploy_pages, pages, setup
@@ -61,7 +61,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await store.replicas.beat(context.replica_id, now=context.clock())
         stack.push_async_callback(leave, store, context.replica_id)
         beating = asyncio.create_task(
-            keep_beating(store, context.replica_id, clock=context.clock), name="replica beat"
+            keep_beating(
+                store,
+                context.replica_id,
+                clock=context.clock,
+                interval=beat_seconds(settings.replica_timeout),
+            ),
+            name="replica beat",
         )
         stack.push_async_callback(_cancel, beating)
         await stack.enter_async_context(running(services))

@@ -35,6 +35,7 @@ class Delivery:
     status: int | None = None
     error: str | None = None
     redelivery: bool = False
+    url: str | None = None  # where it went (a target may alternate between several)
 
     @property
     def action(self) -> str | None:
@@ -51,6 +52,13 @@ class WebhookTarget:
     app_id: int
     hook_id: int = 424242
     events: frozenset[str] | None = None  # None: every event
+    # More URLs to deliver to in turn with ``url`` (several replicas behind no balancer).
+    also: tuple[str, ...] = ()
+
+    def next_url(self, sent: int) -> str:
+        """The URL of the delivery after ``sent`` others: round-robin."""
+        urls = (self.url, *self.also)
+        return urls[sent % len(urls)]
 
 
 def signed_headers(
@@ -183,6 +191,7 @@ class Outbox:
     _queue: asyncio.Queue[Delivery] | None = None
     _worker: asyncio.Task[None] | None = None
     _session: aiohttp.ClientSession | None = None
+    _posted: int = 0  # deliveries posted so far: picks the next URL
 
     async def send(self, event: str, payload: Json, delivery_id: str | None = None) -> int:
         """Deliver now; return the receiver's HTTP status."""
@@ -246,8 +255,10 @@ class Outbox:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
         started = time.monotonic()
+        delivery.url = self.target.next_url(self._posted)
+        self._posted += 1
         try:
-            async with self._session.post(self.target.url, data=body, headers=headers) as response:
+            async with self._session.post(delivery.url, data=body, headers=headers) as response:
                 await response.read()
                 delivery.status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:

@@ -36,11 +36,21 @@ class EventsMixin:
     """Webhook side of FakeGitHub (``self`` is the FakeGitHub)."""
 
     def configure_webhooks(
-        self: FakeGitHub, url: str, secret: str, *, events: Iterable[str] | None = None
+        self: FakeGitHub,
+        url: str,
+        secret: str,
+        *,
+        events: Iterable[str] | None = None,
+        also: Iterable[str] = (),
     ) -> None:
-        """Deliver to ``url`` signed with ``secret`` (only ``events`` when given)."""
+        """Deliver to ``url`` signed with ``secret`` (only ``events`` when given); with
+        ``also``, to ``url`` and those URLs in turn, as a round-robin balancer would."""
         self.outbox.target = WebhookTarget(
-            url, secret, self.app_id, events=frozenset(events) if events is not None else None
+            url,
+            secret,
+            self.app_id,
+            events=frozenset(events) if events is not None else None,
+            also=tuple(also),
         )
 
     @property

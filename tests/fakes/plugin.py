@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,13 @@ async def fake_github(tmp_path: Path) -> AsyncIterator[FakeGitHub]:
 @pytest.fixture
 async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     """A local webhook endpoint (its ``url`` ready for ``configure_webhooks``)."""
+    async with serving_receiver() as receiver:
+        yield receiver
+
+
+@asynccontextmanager
+async def serving_receiver() -> AsyncIterator[WebhookReceiver]:
+    """A webhook endpoint served on 127.0.0.1 for the body."""
     receiver = WebhookReceiver()
     app = web.Application()
     app.router.add_post("/webhook", receiver.handle)

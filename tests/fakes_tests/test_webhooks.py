@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import ZERO_SHA
-from tests.fakes.plugin import WebhookReceiver
+from tests.fakes.plugin import WebhookReceiver, serving_receiver
 from tests.fakes.webhooks import fixture
 
 Json = Any
@@ -243,3 +243,20 @@ async def test_subscribed_events_only(world: FakeGitHub, webhook_receiver: Webho
     world.add_check_run(REPO, world.pull(REPO, 1).head_sha, "other", conclusion="neutral")
     await world.settle()
     assert set(webhook_receiver.events()) == {"check_run.created", "check_run.completed"}
+
+
+async def test_deliveries_alternate_between_several_urls(
+    world: FakeGitHub, webhook_receiver: WebhookReceiver
+) -> None:
+    """Several replicas, each with its own URL, as a round-robin balancer shares them out."""
+    async with serving_receiver() as other:
+        world.configure_webhooks(webhook_receiver.url, "s3cret", also=[other.url])
+        for _ in range(3):
+            await world.send("pull_request", world.pull_request_event("opened", REPO, 1))
+        world.emit("pull_request", lambda: world.pull_request_event("closed", REPO, 1))
+        await world.settle()
+    assert len(webhook_receiver.received) == 2
+    assert len(other.received) == 2
+    assert [d.url for d in world.deliveries] == [webhook_receiver.url, other.url] * 2
+    ids = {d.headers["X-GitHub-Delivery"] for d in webhook_receiver.received + other.received}
+    assert ids == {d.delivery_id for d in world.deliveries}
