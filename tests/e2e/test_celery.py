@@ -84,6 +84,8 @@ def start_worker(
     }
     if ticket_key is not None:
         env["GREENLIGHT_TICKET_KEY"] = ticket_key
+    if "PYTHONPATH" in os.environ:  # the same code as the service, when a checkout says so
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     with (tmp_path / "worker.log").open("wb") as log:  # the worker keeps its own copy
         return subprocess.Popen(
             [
