@@ -167,9 +167,7 @@ class Sandbox:
             own = self.enabled and self.policy.network == "own"
             opening = asyncio.ensure_future(JobNetwork.open()) if own else None
             stack.push_async_callback(_stop_network, opening)
-            if self.enabled:
-                await asyncio.to_thread(prepare, paths, self.policy.step_user)
-            await asyncio.to_thread(write_secret_files, paths, secret_files, self.policy)
+            await asyncio.to_thread(self._make_files, paths, secret_files)
             network = await opening if opening is not None else None
             job = JobSandbox(self, paths, network, tuple(secret_files))
             if not self.enabled:
@@ -190,6 +188,11 @@ class Sandbox:
             for part in parts:
                 await part
             yield replace(job, supervisor=supervisor)
+
+    def _make_files(self, paths: JobPaths, secret_files: Mapping[str, str]) -> None:
+        if self.enabled:
+            prepare(paths, self.policy.step_user)
+        write_secret_files(paths, secret_files, self.policy)
 
     def environment(self, env: Mapping[str, str], paths: JobPaths) -> dict[str, str]:
         """The step's environment: the ticket's, over a clean base of the sandbox's own."""
@@ -278,8 +281,9 @@ class JobSandbox:
         return self.sandbox.environment(env, self.paths) | self._file_variables()
 
     def sandbox_command(self) -> list[str]:
-        """The command line of the job's bwrap, up to its `--`; as root, it enters the
-        job's network, limits the build user's processes, then becomes the build user."""
+        """The command line of the job's bwrap, up to its `--`. As root, it limits the
+        build user's processes, then becomes the build user, entering the job's network
+        on the way (`nsenter` does both, one program fewer to start)."""
         bwrap = [
             _bwrap(), *self.sandbox.bwrap_arguments(self.paths, network=self.network),
             "--as-pid-1", "--",
@@ -287,11 +291,15 @@ class JobSandbox:
         user = self.sandbox.policy.step_user
         if user is None:  # an unprivileged service: the steps run as the service's user
             return bwrap
-        network = entering(self.network.namespace) if self.network else []
         limit = self.sandbox.policy.max_processes
         limited = ["prlimit", f"--nproc={limit}:{limit}", "--"] if limit else []
-        switch = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups"]
-        return [*network, *limited, *switch, "--", *bwrap]
+        if self.network is not None:
+            become = entering(self.network.namespace, uid=user.uid, gid=user.gid)
+        else:
+            become = [
+                "setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--"
+            ]  # fmt: skip
+        return [*limited, *become, *bwrap]
 
     def _file_variables(self) -> dict[str, str]:
         inside = SANDBOX_SECRETS if self.sandbox.enabled else str(self.paths.secrets)

@@ -24,11 +24,11 @@ step's whole tree, daemons included.
 
 from __future__ import annotations
 
-# Only modules built into the interpreter (or frozen, as `os` is): `socket`, `signal` and
-# `contextlib` would double the sandbox's start-up time.
+# Only modules built into the interpreter: `os`, `socket`, `signal` and `contextlib`
+# would double the sandbox's start-up time.
 import _signal  # type: ignore[import-not-found]
 import _socket
-import os
+import posix
 import select
 import sys
 
@@ -36,22 +36,26 @@ _RETRY_MS = 20  # while ending, how often the signal is sent again (a step may f
 _NO_START = 126  # the step could not be started (the shell's code for "cannot execute")
 
 
+def _decode(data: bytes) -> str:
+    return data.decode(sys.getfilesystemencoding(), "surrogateescape")
+
+
 def read_environment(descriptor: int) -> dict[str, str]:
     """`NAME=VALUE\\0…` from `descriptor`, closed after."""
     data = b""
     while True:
-        chunk = os.read(descriptor, 1 << 16)
+        chunk = posix.read(descriptor, 1 << 16)
         if not chunk:
             break
         data += chunk
-    os.close(descriptor)
+    posix.close(descriptor)
     pairs = (item.partition(b"=") for item in data.split(b"\0") if item)
-    return {os.fsdecode(name): os.fsdecode(value) for name, _, value in pairs}
+    return {_decode(name): _decode(value) for name, _, value in pairs}
 
 
 def exit_code(status: int) -> int:
     """A wait status as `subprocess` gives it."""
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return -posix.WTERMSIG(status) if posix.WIFSIGNALED(status) else posix.WEXITSTATUS(status)
 
 
 class Init:
@@ -62,25 +66,25 @@ class Init:
         self.ending: int | None = None  # the signal being sent to everything left
 
     def start(self, argv: list[str], output: int) -> None:
-        os.set_inheritable(output, False)
+        posix.set_inheritable(output, False)
         try:
-            self.step = os.posix_spawn(
+            self.step = posix.posix_spawn(
                 argv[0],
                 argv,
                 self.env,
                 file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, output, 1),
-                    (os.POSIX_SPAWN_DUP2, output, 2),
+                    (posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0),
+                    (posix.POSIX_SPAWN_DUP2, output, 1),
+                    (posix.POSIX_SPAWN_DUP2, output, 2),
                 ],
                 setsid=True,
                 setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGCHLD),
             )
         except OSError as error:
-            os.write(output, f"greenlight: the step could not start: {error}\n".encode())
+            posix.write(output, f"greenlight: the step could not start: {error}\n".encode())
             self.control.send(b"exit %d alone" % _NO_START)
         finally:
-            os.close(output)
+            posix.close(output)
 
     def end(self, signal_number: int) -> None:
         self.ending = signal_number
@@ -92,7 +96,7 @@ class Init:
         code, alone = None, False
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = posix.waitpid(-1, posix.WNOHANG)
             except ChildProcessError:  # nothing left in the sandbox but this process
                 alone = True
                 break
@@ -121,27 +125,27 @@ class Init:
             return False
         verb, _, rest = message.partition(b"\0" if message.startswith(b"run") else b" ")
         if verb == b"run" and len(descriptors) == 1:
-            self.start([os.fsdecode(arg) for arg in rest.split(b"\0")], descriptors[0])
+            self.start([_decode(arg) for arg in rest.split(b"\0")], descriptors[0])
         elif verb == b"end":
             self.end(int(rest))
         else:
             for descriptor in descriptors:
-                os.close(descriptor)
+                posix.close(descriptor)
         return True
 
 
 def kill_all(signal_number: int) -> None:
     """Signal every process of the PID namespace but its init (this one)."""
     try:
-        os.kill(-1, signal_number)
+        posix.kill(-1, signal_number)
     except ProcessLookupError:  # nothing to signal
         return
 
 
 def serve(control: _socket.socket, env: dict[str, str]) -> None:
     init = Init(control, env)
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
+    wake_read, wake_write = posix.pipe()
+    posix.set_blocking(wake_write, False)
     _signal.set_wakeup_fd(wake_write)
     _signal.signal(_signal.SIGCHLD, lambda *_: None)
     # Python's own handler would let a step end this process with SIGINT; the default
@@ -154,7 +158,7 @@ def serve(control: _socket.socket, env: dict[str, str]) -> None:
     while True:
         events = dict(poller.poll(_RETRY_MS if init.ending is not None else None))
         if wake_read in events:
-            os.read(wake_read, 4096)
+            posix.read(wake_read, 4096)
         init.reap()
         if control.fileno() in events and not init.receive():
             break
@@ -164,7 +168,7 @@ def serve(control: _socket.socket, env: dict[str, str]) -> None:
 
 def main(argv: list[str]) -> None:
     control_fd, env_fd = int(argv[1]), int(argv[2])
-    os.set_inheritable(control_fd, False)
+    posix.set_inheritable(control_fd, False)
     control = _socket.socket(fileno=control_fd)
     try:
         serve(control, read_environment(env_fd))

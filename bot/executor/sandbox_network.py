@@ -225,6 +225,7 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def entering(namespace: str) -> list[str]:
-    """The command prefix that runs the rest inside the job's network."""
-    return ["nsenter", f"--net={namespace}", "--"]
+def entering(namespace: str, *, uid: int, gid: int) -> list[str]:
+    """The command prefix that runs the rest inside the job's network as `uid`, its
+    groups only `gid` and without any capability: one program (nsenter) for both."""
+    return ["nsenter", f"--net={namespace}", f"--setgid={gid}", f"--setuid={uid}", "--"]

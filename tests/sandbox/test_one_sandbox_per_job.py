@@ -153,3 +153,40 @@ async def test_without_python3_the_sandbox_names_the_package(
     assert "`python3` is not installed" in problem
     assert "GREENLIGHT_SANDBOX=none" in problem
     assert "GREENLIGHT_SANDBOX_NETWORK" not in problem  # not a network tool
+
+
+def status_of(fragment: bytes) -> dict[str, str]:
+    """/proc/PID/status, as this machine sees it, of the process whose command line is
+    `fragment`."""
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as cmdline:
+                if cmdline.read() != fragment:
+                    continue
+            with open(f"/proc/{name}/status") as status:
+                return dict(line.split(":\t", 1) for line in status.read().splitlines())
+        except OSError:
+            continue
+    return {}
+
+
+async def test_a_step_runs_without_root_groups_or_capabilities(
+    sandbox: Sandbox, walkable: Path
+) -> None:
+    marker = f"{secrets.randbelow(10**6) + 1000}.{secrets.randbelow(900) + 100}"
+    cancel, log = asyncio.Event(), Log()
+    running = asyncio.create_task(
+        run_in(sandbox, walkable / "ws", f"sleep {marker}", cancel=cancel, log=log)
+    )
+    command = f"sleep\0{marker}\0".encode()
+    await wait_until(lambda: status_of(command), message="the step's sleep")
+    status = status_of(command)
+    cancel.set()
+    await running
+    user = sandbox.policy.build_user
+    assert status["Uid"].split() == [str(user.uid)] * 4
+    assert status["Gid"].split() == [str(user.gid)] * 4
+    assert set(status["Groups"].split()) <= {str(user.gid)}  # none of root's
+    for capabilities in ("CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[capabilities], 16) == 0, capabilities
+    assert status["NoNewPrivs"] == "1"
