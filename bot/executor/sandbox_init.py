@@ -15,7 +15,7 @@ Messages, one per datagram of a SOCK_SEQPACKET socket:
   `subprocess` gives it: negative for a signal), `exit CODE alone` when it left no
   process behind;
 - service → here: `end SIGNAL`: send SIGNAL to every process of the sandbox (this one
-  excepted), again until none is left, then answer `gone`;
+  excepted), SIGKILL again until none is left, and answer `gone` once none is;
 - the service closing the socket: the job is over; kill everything and exit.
 
 Between steps no process but this one is left, so "every process of the sandbox" is the
@@ -32,7 +32,7 @@ import posix
 import select
 import sys
 
-_RETRY_MS = 20  # while ending, how often the signal is sent again (a step may fork)
+_RETRY_MS = 20  # while killing, how often SIGKILL is sent again (a step may fork)
 _NO_START = 126  # the step could not be started (the shell's code for "cannot execute")
 
 
@@ -87,7 +87,10 @@ class Init:
             posix.close(output)
 
     def end(self, signal_number: int) -> None:
+        """Signal everything left once; SIGKILL again until nothing is (a step may fork
+        while it is sent), and answer `gone` then."""
         self.ending = signal_number
+        kill_all(signal_number)
         self.reap()
 
     def reap(self) -> None:
@@ -109,8 +112,8 @@ class Init:
         if self.ending is not None and alone:
             self.ending = None
             self.control.send(b"gone")
-        elif self.ending is not None:
-            kill_all(self.ending)
+        elif self.ending == _signal.SIGKILL:
+            kill_all(_signal.SIGKILL)
 
     def receive(self) -> bool:
         """Act on one message; False once the service closed the socket."""
@@ -156,7 +159,8 @@ def serve(control: _socket.socket, env: dict[str, str]) -> None:
     poller.register(wake_read, select.POLLIN)
     control.send(b"ready")
     while True:
-        events = dict(poller.poll(_RETRY_MS if init.ending is not None else None))
+        killing = init.ending == _signal.SIGKILL
+        events = dict(poller.poll(_RETRY_MS if killing else None))
         if wake_read in events:
             posix.read(wake_read, 4096)
         init.reap()

@@ -190,3 +190,28 @@ async def test_a_step_runs_without_root_groups_or_capabilities(
     for capabilities in ("CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(status[capabilities], 16) == 0, capabilities
     assert status["NoNewPrivs"] == "1"
+
+
+async def test_a_stopped_step_gets_one_sigterm_then_sigkill(
+    sandbox: Sandbox, walkable: Path
+) -> None:
+    cancel, log = asyncio.Event(), Log()
+    script = "trap 'echo got TERM' TERM; echo ready; while :; do sleep 0.05 || true; done"
+    await asyncio.to_thread((walkable / "ws").mkdir)
+    running = asyncio.create_task(
+        run_steps(
+            [Step("trap", script)],
+            workdir=walkable / "ws",
+            env={},
+            timeout_seconds=30,
+            on_output=log,
+            cancel=cancel,
+            sandbox=sandbox,
+            kill_grace_seconds=0.5,
+        )
+    )
+    await log.wait_for("ready")
+    cancel.set()
+    outcome = await running
+    assert outcome.steps[0].status == "cancelled"
+    assert log.text.count("got TERM") == 1, log.text  # its cleanup runs once, in the grace
