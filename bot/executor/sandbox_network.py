@@ -119,7 +119,8 @@ class JobNetwork:
         if slirp is not None:
             with contextlib.suppress(ProcessLookupError):
                 slirp.kill()
-            threading.Thread(target=slirp.communicate, daemon=True).start()
+            # Not a daemon: the interpreter waits for it at exit, so none is left a zombie.
+            threading.Thread(target=slirp.communicate, name="greenlight-slirp-reaper").start()
         if self._descriptor >= 0:
             os.close(self._descriptor)
             self._descriptor = -1

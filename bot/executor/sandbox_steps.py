@@ -169,13 +169,15 @@ class Supervisor:
     async def close(self) -> None:
         """End the job's sandbox: its init kills what is left (nothing, once each step
         was ended) and exits, and the kernel takes its namespaces down. That is not
-        waited for; a thread reaps bwrap, or kills it (and with it the init, through
-        `--die-with-parent`) if it does not end."""
+        waited for; a thread reaps bwrap (the interpreter waits for it before exiting),
+        or kills it (and with it the init, through `--die-with-parent`) if it does not
+        end within seconds."""
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
         self._control.close()
-        threading.Thread(target=_reap, args=(self._process,), daemon=True).start()
+        # Not a daemon: the interpreter waits for it at exit, so none is left a zombie.
+        threading.Thread(target=_reap, args=(self._process,), name="greenlight-reaper").start()
 
 
 def _reap(process: subprocess.Popen[bytes]) -> None:
