@@ -422,8 +422,9 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         summary["sandbox_job_ms"], summary["sandbox_step_ms"] = per_job * 1000, per_step * 1000
         print(
             f"goal sandboxed / bash <= 1.05: {verdict(summary['sandboxed_vs_bash'] <= 1.05)}; "
-            f"the sandbox's cost: {_ms(per_job)} ms per job (its network and first step: one "
-            f"`true` step sandboxed minus plain, median of {len(ex['start_sandbox'])}), then "
+            f"the sandbox's cost: {_ms(per_job)} ms per job (its network, its one bwrap and "
+            f"init, and the first step: one `true` step sandboxed minus plain, median of "
+            f"{len(ex['start_sandbox'])}), then "
             f"about {_ms(per_step)} ms per further step"
         )
     else:

@@ -73,11 +73,15 @@ async def drop_database(url: str) -> None:
 
 
 def require_sandbox() -> None:
-    """Skip (or fail, when services are required) unless bubblewrap and its network tools
-    are installed; skip where the test process is not root (CI is)."""
+    """Skip (or fail, when services are required) unless bubblewrap, its network tools and
+    a python3 in /usr are installed; skip where the test process is not root (CI is)."""
     import shutil
 
+    from bot.executor.sandbox import CLEAN_PATH
+
     missing = [t for t in ("bwrap", "slirp4netns", "nsenter", "ip") if not shutil.which(t)]
+    if not shutil.which("python3", path=CLEAN_PATH):  # for the sandbox's init, in its /usr
+        missing.append("python3")
     if missing:
         message = f"the build sandbox needs {', '.join(missing)}"
         if os.environ.get("GREENLIGHT_REQUIRE_SERVICES") == "1":

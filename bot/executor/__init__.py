@@ -12,9 +12,10 @@ no globals:
   fresh workspace at exactly `sha` from a per-repository cache (a second build of the
   repository does not clone again); `remove_workspace(dest)` deletes it afterwards.
 - `bot.executor.process.run_steps(steps, workdir=..., env=..., timeout_seconds=...,
-  on_output=..., cancel=..., masker=...)` runs the steps as `bash -eo pipefail`
-  processes in their own process groups and returns a `JobOutcome`; output reaches
-  `on_output` masked (`bot.core.masking.Masker`), as it streams.
+  on_output=..., cancel=..., masker=..., sandbox=...)` runs the steps as `bash -eo
+  pipefail` processes, each in a session of its own (in the job's one sandbox, when given
+  one: `bot.executor.sandbox`), and returns a `JobOutcome`; output reaches `on_output`
+  masked (`bot.core.masking.Masker`), as it streams.
 
 The ticket carries the whole step environment (`PATH`, `HOME`, `CI=true`, `GREENLIGHT_*`
 from `bot.core.variables`, the job's env and secrets): `run_steps` passes exactly that and

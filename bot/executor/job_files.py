@@ -58,16 +58,23 @@ def can_walk_to(path: Path, user: BuildUser) -> bool:
 
 
 def prepare(paths: JobPaths, user: BuildUser | None) -> None:
-    """Make the job's HOME, /tmp and resolv.conf, and give the job's files to `user`."""
+    """Make the job's HOME, /tmp and resolv.conf, and give them to `user`; the workspace
+    is given by `give_workspace`, which may take a while."""
     for directory in (paths.home, paths.tmp):
         directory.mkdir(parents=True, exist_ok=True)
     paths.tmp.chmod(0o1777)
     (paths.scratch / "resolv.conf").write_text(resolv_conf())
     paths.workspace.mkdir(parents=True, exist_ok=True)
-    if user is None:
-        return
-    for top in (paths.scratch, paths.workspace):
-        _give(top, user)
+    if user is not None:
+        _give(paths.scratch, user)
+        # The sandbox starts in the workspace while its files are being given.
+        os.chown(paths.workspace, user.uid, user.gid)
+
+
+def give_workspace(paths: JobPaths, user: BuildUser | None) -> None:
+    """Give the workspace's files to `user` (a walk of the whole checkout)."""
+    if user is not None:
+        _give(paths.workspace, user)
 
 
 def write_secret_files(paths: JobPaths, files: Mapping[str, str], policy: SandboxPolicy) -> None:

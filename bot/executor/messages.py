@@ -62,7 +62,9 @@ _SANDBOX_PACKAGES = {
     "slirp4netns": "slirp4netns",
     "nsenter": "util-linux",
     "ip": "iproute2",
+    "python3": "python3",  # the sandbox's init runs on the host's /usr/bin/python3
 }
+_NETWORK_TOOLS = ("unshare", "setpriv", "slirp4netns", "nsenter", "ip")
 
 
 def sandbox_missing(tool: str) -> str:
@@ -70,7 +72,7 @@ def sandbox_missing(tool: str) -> str:
     network = (
         " (or set GREENLIGHT_SANDBOX_NETWORK=host to share the host's network, which lets "
         "builds reach the services on this machine)"
-        if tool != "bwrap"
+        if tool in _NETWORK_TOOLS
         else ""
     )
     return (
@@ -107,6 +109,10 @@ def sandbox_network_failed(detail: str) -> str:
         f"({detail.strip() or 'slirp4netns failed'}); set GREENLIGHT_SANDBOX_NETWORK=host "
         "to share the host's network instead."
     )
+
+
+def sandbox_lost() -> str:
+    return "\nThe job's sandbox ended while this step ran; Greenlight stopped the job.\n"
 
 
 def sandbox_off() -> str:

@@ -25,16 +25,23 @@ class StepProtocol(asyncio.SubprocessProtocol):
 
     `Process.wait()` of asyncio's high-level API waits for the pipes to close too, so it
     would hang while a background process still holds stdout; `process_exited` does not.
+    A step started in the job's sandbox is no subprocess of ours: its output pipe comes
+    through `PipeFeed` and its exit from the sandbox's init.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.exited: asyncio.Future[None] = loop.create_future()
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._unread = 0
-        self._transport: asyncio.SubprocessTransport | None = None
+        self._pipe: asyncio.ReadTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.SubprocessTransport, transport)
+        pipe = cast(asyncio.SubprocessTransport, transport).get_pipe_transport(1)
+        if isinstance(pipe, asyncio.ReadTransport):
+            self._pipe = pipe
+
+    def attach(self, pipe: asyncio.ReadTransport) -> None:
+        self._pipe = pipe
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
         assert isinstance(data, bytes)
@@ -50,6 +57,11 @@ class StepProtocol(asyncio.SubprocessProtocol):
         if not self.exited.done():
             self.exited.set_result(None)
 
+    def close_output(self) -> None:
+        """Stop reading: a process that left the step still holds its output."""
+        if self._pipe is not None:
+            self._pipe.close()
+
     async def next_chunk(self) -> bytes | None:
         """The next piece of output, or None at its end."""
         chunk = await self._chunks.get()
@@ -59,9 +71,25 @@ class StepProtocol(asyncio.SubprocessProtocol):
         return chunk
 
     def _set_reading(self, reading: bool) -> None:
-        pipe = self._transport.get_pipe_transport(1) if self._transport else None
-        if isinstance(pipe, asyncio.ReadTransport) and pipe.is_reading() != reading:
+        pipe = self._pipe
+        if pipe is not None and not pipe.is_closing() and pipe.is_reading() != reading:
             (pipe.resume_reading if reading else pipe.pause_reading)()
+
+
+class PipeFeed(asyncio.Protocol):
+    """Passes what a read pipe gives to a `StepProtocol`, as a subprocess's stdout would."""
+
+    def __init__(self, step: StepProtocol) -> None:
+        self._step = step
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._step.attach(cast(asyncio.ReadTransport, transport))
+
+    def data_received(self, data: bytes) -> None:
+        self._step.pipe_data_received(1, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._step.pipe_connection_lost(1, exc)
 
 
 async def read_output(protocol: StepProtocol, sink: OutputSink) -> None:

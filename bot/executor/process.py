@@ -1,12 +1,13 @@
 """Running a job's steps as shell processes: streamed, masked, timed, limited and killable.
 
 Each step runs as `bash -eo pipefail -c RUN` in a new session, so in a process group of
-its own, in the job's sandbox (`bot.executor.sandbox`) or, unsandboxed, with `cwd=workdir`
-and exactly the environment the caller gives over the service's pass-through variables.
-stdout and stderr are merged, masked and passed to `on_output` line by line
-(`bot.executor.output`). A step's leftover background processes end with the step (its
-whole group gets SIGTERM, then SIGKILL after `kill_grace_seconds`; in the sandbox its PID
-namespace ends them all, daemons included): start a service and use it in the same step.
+its own: in the job's sandbox (`bot.executor.sandbox`), started there by the sandbox's
+init, or, unsandboxed, with `cwd=workdir` and exactly the environment the caller gives
+over the service's pass-through variables (`bot.executor.groups`). stdout and stderr are
+merged, masked and passed to `on_output` line by line (`bot.executor.output`). A step's
+leftover background processes end with the step (SIGTERM, then SIGKILL after
+`kill_grace_seconds`; unsandboxed, its process group's; in the sandbox, every process of
+the sandbox but its init, daemons included): start a service and use it in the same step.
 A job whose files outgrow the sandbox's disk limit is stopped.
 
 If the process running the steps dies, even by `kill -9`, its steps' groups are killed
@@ -22,12 +23,10 @@ import ctypes
 import functools
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -36,9 +35,9 @@ from bot.core.config import Step
 from bot.core.masking import Masker
 from bot.executor import messages
 from bot.executor.output import OutputSink, StepProtocol, read_output
-from bot.executor.reaper import forget_group, watch_group
 from bot.executor.sandbox import SANDBOX_TMP, JobSandbox, Sandbox
 from bot.executor.sandbox_network import NetworkError
+from bot.executor.sandbox_steps import SandboxError
 
 StepStatus = Literal["success", "failure", "timed_out", "cancelled", "not_run"]
 Conclusion = Literal["success", "failure", "timed_out", "cancelled"]
@@ -46,8 +45,6 @@ OnOutput = Callable[[str], Awaitable[None]]
 _Ending = Literal["exited", "timed_out", "cancelled", "over_limit"]
 
 _LONG_SCRIPT_BYTES = 100_000  # Linux caps one argument at 128 KiB: longer scripts go to a file
-_POLL_SECONDS = 0.02
-_KILLED_WAIT_SECONDS = 5.0  # SIGKILL cannot be refused; this only bounds a stuck kernel
 _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 
 
@@ -106,8 +103,8 @@ async def run_steps(
     async with contextlib.AsyncExitStack() as stack:
         try:
             chosen = sandbox or Sandbox.unsandboxed()
-            job = await stack.enter_async_context(chosen.job(workdir, secret_files or {}))
-        except NetworkError as error:  # no step can run: say why, on the job's log
+            job = await stack.enter_async_context(chosen.job(workdir, secret_files or {}, env))
+        except (NetworkError, SandboxError) as error:  # no step runs: say why, in its log
             await on_output(masker.mask(f"{error}\n"))
             not_run = tuple(StepResult(step.name, None, 0.0, "not_run") for step in steps)
             return JobOutcome("failure", not_run, loop.time() - started)
@@ -235,8 +232,8 @@ async def _run_step(step: Step, context: _Context) -> StepResult:
 
 
 def _status(ending: _Ending, returncode: int | None) -> tuple[StepStatus, int | None]:
-    if ending == "over_limit":
-        return "failure", None
+    if ending == "over_limit" or (ending == "exited" and returncode is None):
+        return "failure", None  # past a limit, or the sandbox was lost
     if ending != "exited" or returncode is None:
         return ("cancelled" if ending == "cancelled" else "timed_out"), None
     if returncode == 0:
@@ -265,36 +262,24 @@ def _bash_command(script: str, context: _Context) -> Iterator[list[str]]:
 
 
 async def _run_process(command: list[str], context: _Context) -> tuple[_Ending, int | None]:
-    launch = context.job.launch(command, context.env)
-    loop = asyncio.get_running_loop()
-    transport, protocol = await loop.subprocess_exec(
-        lambda: StepProtocol(loop),
-        *launch.argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=launch.env,
-        start_new_session=True,
-        cwd=launch.cwd,
-    )
-    group = transport.get_pid()  # a session leader's pid is its process group id
-    watch_group(group)  # killed if this process dies before the step ends
+    protocol = StepProtocol(asyncio.get_running_loop())
+    step = await context.job.start(command, context.env, protocol)
     sink = OutputSink(context.on_output, context.masker.stream(), context.partial_seconds)
     pump = asyncio.create_task(read_output(protocol, sink))
     finished = False
     try:
         ending = await _wait_for_end(protocol.exited, pump, context)
-        await _end_group(group, protocol.exited, context.grace)
-        await _finish_output(pump, transport, context.grace)
+        await step.end(context.grace)
+        await _finish_output(pump, protocol, context.grace)
         finished = True
     finally:
         if not finished:  # we are being cancelled, or `on_output` failed
-            _signal_group(group, signal.SIGKILL)
-            await _group_ended(group, protocol.exited, _KILLED_WAIT_SECONDS)
+            await step.kill()
         pump.cancel()
-        transport.close()
-        forget_group(group)
-    return ending, transport.get_returncode()
+        step.close()
+    if ending == "exited" and step.returncode() is None:  # the job's sandbox is gone
+        await context.on_output(messages.sandbox_lost())
+    return ending, step.returncode()
 
 
 async def _wait_for_end(
@@ -325,81 +310,11 @@ async def _wait_for_end(
         over_limit.cancel()
 
 
-async def end_process_group(group: int, *, grace: float = 5.0) -> None:
-    """End and reap what is left of a process group whose leader was waited for already."""
-    exited = asyncio.get_running_loop().create_future()
-    exited.set_result(None)
-    await _end_group(group, exited, grace)
-
-
-async def _end_group(group: int, exited: asyncio.Future[None], grace: float) -> None:
-    """End every process left in the step's group: SIGTERM, then SIGKILL after `grace`."""
-    if not _signal_group(group, signal.SIGTERM) and exited.done():
-        return  # nothing left: the usual case
-    if not await _group_ended(group, exited, grace):
-        _signal_group(group, signal.SIGKILL)
-        await _group_ended(group, exited, _KILLED_WAIT_SECONDS)
-
-
-async def _group_ended(group: int, exited: asyncio.Future[None], within: float) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        running = await asyncio.to_thread(_reap_and_count, group)
-        if running == 0 and exited.done():
-            return True
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(_POLL_SECONDS)
-
-
-def _reap_and_count(group: int) -> int:
-    """Reap the group's zombies that are our children; count the members not yet gone."""
-    if not _signal_group(group, 0):
-        return 0
-    try:
-        entries = os.listdir("/proc")
-    except FileNotFoundError:  # no /proc: all we know is that the group exists
-        return 1
-    busy = 0
-    for name in filter(str.isdigit, entries):
-        state = _process_state(name)
-        if state is None or state[2] != group or int(name) == group:
-            continue  # asyncio waits for the leader itself
-        status, parent, _ = state
-        if status in "ZX" and parent == os.getpid():
-            with suppress(ChildProcessError):
-                os.waitpid(int(name), os.WNOHANG)
-        else:  # running, or dead and about to be reaped by its parent or to come to us
-            busy += 1
-    return busy
-
-
-def _process_state(pid: str) -> tuple[str, int, int] | None:
-    """State, parent pid and process group of a process, from /proc/PID/stat."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return fields[0], int(fields[1]), int(fields[2])
-
-
-def _signal_group(group: int, signal_number: int) -> bool:
-    try:
-        os.killpg(group, signal_number)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-async def _finish_output(
-    pump: asyncio.Task[None], transport: asyncio.SubprocessTransport, grace: float
-) -> None:
-    """Let the output drain; close the pipe if a process that left the group holds it."""
+async def _finish_output(pump: asyncio.Task[None], protocol: StepProtocol, grace: float) -> None:
+    """Let the output drain; stop reading if a process that left the step holds it."""
     done, _ = await asyncio.wait({pump}, timeout=grace)
-    if not done and (pipe := transport.get_pipe_transport(1)) is not None:
-        pipe.close()
+    if not done:
+        protocol.close_output()
     await pump
 
 

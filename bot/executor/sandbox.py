@@ -20,10 +20,13 @@ runs under `bwrap` (https://github.com/containers/bubblewrap, Debian package `bu
   unreachable (`bot.executor.sandbox_network`): the store, the broker and Greenlight's own
   port are not there. `host` shares the host's network.
 
-A step's processes live in the sandbox's PID namespace: when the step ends, bwrap's init
-ends and the kernel kills everything left in it, daemons included. Each step is a bwrap
-of its own (a few milliseconds); what a job keeps between its steps (HOME, /tmp, the
-workspace, the network) is made once per job by `Sandbox.job`.
+One sandbox per job, as GitHub Actions gives one machine per job: a single bwrap for the
+whole job, whose PID 1 (`bot.executor.sandbox_init`, see `bot.executor.sandbox_steps`)
+starts each step inside it. Its steps share HOME, /tmp, the workspace and the network;
+each step's processes, daemons included, end with the step (the init signals every
+process of the sandbox but itself), and nothing of the job outlives it (when the init
+exits, the kernel kills whatever is left in its PID namespace). Unsandboxed, each step is
+a process group of the service's (`bot.executor.groups`).
 """
 
 from __future__ import annotations
@@ -34,15 +37,23 @@ import hashlib
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from bot.executor import messages
-from bot.executor.job_files import JobPaths, can_walk_to, prepare, write_secret_files
+from bot.executor.groups import HostGroup, RunningStep
+from bot.executor.job_files import (
+    JobPaths,
+    can_walk_to,
+    give_workspace,
+    prepare,
+    write_secret_files,
+)
+from bot.executor.output import StepProtocol
 from bot.executor.sandbox_network import (
     TOOLS as NETWORK_TOOLS,
 )
@@ -52,6 +63,7 @@ from bot.executor.sandbox_network import (
     entering,
 )
 from bot.executor.sandbox_policy import SandboxPolicy
+from bot.executor.sandbox_steps import SandboxError, Supervisor, sandbox_python
 from bot.executor.trees import remove_tree
 
 log = logging.getLogger("greenlight.sandbox")
@@ -88,18 +100,8 @@ def _job_mounts(paths: JobPaths, *, shared: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Launch:
-    """How to start one step: the command line (which becomes the build user itself), its
-    environment and its working directory."""
-
-    argv: list[str]
-    env: dict[str, str]
-    cwd: Path
-
-
 class Sandbox:
-    """Makes the sandbox of each step; probes once whether this machine can."""
+    """Makes the sandbox of each job; probes once whether this machine can."""
 
     def __init__(self, policy: SandboxPolicy) -> None:
         self.policy = policy
@@ -154,24 +156,43 @@ class Sandbox:
 
     @contextlib.asynccontextmanager
     async def job(
-        self, workspace: Path, secret_files: Mapping[str, str]
+        self, workspace: Path, secret_files: Mapping[str, str], env: Mapping[str, str]
     ) -> AsyncIterator[JobSandbox]:
-        """The sandbox of one job: its HOME, /tmp, secret files and network, made now,
-        gone after."""
+        """The sandbox of one job, its steps' environment `env`: its HOME, /tmp, secret
+        files, network and sandbox, made now, gone after. The parts that do not need each
+        other are made at the same time."""
         paths = JobPaths.beside(workspace)
-        try:
-            if self.enabled:
-                await asyncio.to_thread(prepare, paths, self.policy.step_user)
-            await asyncio.to_thread(write_secret_files, paths, secret_files, self.policy)
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(remove_tree, paths.scratch)
             own = self.enabled and self.policy.network == "own"
-            network = await JobNetwork.start() if own else None
-            try:
-                yield JobSandbox(self, paths, network, tuple(secret_files))
-            finally:
-                if network is not None:
-                    await network.stop()
-        finally:
-            await remove_tree(paths.scratch)
+            opening = asyncio.ensure_future(JobNetwork.open()) if own else None
+            stack.push_async_callback(_stop_network, opening)
+            await asyncio.to_thread(self._make_files, paths, secret_files)
+            network = await opening if opening is not None else None
+            job = JobSandbox(self, paths, network, tuple(secret_files))
+            if not self.enabled:
+                yield job
+                return
+            # The sandbox starts while the network is attached and the checkout given to
+            # the build user; its first step waits for all three.
+            user = self.policy.step_user
+            parts = [asyncio.ensure_future(asyncio.to_thread(give_workspace, paths, user))]
+            if network is not None:
+                parts.append(asyncio.ensure_future(network.connect()))
+            for part in parts:
+                stack.push_async_callback(_finish, part)
+            supervisor = await Supervisor.start(
+                job.sandbox_command(), _python(), job.environment(env), CLEAN_PATH
+            )
+            stack.push_async_callback(supervisor.close)
+            for part in parts:
+                await part
+            yield replace(job, supervisor=supervisor)
+
+    def _make_files(self, paths: JobPaths, secret_files: Mapping[str, str]) -> None:
+        if self.enabled:
+            prepare(paths, self.policy.step_user)
+        write_secret_files(paths, secret_files, self.policy)
 
     def environment(self, env: Mapping[str, str], paths: JobPaths) -> dict[str, str]:
         """The step's environment: the ticket's, over a clean base of the sandbox's own."""
@@ -186,7 +207,7 @@ class Sandbox:
         return {**base, **env, **fixed}
 
     def bwrap_arguments(self, paths: JobPaths, *, network: JobNetwork | None) -> list[str]:
-        """bwrap's options for a step of the job at `paths` (the command goes after)."""
+        """bwrap's options for the sandbox of the job at `paths` (the command goes after)."""
         arguments = [
             "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--disable-userns",
@@ -225,6 +246,8 @@ class Sandbox:
         """Run `true` in a sandbox shaped like a job's; say what is missing if it fails."""
         if _bwrap() == "":
             return messages.sandbox_missing("bwrap")
+        if _python() == "":
+            return messages.sandbox_missing("python3")
         if self.policy.network == "own":
             if os.geteuid() != 0:
                 return messages.sandbox_network_needs_root()
@@ -242,29 +265,63 @@ class JobSandbox:
     paths: JobPaths
     network: JobNetwork | None
     secret_files: tuple[str, ...] = ()  # their names: NAME_FILE says where each is
+    supervisor: Supervisor | None = None  # the init of the job's bwrap, when sandboxed
 
-    def launch(self, command: Sequence[str], env: Mapping[str, str]) -> Launch:
-        environment = self.sandbox.environment(env, self.paths) | self._file_variables()
-        if not self.sandbox.enabled:
-            return Launch(list(command), environment, cwd=self.paths.workspace)
+    async def start(
+        self, command: Sequence[str], env: Mapping[str, str], protocol: StepProtocol
+    ) -> RunningStep:
+        """Start one step: in the job's sandbox (whose environment was given to `job`),
+        or unsandboxed as a process group of the service's with `env`."""
+        if self.supervisor is not None:
+            return await self.supervisor.run(command, protocol)
+        environment = self.environment(env)
+        return await HostGroup.start(list(command), environment, self.paths.workspace, protocol)
+
+    def environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        return self.sandbox.environment(env, self.paths) | self._file_variables()
+
+    def sandbox_command(self) -> list[str]:
+        """The command line of the job's bwrap, up to its `--`. As root, it limits the
+        build user's processes, then becomes the build user, entering the job's network
+        on the way (`nsenter` does both, one program fewer to start)."""
         bwrap = [
             _bwrap(), *self.sandbox.bwrap_arguments(self.paths, network=self.network),
-            "--", *command,
+            "--as-pid-1", "--",
         ]  # fmt: skip
         user = self.sandbox.policy.step_user
-        if user is None:  # an unprivileged service: the step runs as the service's user
-            return Launch(bwrap, environment, cwd=Path("/"))
-        # Root enters the job's network, limits the build user's processes, then becomes
-        # the build user for bwrap.
-        network = entering(self.network.namespace) if self.network else []
+        if user is None:  # an unprivileged service: the steps run as the service's user
+            return bwrap
         limit = self.sandbox.policy.max_processes
         limited = ["prlimit", f"--nproc={limit}:{limit}", "--"] if limit else []
-        switch = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups"]
-        return Launch([*network, *limited, *switch, "--", *bwrap], environment, cwd=Path("/"))
+        if self.network is not None:
+            become = entering(self.network.namespace, uid=user.uid, gid=user.gid)
+        else:
+            become = [
+                "setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--"
+            ]  # fmt: skip
+        return [*limited, *become, *bwrap]
 
     def _file_variables(self) -> dict[str, str]:
         inside = SANDBOX_SECRETS if self.sandbox.enabled else str(self.paths.secrets)
         return {f"{name}_FILE": f"{inside}/{name}" for name in self.secret_files}
+
+
+async def _stop_network(opening: asyncio.Future[JobNetwork] | None) -> None:
+    """Stop the job's network, once it was made (`JobNetwork.open` undoes a failed one)."""
+    if opening is None:
+        return
+    await _finish(opening)
+    if not opening.cancelled() and opening.exception() is None:
+        await opening.result().stop()
+
+
+async def _finish(task: asyncio.Future[Any] | None) -> None:
+    """Wait for a part of the job's setup left running when another part failed."""
+    if task is not None and not task.done():
+        task.cancel()
+    if task is not None:
+        with contextlib.suppress(BaseException):
+            await task
 
 
 _TOOL_PATH = os.pathsep.join((os.environ.get("PATH", ""), CLEAN_PATH))
@@ -272,6 +329,11 @@ _TOOL_PATH = os.pathsep.join((os.environ.get("PATH", ""), CLEAN_PATH))
 
 def _bwrap() -> str:
     return shutil.which("bwrap", path=_TOOL_PATH) or ""
+
+
+def _python() -> str:
+    """The python3 the job's sandbox runs its init with: its own, from the host's /usr."""
+    return sandbox_python(CLEAN_PATH)
 
 
 def _hiding(paths: Iterable[str], *, only_under: Sequence[str] | None = None) -> list[str]:
@@ -308,17 +370,20 @@ def _probe_directory() -> str:
 async def _probe_run(sandbox: Sandbox) -> str | None:
     scratch = Path(await asyncio.to_thread(_probe_directory))
     try:
-        async with sandbox.job(scratch / "workspace", {}) as job:
-            launch = job.launch(["/bin/true"], {})
-            process = await asyncio.create_subprocess_exec(
-                *launch.argv, env=launch.env, stdin=subprocess.DEVNULL, start_new_session=True,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=launch.cwd,
-            )  # fmt: skip
-            output, _ = await asyncio.wait_for(process.communicate(), _SETUP_SECONDS)
+        async with sandbox.job(scratch / "workspace", {}, {}) as job:
+            protocol = StepProtocol(asyncio.get_running_loop())
+            step = await job.start(["/bin/true"], {}, protocol)
+            try:
+                await asyncio.wait_for(protocol.exited, _SETUP_SECONDS)
+                await step.end(1.0)
+            finally:
+                step.close()
     except (OSError, TimeoutError, NetworkError) as error:
         return messages.sandbox_broken(str(error))
+    except SandboxError as error:
+        return str(error)
     finally:
         await asyncio.to_thread(shutil.rmtree, scratch, True)
-    if process.returncode != 0:
-        return messages.sandbox_broken(output.decode(errors="replace").strip())
+    if step.returncode() != 0:
+        return messages.sandbox_broken(f"a step of `true` ended {step.returncode()}")
     return None

@@ -1,25 +1,28 @@
 """A job's own network: a network namespace per job, its only way out slirp4netns.
 
-Made once per job, so its cost is paid once, not per step: a holder process (`unshare
---net`, then `sleep`) keeps the namespace alive; slirp4netns
+Made once per job, so its cost is paid once, not per step: the service makes the
+namespace (`unshare(CLONE_NEWNET)` in a thread of its own) and holds it open; slirp4netns
 (https://github.com/rootless-containers/slirp4netns) attaches a tap device to it and
 forwards the job's connections through sockets of the host, with `--disable-host-loopback`
 so that its gateway address does not lead to the host's loopback; `ip` brings the device up
 with slirp4netns's documented addresses and makes unreachable, inside the namespace, every
 address of the host itself and the link-local range (cloud metadata at 169.254.169.254).
-The step's processes join the namespace (see `Sandbox`) but hold no capability over it,
-so they cannot change those routes.
+The job's sandbox joins the namespace (see `Sandbox`) but holds no capability over it,
+so its steps cannot change those routes.
 
-It needs root: entering a network namespace takes CAP_SYS_ADMIN, and the namespace must
-not belong to a user namespace the build user owns.
+It needs root: making and entering a network namespace takes CAP_SYS_ADMIN, and the
+namespace must not belong to a user namespace the build user owns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import os
 import subprocess
+import threading
 from collections.abc import Callable
 
 from bot.executor import messages
@@ -31,7 +34,8 @@ SLIRP_DNS = "10.0.2.3"
 SLIRP_ADDRESS = "10.0.2.100/24"
 MTU = 65520
 SETUP_SECONDS = 10.0  # each part starts in milliseconds; this bounds a stuck one
-TOOLS = ("unshare", "setpriv", "slirp4netns", "nsenter", "ip")
+TOOLS = ("setpriv", "slirp4netns", "nsenter", "ip")
+_CLONE_NEWNET = 0x40000000  # from <linux/sched.h>
 
 
 class NetworkError(Exception):
@@ -39,58 +43,48 @@ class NetworkError(Exception):
 
 
 class JobNetwork:
-    """A running network namespace for one job; `stop` ends it."""
+    """A network namespace for one job, held open by the service; `stop` ends it."""
 
-    def __init__(self, holder: asyncio.subprocess.Process) -> None:
-        self._holder = holder
-        self._slirp: asyncio.subprocess.Process | None = None
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor  # the namespace, open in the service (close-on-exec)
+        self._slirp: subprocess.Popen[bytes] | None = None
         self._slirp_exit: int | None = None  # slirp4netns exits when this closes
 
     @property
     def namespace(self) -> str:
-        """The namespace's path, for `nsenter --net=`."""
-        return f"/proc/{self._holder.pid}/ns/net"
+        """The namespace's path, for `nsenter --net=` and slirp4netns."""
+        return f"/proc/{os.getpid()}/fd/{self._descriptor}"
 
     @classmethod
-    async def start(cls) -> JobNetwork:
-        holder = await asyncio.create_subprocess_exec(
-            # The holder dies with the service, so a crash leaves no namespace behind.
-            "setpriv", "--pdeathsig", "KILL", "--",
-            "unshare", "--net", "--", "sh", "-c", "echo ready; exec sleep infinity",
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        network = cls(holder)
-        try:
-            await network._await_holder()
-            await network._attach()
-            await _configure(network.namespace)
-        except BaseException:
-            await network.stop()
-            raise
-        return network
+    async def open(cls) -> JobNetwork:
+        """The namespace, with nothing in it yet: the sandbox may start in it while
+        `connect` gives it its way out. Made by a thread of its own, which leaves the
+        service's network for a new one and ends, so no other thread ever changes
+        network; the service holds the namespace as a file descriptor, which dies with
+        it, so a crash leaves no namespace behind."""
+        loop = asyncio.get_running_loop()
+        made: asyncio.Future[int] = loop.create_future()
+        threading.Thread(target=_new_namespace, args=(loop, made), daemon=True).start()
+        return cls(await made)
 
-    async def _await_holder(self) -> None:
-        assert self._holder.stdout is not None
-        try:
-            said = await asyncio.wait_for(self._holder.stdout.readline(), SETUP_SECONDS)
-        except TimeoutError:
-            said = b""
-        if said != b"ready\n":
-            rest = b"" if self._holder.returncode is None else await self._holder.stdout.read()
-            detail = (said + rest).decode(errors="replace").strip() or "unshare did not start"
-            raise NetworkError(messages.sandbox_network_failed(detail))
+    async def connect(self) -> None:
+        """Attach slirp4netns and set the routes; `stop` undoes a part done."""
+        await self._attach()
+        await _configure(self.namespace)
 
     async def _attach(self) -> None:
         ready_read, ready_write = os.pipe()
         exit_read, self._slirp_exit = os.pipe()
         try:
-            self._slirp = await asyncio.create_subprocess_exec(
-                "slirp4netns", f"--mtu={MTU}", "--disable-host-loopback",
-                f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
-                # The namespace belongs to our own user namespace: join only the network.
-                "--netns-type=path", "--userns-path=/proc/self/ns/user", self.namespace,
-                "tap0",
+            # Started as asyncio starts a process, but reaped by a thread (see `stop`).
+            self._slirp = subprocess.Popen(  # noqa: ASYNC220
+                [
+                    "slirp4netns", f"--mtu={MTU}", "--disable-host-loopback",
+                    f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
+                    # The namespace belongs to our own user namespace: join only the network.
+                    "--netns-type=path", "--userns-path=/proc/self/ns/user", self.namespace,
+                    "tap0",
+                ],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 pass_fds=(ready_write, exit_read), start_new_session=True,
             )  # fmt: skip
@@ -104,27 +98,66 @@ class JobNetwork:
         finally:
             os.close(ready_read)
         if not ready:
-            said = await self._stop_slirp()
-            raise NetworkError(messages.sandbox_network_failed(said or "slirp4netns failed"))
+            slirp, self._slirp = self._slirp, None
+            self._close_exit()
+            slirp.kill()
+            _, said = await asyncio.to_thread(slirp.communicate)
+            detail = said.decode(errors="replace").strip()
+            raise NetworkError(messages.sandbox_network_failed(detail or "slirp4netns failed"))
 
-    async def _stop_slirp(self) -> str:
-        slirp, self._slirp = self._slirp, None
+    def _close_exit(self) -> None:
         if self._slirp_exit is not None:
             os.close(self._slirp_exit)
             self._slirp_exit = None
-        if slirp is None:
-            return ""
-        with contextlib.suppress(ProcessLookupError):
-            slirp.kill()  # the job is over: nothing to shut down gracefully
-        _, stderr = await slirp.communicate()
-        return (stderr or b"").decode(errors="replace").strip()
 
     async def stop(self) -> None:
-        """End slirp4netns and the holder: the namespace goes with them."""
-        await self._stop_slirp()
-        with contextlib.suppress(ProcessLookupError):
-            self._holder.kill()
-        await self._holder.communicate()
+        """End slirp4netns and let go of the namespace, which goes with them. slirp4netns
+        is not waited for: the kernel takes tens of milliseconds to remove its tap device,
+        and nothing of the job can use the network any more (its sandbox is gone)."""
+        slirp, self._slirp = self._slirp, None
+        self._close_exit()
+        if slirp is not None:
+            with contextlib.suppress(ProcessLookupError):
+                slirp.kill()
+            # Not a daemon: the interpreter waits for it at exit, so none is left a zombie.
+            threading.Thread(target=slirp.communicate, name="greenlight-slirp-reaper").start()
+        if self._descriptor >= 0:
+            os.close(self._descriptor)
+            self._descriptor = -1
+
+
+def _new_namespace(loop: asyncio.AbstractEventLoop, made: asyncio.Future[int]) -> None:
+    """In a thread that ends after: enter a new network namespace, open it for the loop."""
+    try:
+        if _libc().unshare(_CLONE_NEWNET) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"unshare: {os.strerror(error)}")
+        descriptor = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as error:
+        failed = NetworkError(messages.sandbox_network_failed(str(error)))
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, made, None, failed)
+        return
+    try:
+        loop.call_soon_threadsafe(_settle, made, descriptor, None)
+    except RuntimeError:  # the loop is closed: nobody will use the namespace
+        os.close(descriptor)
+
+
+def _settle(made: asyncio.Future[int], descriptor: int | None, error: Exception | None) -> None:
+    if made.cancelled():
+        if descriptor is not None:
+            os.close(descriptor)
+    elif error is not None:
+        made.set_exception(error)
+    else:
+        assert descriptor is not None
+        made.set_result(descriptor)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def resolv_conf() -> str:
@@ -193,6 +226,7 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def entering(namespace: str) -> list[str]:
-    """The command prefix that runs the rest inside the job's network."""
-    return ["nsenter", f"--net={namespace}", "--"]
+def entering(namespace: str, *, uid: int, gid: int) -> list[str]:
+    """The command prefix that runs the rest inside the job's network as `uid`, its
+    groups only `gid` and without any capability: one program (nsenter) for both."""
+    return ["nsenter", f"--net={namespace}", f"--setgid={gid}", f"--setuid={uid}", "--"]

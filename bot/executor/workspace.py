@@ -42,7 +42,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.core.masking import Masker
-from bot.executor.process import end_process_group
+from bot.executor.groups import end_process_group
 from bot.executor.trees import remove_tree
 
 logger = logging.getLogger(__name__)
