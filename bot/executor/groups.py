@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.executor.output import StepProtocol
-from bot.executor.reaper import forget_group, watch_group
+from bot.executor.reaper import forget_group, start_watching, watch_group
 
 POLL_SECONDS = 0.02
 KILLED_WAIT_SECONDS = 5.0  # SIGKILL cannot be refused; this only bounds a stuck kernel
@@ -52,6 +52,7 @@ class HostGroup:
         cls, argv: list[str], env: dict[str, str], cwd: Path, protocol: StepProtocol
     ) -> HostGroup:
         loop = asyncio.get_running_loop()
+        start_watching()  # the step's group must not outlive us for want of a watcher
         transport, _ = await loop.subprocess_exec(
             lambda: protocol, *argv,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

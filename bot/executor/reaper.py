@@ -67,6 +67,14 @@ class _Watcher:
 _watcher = _Watcher()
 
 
+def start_watching() -> None:
+    """Have the watcher running before a step starts, so telling it takes no time."""
+    try:
+        _watcher._stdin()
+    except OSError:  # `tell` says so when it matters
+        pass
+
+
 def watch_group(group: int) -> None:
     """Kill the process group `group` if this process ends before `forget_group(group)`."""
     _watcher.tell(f"+{group}\n")
