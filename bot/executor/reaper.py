@@ -13,6 +13,7 @@ stops those.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -69,10 +70,8 @@ _watcher = _Watcher()
 
 def start_watching() -> None:
     """Have the watcher running before a step starts, so telling it takes no time."""
-    try:
+    with contextlib.suppress(OSError):  # `tell` says so when it matters
         _watcher._stdin()
-    except OSError:  # `tell` says so when it matters
-        pass
 
 
 def watch_group(group: int) -> None:
