@@ -39,6 +39,15 @@ def require_service(name: str, host: str, port: int) -> None:
 @asynccontextmanager
 async def postgres_database() -> AsyncIterator[str]:
     """A fresh, empty database on the local server, dropped afterwards; yields its URL."""
+    url = await create_database()
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+async def create_database() -> str:
+    """A fresh, empty database on the local server (drop it with `drop_database`): its URL."""
     import asyncpg
 
     require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
@@ -49,10 +58,27 @@ async def postgres_database() -> AsyncIterator[str]:
     name = f"greenlight_{uuid4().hex[:12]}"
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql://{user}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+    return f"postgresql://{user}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+
+
+async def empty_database(url: str) -> None:
+    """Delete every row but the schema's version, keeping the tables and their sequences
+    (ids go on rising, so a straggler naming an old row finds none)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'schema_version'"
+        )
+        if rows:
+            names = ", ".join(f'"{row["tablename"]}"' for row in rows)
+            await connection.execute(f"TRUNCATE {names} CASCADE")
+    finally:
+        await connection.close()
 
 
 async def drop_database(url: str) -> None:

@@ -190,6 +190,7 @@ async def test_a_timeout_kills_the_job(greenlight: Greenlight) -> None:
     assert greenlight.checks(REPO, sha)["slow"].conclusion == "timed_out"
 
 
+@pytest.mark.one_executor("config parsing: no job runs")
 async def test_an_invalid_config_fails_the_config_check(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})
@@ -217,6 +218,7 @@ async def test_an_invalid_config_fails_the_config_check(greenlight: Greenlight) 
     assert checks["greenlight"].conclusion == "failure"
 
 
+@pytest.mark.one_executor("config checking: no job runs")
 async def test_a_plan_of_300_jobs_fails_the_config_check_and_creates_no_job_checks(
     greenlight: Greenlight,
 ) -> None:
@@ -248,6 +250,7 @@ async def test_a_plan_of_300_jobs_fails_the_config_check_and_creates_no_job_chec
     assert checks["greenlight"].conclusion == "failure"
 
 
+@pytest.mark.one_executor("no config: no job runs")
 async def test_no_config_means_silence(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})
@@ -257,6 +260,7 @@ async def test_no_config_means_silence(greenlight: Greenlight) -> None:
     assert fake.comments(REPO) == []
 
 
+@pytest.mark.one_executor("a skip marker: no job runs")
 async def test_a_skip_marker_skips_the_build(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})
