@@ -24,12 +24,11 @@ from tests.e2e.executors import (
     ExecutorUnderTest,
     executor,
     parametrize_executors,
-    shared_worker,
 )
 from tests.fakes.github import FakeGitHub
 from tests.helpers import WEBHOOK_SECRET, make_settings, wait_until
 
-__all__ = ["executor", "shared_worker"]  # fixtures of every end-to-end test
+__all__ = ["executor"]  # a fixture of every end-to-end test
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
