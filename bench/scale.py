@@ -256,10 +256,10 @@ async def serve(directory: Path, database: str) -> None:
 
 
 @contextmanager
-def replicas(count: int, database: str, tmp: Path) -> Iterator[list[int]]:
-    """`count` replicas on one database: their ports."""
+def replicas(count: int, database: str, tmp: Path) -> Iterator[dict[int, int]]:
+    """`count` replicas on one database: their process ids by port."""
     processes: list[subprocess.Popen[str]] = []
-    ports = []
+    ports = {}
     try:
         for number in range(count):
             directory = tmp / f"replica{number}"
@@ -276,7 +276,7 @@ def replicas(count: int, database: str, tmp: Path) -> Iterator[list[int]]:
                 raise RuntimeError(
                     f"a replica did not start: {(directory / 'replica.log').read_text()}"
                 )
-            ports.append(int(line.split()[1]))
+            ports[int(line.split()[1])] = process.pid
         yield ports
     finally:
         for process in processes:
@@ -291,8 +291,11 @@ def replicas(count: int, database: str, tmp: Path) -> Iterator[list[int]]:
                 process.stdout.close()
 
 
-async def load(urls: list[str], requests: int, concurrency: int, warmup: int) -> dict[str, Any]:
-    """POST signed deliveries over `concurrency` connections, each to the next URL in turn."""
+async def load(
+    urls: list[str], requests: int, concurrency: int, warmup: int, servers: list[int]
+) -> dict[str, Any]:
+    """POST signed deliveries over `concurrency` connections, each to the next URL in turn;
+    the CPU the `servers` processes spent on the measured ones."""
     import aiohttp
 
     from bench.intake import payload_body, signature
@@ -328,10 +331,12 @@ async def load(urls: list[str], requests: int, concurrency: int, warmup: int) ->
             return [latency for out in outs for latency in out]
 
         await batch(warmup)
+        cpu = sum(tree_cpu_seconds(pid) for pid in servers)
         started = time.perf_counter()
         latencies = await batch(requests)
         seconds = time.perf_counter() - started
-    return {"seconds": seconds, "latencies": latencies, "statuses": statuses}
+        cpu = sum(tree_cpu_seconds(pid) for pid in servers) - cpu
+    return {"seconds": seconds, "latencies": latencies, "statuses": statuses, "cpu": cpu}
 
 
 async def _deliveries(database: str) -> int:
@@ -353,7 +358,9 @@ async def replica_figures(args: argparse.Namespace, database: str, tmp: Path) ->
             await empty_database(database)
             with replicas(count, database, tmp / f"intake-r{number}-{count}") as ports:
                 urls = [f"http://127.0.0.1:{port}/webhook" for port in ports]
-                result = await load(urls, args.requests, args.intake_concurrency, args.warmup)
+                result = await load(
+                    urls, args.requests, args.intake_concurrency, args.warmup, list(ports.values())
+                )
             recorded = await _deliveries(database)
             latencies = result["latencies"]
             figures = {
@@ -362,12 +369,14 @@ async def replica_figures(args: argparse.Namespace, database: str, tmp: Path) ->
                 "p99_ms": percentile(latencies, 0.99) * 1000,
                 "all_202": result["statuses"] == {202: len(latencies) + args.warmup},
                 "recorded": recorded == len(latencies) + args.warmup,
+                "cpu_ms_per_request": result["cpu"] * 1000 / len(latencies),
             }
             print(
                 f"  round {number + 1}: {count} replica(s): "
                 f"{figures['requests_per_second']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, "
-                f"p99 {figures['p99_ms']:.1f} ms, every delivery recorded once: "
-                f"{figures['recorded']}",
+                f"p99 {figures['p99_ms']:.1f} ms, replicas' CPU "
+                f"{figures['cpu_ms_per_request']:.2f} ms a request, every delivery recorded "
+                f"once: {figures['recorded']}",
                 flush=True,
             )
             rounds[count].append(figures)
@@ -429,10 +438,12 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                 f"{count} replica(s)", f"{rates[count]:,.0f}",
                 f"{median([r['p50_ms'] for r in rounds]):.1f}",
                 f"{median([r['p99_ms'] for r in rounds]):.1f}",
+                f"{median([r['cpu_ms_per_request'] for r in rounds]):.2f}",
                 str(all(r["recorded"] and r["all_202"] for r in rounds)),
             ])  # fmt: skip
         print(f"\n(b) {args.requests} deliveries over {args.intake_concurrency} connections")
-        print(table(["", "req/s", "p50 ms", "p99 ms", "all 202, each recorded once"], rows))
+        headers = ["", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "all 202, each recorded once"]
+        print(table(headers, rows))
         summary["two_replicas_vs_one"] = ratio(rates[2], rates[1])
         summary["every_delivery_recorded_once"] = all(
             r["recorded"] and r["all_202"]
