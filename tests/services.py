@@ -65,18 +65,30 @@ async def create_database() -> str:
 
 async def empty_database(url: str) -> None:
     """Delete every row but the schema's version, keeping the tables and their sequences
-    (ids go on rising, so a straggler naming an old row finds none)."""
+    (ids go on rising, so a straggler naming an old row finds none). DELETE, referencing
+    tables first: on tables this small it takes milliseconds where TRUNCATE takes tenths."""
     import asyncpg
 
     connection = await asyncpg.connect(url)
     try:
-        rows = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename <> 'schema_version'"
+        tables = {
+            row["tablename"]
+            for row in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'schema_version'"
+            )
+        }
+        references = await connection.fetch(
+            "SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent"
+            " FROM pg_constraint WHERE contype = 'f'"
         )
-        if rows:
-            names = ", ".join(f'"{row["tablename"]}"' for row in rows)
-            await connection.execute(f"TRUNCATE {names} CASCADE")
+        async with connection.transaction():
+            while tables:
+                parents = {r["parent"] for r in references if r["child"] in tables}
+                leaves = tables - parents or tables  # a cycle would stop here: delete anyway
+                for table in sorted(leaves):
+                    await connection.execute(f'DELETE FROM "{table}"')  # noqa: S608 (the catalog's)
+                tables -= leaves
     finally:
         await connection.close()
 
