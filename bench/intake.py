@@ -157,8 +157,9 @@ def gidgethub_sqlite_app(directory: Path) -> Any:
     return app
 
 
-def greenlight_app(directory: Path) -> Any:
-    """Greenlight itself, configured as `python -m bot` would be, SQLite in `directory`."""
+def greenlight_app(directory: Path, *, database_url: str | None = None) -> Any:
+    """Greenlight itself, configured as `python -m bot` would be, SQLite in `directory`
+    unless given another store (`bench.scale` puts replicas on one PostgreSQL database)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -178,7 +179,7 @@ def greenlight_app(directory: Path) -> Any:
             "GITHUB_PRIVATE_KEY": pem,
             "GITHUB_WEBHOOK_SECRET": SECRET,
             "GITHUB_API_URL": DEAD_API,
-            "DATABASE_URL": f"sqlite:///{directory / 'greenlight.db'}",
+            "DATABASE_URL": database_url or f"sqlite:///{directory / 'greenlight.db'}",
             "GREENLIGHT_WORK_DIR": str(directory / "work"),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         },

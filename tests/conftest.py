@@ -10,8 +10,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.store import Store, open_store
+from tests.e2e.executors import shared_worker
 from tests.helpers import Listener
 from tests.services import postgres_database
+
+__all__ = ["shared_worker"]  # the session's Celery worker (tests/e2e/executors.py)
 
 pytest_plugins = ["tests.fakes.plugin"]
 

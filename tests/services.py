@@ -39,6 +39,15 @@ def require_service(name: str, host: str, port: int) -> None:
 @asynccontextmanager
 async def postgres_database() -> AsyncIterator[str]:
     """A fresh, empty database on the local server, dropped afterwards; yields its URL."""
+    url = await create_database()
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+async def create_database() -> str:
+    """A fresh, empty database on the local server (drop it with `drop_database`): its URL."""
     import asyncpg
 
     require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
@@ -49,10 +58,39 @@ async def postgres_database() -> AsyncIterator[str]:
     name = f"greenlight_{uuid4().hex[:12]}"
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql://{user}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+    return f"postgresql://{user}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+
+
+async def empty_database(url: str) -> None:
+    """Delete every row but the schema's version, keeping the tables and their sequences
+    (ids go on rising, so a straggler naming an old row finds none). DELETE, referencing
+    tables first: on tables this small it takes milliseconds where TRUNCATE takes tenths."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        tables = {
+            row["tablename"]
+            for row in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'schema_version'"
+            )
+        }
+        references = await connection.fetch(
+            "SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent"
+            " FROM pg_constraint WHERE contype = 'f'"
+        )
+        async with connection.transaction():
+            while tables:
+                parents = {r["parent"] for r in references if r["child"] in tables}
+                leaves = tables - parents or tables  # a cycle would stop here: delete anyway
+                for table in sorted(leaves):
+                    await connection.execute(f'DELETE FROM "{table}"')  # noqa: S608 (the catalog's)
+                tables -= leaves
+    finally:
+        await connection.close()
 
 
 async def drop_database(url: str) -> None:

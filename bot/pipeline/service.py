@@ -388,7 +388,10 @@ class Pipeline:
             self.executor.submit(ticket)
         if step.start:  # this replica schedules the run now
             await store.owners.own(Work.RUN, run_id, self.context.replica_id)
-        if step.finished:
+        # A job's row ends before its end is reported (a Celery worker writes it; two jobs
+        # end at once): the run concludes only once every job's check run has.
+        reported = not any(job.id in self._started for job in jobs)
+        if step.finished and reported:
             conclusion = await self.reports.aggregate_done(run, await store.runs.jobs(run_id))
             await self._finish_run(run_id, conclusion)
         return ended_unstarted
@@ -414,16 +417,24 @@ class Pipeline:
             await self.reports.job_started(run, job)
 
     async def _job_finished(self, job_id: int) -> None:
-        self._started.discard(job_id)
+        try:
+            run = await self._report_finished(job_id)
+        finally:
+            self._started.discard(job_id)  # reported: the run may conclude (`_advance_once`)
+        if run is not None:
+            await self.advance(run.id)
+
+    async def _report_finished(self, job_id: int) -> Run | None:
+        """Count the job in the metrics and complete its check run; its run."""
         job = await self._job(job_id)
         run = await self.context.store.runs.get(job.run_id)
         if run is None or job.status != Status.COMPLETED:
-            return  # submitted twice: the replica whose copy claimed it reports it
+            return None  # submitted twice: the replica whose copy claimed it reports it
         self.context.metrics.jobs.labels(job.conclusion or "unknown").inc()
         if job.started_at is not None and job.finished_at is not None:
             self.context.metrics.job_seconds.observe(job.finished_at - job.started_at)
         await self.reports.job_done(run, job)
-        await self.advance(run.id)
+        return run
 
     # Steps of a build ------------------------------------------------------------------------
 

@@ -10,9 +10,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bench import intake, percentile, pipeline
+from bench import intake, percentile, pipeline, scale
+from tests.e2e.executors import BROKER, SharedWorker
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT, require_service
 
 
 def finite_positive(value: Any) -> bool:
@@ -109,3 +112,20 @@ def test_recovery_measures_a_restart_and_the_cost_of_a_pass() -> None:
     # One log page, then three reads of each repository, every one unchanged: 304.
     assert (steady["requests"], steady["not_modified"], steady["reported"]) == (7, 6, 7)
     assert summary["first_pass"]["requests"] >= steady["requests"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_scale_measures_one_and_two_workers_and_replicas(shared_worker: SharedWorker) -> None:
+    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    require_service("Redis", REDIS_HOST, REDIS_PORT)
+    shared_worker.stop()  # it would take the benchmark's tickets, sealed with another key
+    summary = scale.main(
+        ["--jobs", "4", "--seconds", "0.1", "--rounds", "1", "--requests", "30",
+         "--warmup", "4", "--intake-concurrency", "4", "--broker", BROKER]
+    )  # fmt: skip
+    assert set(summary["jobs_per_second"]) == {1, 2}
+    assert all(finite_positive(value) for value in summary["jobs_per_second"].values())
+    assert finite_positive(summary["two_workers_vs_one"])
+    assert finite_positive(summary["two_replicas_vs_one"])
+    assert summary["every_delivery_recorded_once"]

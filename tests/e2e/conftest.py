@@ -1,4 +1,5 @@
-"""End to end: the whole app under test, the fake GitHub, real git repositories and processes."""
+"""End to end: the whole app under test, the fake GitHub, real git repositories and processes,
+on each executor (tests/e2e/executors.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,20 @@ from bot.store.records import Job, Run, Status
 from bot.web.app import create_app
 from bot.web.keys import DISPATCHER, SERVICES, STORE
 from bot.wiring import Services
+from tests.e2e.executors import (
+    LOCAL_EXECUTOR,
+    ExecutorUnderTest,
+    executor,
+    parametrize_executors,
+)
 from tests.fakes.github import FakeGitHub
 from tests.helpers import WEBHOOK_SECRET, make_settings, wait_until
+
+__all__ = ["executor"]  # a fixture of every end-to-end test
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_executors(metafunc)
 
 
 @dataclass
@@ -29,6 +42,7 @@ class Greenlight:
     fake: FakeGitHub
     server: TestServer
     tmp_path: Path
+    executor: ExecutorUnderTest = LOCAL_EXECUTOR
 
     @property
     def app(self) -> web.Application:
@@ -99,10 +113,12 @@ async def start_greenlight(fake: FakeGitHub, tmp_path: Path, **settings: str) ->
 
 
 @pytest.fixture
-async def greenlight(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[Greenlight]:
-    server = await start_greenlight(fake_github, tmp_path)
+async def greenlight(
+    fake_github: FakeGitHub, tmp_path: Path, executor: ExecutorUnderTest
+) -> AsyncIterator[Greenlight]:
+    server = await start_greenlight(fake_github, tmp_path, **executor.settings)
     try:
-        yield Greenlight(fake_github, server, tmp_path)
+        yield Greenlight(fake_github, server, tmp_path, executor)
     finally:
         await fake_github.settle()
         await server.close()

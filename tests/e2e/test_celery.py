@@ -1,14 +1,16 @@
-"""The Celery executor: the same builds, run by a real Celery worker over a real Redis broker,
-against a real PostgreSQL store shared by the service and the worker. The worker is given
-only the store, the broker and the ticket key: none of the app's credentials."""
+"""What only the Celery executor does. Every end-to-end test that builds or deploys also
+runs on Celery (tests/e2e/executors.py); here: that the steps really run on the worker,
+that the service's restart or stop leaves a worker's job alone or stops its deploy, what
+the broker holds, and workers of their own (another key, none, a sandbox).
+
+Workers are given only the store, the broker and the ticket key: none of the app's
+credentials."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -24,8 +26,16 @@ from bot.executor.sealing import seal, unseal
 from bot.settings import WorkerSettings
 from bot.store import open_store
 from bot.store.deployments import Deployments, DeployState, NewDeployment
-from bot.store.records import Status
 from tests.e2e.conftest import Greenlight, start_greenlight
+from tests.e2e.executors import (
+    BROKER,
+    TICKET_KEY,
+    ExecutorUnderTest,
+    SharedWorker,
+    stop_process,
+    worker_command,
+    worker_environment,
+)
 from tests.e2e.test_sandbox import assert_nothing_leaked, attacked, run_the_attack
 from tests.fakes.github import FakeGitHub
 from tests.helpers import Listener, wait_until
@@ -38,17 +48,34 @@ from tests.services import (
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-# A database of its own, emptied per test; another number lets two suites share one Redis.
-REDIS_DB = int(os.environ.get("GREENLIGHT_TEST_REDIS_DB", "15"))
-BROKER = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 REPO = "octo/celery"
-TICKET_KEY = Fernet.generate_key().decode()  # shared by the service and the workers
 SECRET = "hunter2-celery-secret"
 
 
 @pytest.fixture
-def broker() -> Iterator[str]:
+async def on_celery(shared_worker: SharedWorker) -> AsyncIterator[ExecutorUnderTest]:
+    """The session's worker, serving this test."""
+    async with shared_worker.serving() as under_test:
+        yield under_test
+
+
+@pytest.fixture
+async def celery_greenlight(
+    fake_github: FakeGitHub, tmp_path: Path, on_celery: ExecutorUnderTest
+) -> AsyncIterator[Greenlight]:
+    server = await start_greenlight(fake_github, tmp_path, **on_celery.settings)
+    try:
+        yield Greenlight(fake_github, server, tmp_path, on_celery)
+    finally:
+        await fake_github.settle()
+        await server.close()
+
+
+@pytest.fixture
+def broker(shared_worker: SharedWorker) -> Iterator[str]:
+    """The broker to this test alone: the session's worker stopped, the database empty."""
     require_service("Redis", REDIS_HOST, REDIS_PORT)
+    shared_worker.stop()
     client = redis.Redis.from_url(BROKER)
     client.flushdb()
     yield BROKER
@@ -70,40 +97,17 @@ def start_worker(
     ticket_key: str | None = TICKET_KEY,
     sandbox: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A worker as an operator runs one: the store, the broker, the ticket key, a work dir,
-    and no more than a shell's basics; never the app's id, private key or webhook secret."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "LANG": "C.UTF-8",
-        "DATABASE_URL": database,
-        "CELERY_BROKER_URL": broker,
-        "GREENLIGHT_WORK_DIR": str(tmp_path / "worker"),
-        # As the service's in tests/helpers.make_settings, unless the test sandboxes.
-        **(sandbox or {"GREENLIGHT_SANDBOX": "none"}),
-    }
-    if ticket_key is not None:
+    """A worker of the test's own (see tests.e2e.executors.worker_environment)."""
+    env = worker_environment(tmp_path, database, broker, tmp_path / "worker", **(sandbox or {}))
+    if ticket_key is None:
+        del env["GREENLIGHT_TICKET_KEY"]
+    else:
         env["GREENLIGHT_TICKET_KEY"] = ticket_key
     if "PYTHONPATH" in os.environ:  # the same code as the service, when a checkout says so
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     with (tmp_path / "worker.log").open("wb") as log:  # the worker keeps its own copy
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "bot.worker",
-                "worker",
-                "--concurrency=2",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            worker_command(2), cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
         )
 
 
@@ -118,29 +122,6 @@ def celery_options(database: str, broker: str, **more: str) -> dict[str, str]:
     }
 
 
-def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-
-
-@pytest.fixture
-async def celery_greenlight(
-    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
-) -> AsyncIterator[Greenlight]:
-    worker = start_worker(tmp_path, database, broker)
-    server = await start_greenlight(fake_github, tmp_path, **celery_options(database, broker))
-    try:
-        yield Greenlight(fake_github, server, tmp_path)
-    finally:
-        await fake_github.settle()
-        await server.close()
-        stop_worker(worker)
-
-
 async def test_a_worker_builds_the_push(celery_greenlight: Greenlight) -> None:
     greenlight = celery_greenlight
     fake = greenlight.fake
@@ -150,7 +131,7 @@ async def test_a_worker_builds_the_push(celery_greenlight: Greenlight) -> None:
         "main",
         {
             ".github/greenlight.yml": (
-                "jobs:\n  build:\n    run: echo built by pid $$\n"
+                "jobs:\n  build:\n    run: echo built by pid $$ in $PWD\n"
                 "  test:\n    needs: build\n    run: 'echo tested; exit 2'\n"
             )
         },
@@ -159,11 +140,19 @@ async def test_a_worker_builds_the_push(celery_greenlight: Greenlight) -> None:
     run = await greenlight.run_for(REPO, sha, deadline=60)
     jobs = await greenlight.jobs(run)
     assert (jobs["build"].conclusion, jobs["test"].conclusion) == ("success", "failure")
-    assert "built by pid" in await greenlight.log(jobs["build"])
+    # The steps ran in a workspace of the worker's own work dir, not the service's.
+    assert_ran_on_the_worker(greenlight, await greenlight.log(jobs["build"]))
     checks = greenlight.checks(REPO, sha)
     assert checks["build"].conclusion == "success"
     assert checks["test"].conclusion == "failure"
     assert checks["greenlight"].conclusion == "failure"
+
+
+def assert_ran_on_the_worker(greenlight: Greenlight, said: str) -> None:
+    """`said` (a step's `$PWD`) names a workspace of the worker's work dir."""
+    assert greenlight.executor.worker_dir is not None
+    assert str(greenlight.executor.worker_dir / "workspaces") in said
+    assert str(greenlight.context.settings.work_dir) not in said
 
 
 def delivery_config(staging: str) -> str:
@@ -192,8 +181,7 @@ async def test_a_worker_runs_the_deploy(celery_greenlight: Greenlight) -> None:
         return states[-1:] == ["success"]
 
     await wait_until(deployed, deadline=60, message="the staging deploy to succeed")
-    # The steps ran in a workspace of the worker's own work dir, not the service's.
-    assert marks.read_text().startswith(str(greenlight.tmp_path / "worker" / "workspaces"))
+    assert_ran_on_the_worker(greenlight, marks.read_text())
     deployer = greenlight.services.deployer
     (record,) = await deployer.store.history(REPO, "staging")
     assert (record.state, record.conclusion) == (DeployState.SUCCESS, "success")
@@ -201,36 +189,13 @@ async def test_a_worker_runs_the_deploy(celery_greenlight: Greenlight) -> None:
     assert fake.deployments(REPO, "production") == []  # one click away in delivery mode
 
 
-async def test_a_new_push_cancels_the_job_on_the_worker(celery_greenlight: Greenlight) -> None:
-    greenlight = celery_greenlight
-    fake = greenlight.fake
-    fake.create_repo(REPO, {".github/greenlight.yml": "jobs:\n  slow:\n    run: sleep 120\n"})
-    first = fake.commit(REPO, "feature", {"a.txt": "1\n"})
-    pr = fake.open_pull_request(REPO, "feature")
-    await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
-
-    async def running() -> bool:
-        run = await greenlight.store.runs.for_sha(REPO, first)
-        jobs = await greenlight.store.runs.jobs(run.id) if run else []
-        return any(job.status == Status.IN_PROGRESS for job in jobs)
-
-    await wait_until(running, deadline=60, message="the worker to start the job")
-    await fake.push(
-        REPO, "feature", {".github/greenlight.yml": "jobs:\n  slow:\n    run: 'true'\n"}
-    )
-    cancelled = await greenlight.run_for(REPO, first, deadline=60)
-    assert cancelled.conclusion == "cancelled"
-    assert greenlight.checks(REPO, first)["slow"].conclusion == "cancelled"
-
-
 async def test_a_service_restart_leaves_the_worker_job_running(
-    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
+    fake_github: FakeGitHub, tmp_path: Path, on_celery: ExecutorUnderTest
 ) -> None:
     fake = fake_github
     gate, started = tmp_path / "gate", tmp_path / "started"
     fake.create_repo(REPO, {"README.md": "hi\n"})
-    worker = start_worker(tmp_path, database, broker)
-    options = celery_options(database, broker)
+    options = on_celery.settings
     server = await start_greenlight(fake, tmp_path, **options)
     try:
         script = f"echo run >> {started}; while [ ! -e {gate} ]; do sleep 0.05; done"
@@ -250,19 +215,17 @@ async def test_a_service_restart_leaves_the_worker_job_running(
     finally:
         await fake.settle()
         await server.close()
-        stop_worker(worker)
 
 
 async def test_stopping_the_service_stops_the_deploy_on_the_worker(
-    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
+    fake_github: FakeGitHub, tmp_path: Path, on_celery: ExecutorUnderTest
 ) -> None:
     fake = fake_github
     started = tmp_path / "started"
     config = delivery_config(f"touch {started}; sleep 120")
     fake.create_repo(REPO, {"README.md": "hi\n"})
-    worker = start_worker(tmp_path, database, broker)
-    options = celery_options(database, broker)
-    server = await start_greenlight(fake, tmp_path, **options)
+    database = on_celery.settings["DATABASE_URL"]
+    server = await start_greenlight(fake, tmp_path, **on_celery.settings)
     try:
         await fake.push(REPO, "main", {".github/greenlight.yml": config})
         await fake.settle()
@@ -281,7 +244,6 @@ async def test_stopping_the_service_stops_the_deploy_on_the_worker(
     finally:
         await fake.settle()
         await server.close()
-        stop_worker(worker)
 
 
 async def test_a_worker_never_runs_a_deploy_the_service_gave_up_on(
@@ -365,33 +327,6 @@ async def test_the_broker_never_holds_a_secret_or_a_token_in_clear(
     assert unseal(message, TICKET_KEY) == ticket  # all there for a worker with the key
 
 
-async def test_a_worker_with_only_its_own_variables_runs_a_job_with_a_secret(
-    fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
-) -> None:
-    fake = fake_github
-    secrets = tmp_path / "secrets.yml"
-    secrets.write_text(f"{REPO}:\n  API_KEY: {SECRET}\n")
-    fake.create_repo(REPO, {"README.md": "hi\n"})
-    worker = start_worker(tmp_path, database, broker)
-    options = celery_options(database, broker, GREENLIGHT_SECRETS_FILE=str(secrets))
-    server = await start_greenlight(fake, tmp_path, **options)
-    try:
-        step = f'echo "key is $API_KEY"; test "$API_KEY" = {SECRET}'
-        config = f"jobs:\n  call:\n    secrets: [API_KEY]\n    run: '{step}'\n"
-        sha = await fake.push(REPO, "main", {".github/greenlight.yml": config})
-        greenlight = Greenlight(fake, server, tmp_path)
-        run = await greenlight.run_for(REPO, sha, deadline=60)
-        job = (await greenlight.jobs(run))["call"]
-        assert job.conclusion == "success"
-        log = await greenlight.log(job)
-        assert "key is ***" in log
-        assert SECRET not in log
-    finally:
-        await fake.settle()
-        await server.close()
-        stop_worker(worker)
-
-
 async def test_a_worker_with_another_key_fails_the_job_and_says_why(
     fake_github: FakeGitHub, tmp_path: Path, database: str, broker: str
 ) -> None:
@@ -413,7 +348,7 @@ async def test_a_worker_with_another_key_fails_the_job_and_says_why(
     finally:
         await fake.settle()
         await server.close()
-        stop_worker(worker)
+        stop_process(worker)
 
 
 def test_a_worker_without_a_ticket_key_refuses_to_start(tmp_path: Path, broker: str) -> None:
@@ -421,7 +356,7 @@ def test_a_worker_without_a_ticket_key_refuses_to_start(tmp_path: Path, broker: 
     try:
         code = worker.wait(timeout=60)
     finally:
-        stop_worker(worker)
+        stop_process(worker)
     assert code != 0
     output = (tmp_path / "worker.log").read_text()
     assert "GREENLIGHT_TICKET_KEY: required by a Celery worker" in output
@@ -440,7 +375,7 @@ async def test_a_sandboxed_worker_gives_an_attackers_probe_nothing(
         async for greenlight in attacked(fake_github, tmp_path, listener, "bwrap", **options):
             received = await run_the_attack(greenlight, listener)
     finally:
-        stop_worker(worker)
+        stop_process(worker)
     assert_nothing_leaked(received, fake_github)
 
 
@@ -455,7 +390,7 @@ async def test_a_worker_that_cannot_sandbox_refuses_to_start(
     try:
         await wait_until(lambda: worker.poll() is not None, deadline=60, message="it to stop")
     finally:
-        stop_worker(worker)
+        stop_process(worker)
     assert worker.returncode != 0
     said = (tmp_path / "worker.log").read_text()
     assert "will not take build jobs" in said

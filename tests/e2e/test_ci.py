@@ -5,6 +5,9 @@ from __future__ import annotations
 import html
 import re
 import textwrap
+from typing import Any
+
+import pytest
 
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight
@@ -135,6 +138,39 @@ async def test_a_matrix_and_a_needs_chain(greenlight: Greenlight) -> None:
     assert checks["greenlight"].conclusion == "failure"
 
 
+async def test_the_run_concludes_after_every_jobs_check_run(
+    greenlight: Greenlight, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jobs that end together: each job's check run completes before the aggregate does (a
+    Celery worker writes a job's row before the service hears of it)."""
+    fake = greenlight.fake
+    gate = greenlight.tmp_path / "gate"
+    open_when_concluded: list[set[str]] = []
+    changed = fake.check_run_changed
+
+    def record(run: Any, *, created: bool, was_completed: bool) -> None:
+        if run.name == "greenlight" and run.status == "completed" and not was_completed:
+            latest = greenlight.checks(REPO, run.head_sha).values()
+            open_when_concluded.append({c.name for c in latest if c.status != "completed"})
+        changed(run, created=created, was_completed=was_completed)
+
+    monkeypatch.setattr(fake, "check_run_changed", record)
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
+    jobs = "".join(f"  job{n}:\n    run: '{wait}'\n" for n in range(4))
+    sha = await fake.push(REPO, "main", {CONFIG: f"jobs:\n{jobs}"})
+
+    def all_started() -> bool:
+        checks = greenlight.checks(REPO, sha)
+        return [checks[f"job{n}"].status for n in range(4)] == ["in_progress"] * 4
+
+    await greenlight.settle()
+    await wait_until(all_started, deadline=30, message="the four jobs to start")
+    gate.touch()
+    assert (await greenlight.run_for(REPO, sha)).conclusion == "success"
+    assert open_when_concluded == [set()]
+
+
 async def test_a_timeout_kills_the_job(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})
@@ -154,6 +190,7 @@ async def test_a_timeout_kills_the_job(greenlight: Greenlight) -> None:
     assert greenlight.checks(REPO, sha)["slow"].conclusion == "timed_out"
 
 
+@pytest.mark.one_executor("config parsing: no job runs")
 async def test_an_invalid_config_fails_the_config_check(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})
@@ -181,6 +218,7 @@ async def test_an_invalid_config_fails_the_config_check(greenlight: Greenlight) 
     assert checks["greenlight"].conclusion == "failure"
 
 
+@pytest.mark.one_executor("config checking: no job runs")
 async def test_a_plan_of_300_jobs_fails_the_config_check_and_creates_no_job_checks(
     greenlight: Greenlight,
 ) -> None:
@@ -212,6 +250,7 @@ async def test_a_plan_of_300_jobs_fails_the_config_check_and_creates_no_job_chec
     assert checks["greenlight"].conclusion == "failure"
 
 
+@pytest.mark.one_executor("no config: no job runs")
 async def test_no_config_means_silence(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})
@@ -221,6 +260,7 @@ async def test_no_config_means_silence(greenlight: Greenlight) -> None:
     assert fake.comments(REPO) == []
 
 
+@pytest.mark.one_executor("a skip marker: no job runs")
 async def test_a_skip_marker_skips_the_build(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})

@@ -16,6 +16,7 @@ from bot.deploy.messages import REFUSED_PREFIX
 from bot.deploy.service import Deployer
 from bot.store.deployments import DeployState, NewDeployment
 from tests.e2e.conftest import Greenlight, start_greenlight
+from tests.e2e.executors import ExecutorUnderTest
 from tests.fakes.github import FakeGitHub
 from tests.fakes.pulls import merge
 from tests.fakes.state import Deployment
@@ -27,12 +28,16 @@ PROD_KEY = "prod-key-d3adb33f"
 
 
 @pytest.fixture
-async def deploying(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[Greenlight]:
+async def deploying(
+    fake_github: FakeGitHub, tmp_path: Path, executor: ExecutorUnderTest
+) -> AsyncIterator[Greenlight]:
     """Greenlight (its deployer installed by the app) with a server-side production secret."""
     secrets = tmp_path / "secrets.yml"
     secrets.write_text(f"{REPO}:\n  PROD_KEY: {PROD_KEY}\n")
-    server = await start_greenlight(fake_github, tmp_path, GREENLIGHT_SECRETS_FILE=str(secrets))
-    greenlight = Greenlight(fake_github, server, tmp_path)
+    server = await start_greenlight(
+        fake_github, tmp_path, GREENLIGHT_SECRETS_FILE=str(secrets), **executor.settings
+    )
+    greenlight = Greenlight(fake_github, server, tmp_path, executor)
     try:
         yield greenlight
     finally:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from bot.store.schema import metadata
 from tests.e2e.conftest import Greenlight, start_greenlight
+from tests.e2e.executors import ExecutorUnderTest
 from tests.fakes.github import FakeGitHub
 
 REPO = "octo/hello"
@@ -49,13 +50,17 @@ jobs:
 
 
 @pytest.fixture
-async def greenlight(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[Greenlight]:
+async def greenlight(
+    fake_github: FakeGitHub, tmp_path: Path, executor: ExecutorUnderTest
+) -> AsyncIterator[Greenlight]:
     """Greenlight with the repository's API_TOKEN in its secrets file."""
     secrets = tmp_path / "secrets.yml"
     secrets.write_text(f"{REPO}:\n  API_TOKEN: {SECRET}\n")
-    server = await start_greenlight(fake_github, tmp_path, GREENLIGHT_SECRETS_FILE=str(secrets))
+    server = await start_greenlight(
+        fake_github, tmp_path, GREENLIGHT_SECRETS_FILE=str(secrets), **executor.settings
+    )
     try:
-        yield Greenlight(fake_github, server, tmp_path)
+        yield Greenlight(fake_github, server, tmp_path, executor)
     finally:
         await fake_github.settle()
         await server.close()

@@ -3,6 +3,8 @@ facts even when the branch's `push` came first, and a skip marker never opens a 
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core.merge_messages import MERGED_MARKER
 from bot.store.records import Run, Status
 from tests.e2e.conftest import Greenlight
@@ -96,6 +98,7 @@ async def test_a_pull_request_compares_paths_with_its_base(greenlight: Greenligh
     assert merge_attempts(fake) == 0
 
 
+@pytest.mark.one_executor("a skip marker: no job runs")
 async def test_a_skip_marker_skips_every_check_of_a_push(greenlight: Greenlight) -> None:
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})
