@@ -92,6 +92,8 @@ def worker_environment(
         "GREENLIGHT_WORK_DIR": str(work_dir),
         # As the service's in tests/helpers.make_settings, unless a test sandboxes.
         "GREENLIGHT_SANDBOX": "none",
+        # The service's own code, when a checkout is put first on the path.
+        **{name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ},
         **more,
     }
 

@@ -103,8 +103,6 @@ def start_worker(
         del env["GREENLIGHT_TICKET_KEY"]
     else:
         env["GREENLIGHT_TICKET_KEY"] = ticket_key
-    if "PYTHONPATH" in os.environ:  # the same code as the service, when a checkout says so
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     with (tmp_path / "worker.log").open("wb") as log:  # the worker keeps its own copy
         return subprocess.Popen(
             worker_command(2), cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
