@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestServer
 from bot.store.deployments import Deployments, DeployState, NewDeployment
 from bot.store.records import Status
 from tests.e2e.conftest import Greenlight, start_greenlight
-from tests.e2e.test_celery import broker, celery_options, start_worker, stop_worker
+from tests.e2e.executors import stop_process
+from tests.e2e.test_celery import broker, celery_options, start_worker
 from tests.fakes.github import FakeGitHub
 from tests.helpers import WEBHOOK_SECRET, wait_until
 from tests.services import postgres_database
@@ -159,4 +160,4 @@ async def test_a_worker_job_of_a_stopped_replica_is_watched_by_another_not_run_a
         await fake.settle()
         await second.server.close()
         await first.server.close()
-        stop_worker(worker)
+        stop_process(worker)
