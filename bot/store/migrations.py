@@ -155,6 +155,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             resume_top BIGINT,
             updated_at DOUBLE PRECISION NOT NULL)""",
     ),
+    (  # 9: a pending delivery is handled by the replica that claims it, until the claim runs out
+        "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE deliveries ADD COLUMN claim_expires DOUBLE PRECISION",
+    ),
 )
 
 

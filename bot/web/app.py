@@ -53,7 +53,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     context = Context(settings=settings, store=store, github=github, metrics=app[METRICS])
     services = build_services(context)
-    dispatcher = Dispatcher(store, build_router(), services, app[METRICS])
+    dispatcher = Dispatcher(
+        store,
+        build_router(),
+        services,
+        app[METRICS],
+        clock=context.clock,
+        replica_id=context.replica_id,
+    )
     app[STORE], app[GITHUB], app[SERVICES], app[DISPATCHER] = store, github, services, dispatcher
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
@@ -66,6 +73,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         stack.push_async_callback(_cancel, beating)
         await stack.enter_async_context(running(services))
         await dispatcher.start()
+        stack.push_async_callback(dispatcher.release)  # once stopped, what it did not handle
         stack.push_async_callback(dispatcher.stop)
         pruning = asyncio.create_task(
             keep_pruning(store, settings.delivery_retention_days, clock=context.clock),
