@@ -20,6 +20,7 @@ from bot.recovery.service import Recovery
 from bot.replica import keep_beating, leave
 from bot.settings import Settings
 from bot.store import open_store
+from bot.store.exclusive import only_web_process
 from bot.web import deploy_pages, pages, setup
 from bot.web.keys import DISPATCHER, GITHUB, METRICS, RECOVERY, SERVICES, SETTINGS, STORE
 from bot.web.webhook import MAX_PAYLOAD_BYTES, receive
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[setup.SETUP_STATE] = set()
     app[setup.SETUP_CODE] = setup.new_setup_code()  # `python -m bot` prints it
+    app.cleanup_ctx.append(_only_web_process)
     app.cleanup_ctx.append(_services)
     app.router.add_post("/webhook", receive)
     app.router.add_get("/healthz", healthz)
@@ -42,6 +44,12 @@ def create_app(settings: Settings) -> web.Application:
     pages.add_routes(app)
     deploy_pages.add_routes(app)
     return app
+
+
+async def _only_web_process(app: web.Application) -> AsyncIterator[None]:
+    """On SQLite, refuse to start beside another web process on the same file."""
+    with only_web_process(app[SETTINGS].database_url):
+        yield
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
