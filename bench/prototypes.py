@@ -101,7 +101,7 @@ def _no_dispatch() -> None:
 def _no_store() -> None:
     from bot.store.deliveries import DeliveryLog
 
-    async def record(self: Any, delivery: Any) -> bool:
+    async def record(self: Any, delivery: Any, **claim: Any) -> bool:
         return True
 
     DeliveryLog.record = record  # type: ignore[method-assign]
@@ -117,7 +117,7 @@ def _inline() -> None:
 
 
 _COLUMNS = ("id", "event", "action", "installation_id", "repo", "payload", "received_at")
-_COLUMNS += ("status",)
+_COLUMNS += ("status", "claimed_by", "claim_expires")
 
 
 def _connections(*setup: str) -> Any:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.logcontext import DeliveryContextFilter
 from bot.settings import DEFAULT_HOST, Settings, SettingsError, load_settings
+from bot.store.exclusive import DatabaseInUse
 from bot.store.migrations import SchemaTooNew
 
 
@@ -57,7 +58,9 @@ def configure_logging() -> None:
 
 
 def serve() -> int:
-    """Run until interrupted; exit 2 on bad settings (all named at once), 1 on a taken address."""
+    """Run until interrupted; exit 2 on bad settings (all named at once), 1 on a taken
+    address, 3 on a database this process must not use (a newer schema, a SQLite file that
+    another web process serves)."""
     configure_logging()
     try:
         settings = load_settings()
@@ -83,7 +86,7 @@ def serve() -> int:
 
     try:
         web.run_app(app, sock=sockets, print=started)
-    except SchemaTooNew as error:
+    except (SchemaTooNew, DatabaseInUse) as error:  # the database refuses this process
         print(f"Greenlight cannot start: {error}", file=sys.stderr)
         return 3
     return 0

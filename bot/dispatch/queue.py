@@ -1,7 +1,8 @@
 """Drains recorded deliveries in the background, in order per repository.
 
 A delivery is already in the store (status `pending`) when it reaches this queue, so a
-restart loses nothing: `start` re-queues whatever was not handled.
+restart loses nothing: `start` re-queues whatever was not handled. With several replicas
+on one database, each handles only the deliveries it claims (bot.dispatch.claims).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+from bot.dispatch.claims import CLAIM_SECONDS, SCAN_SECONDS, Claims
 from bot.dispatch.events import WebhookEvent, from_delivery
 from bot.dispatch.router import Router
 from bot.logcontext import current_delivery
 from bot.metrics import Metrics
+from bot.replica import new_replica_id
 from bot.store import Store
-from bot.store.records import Delivery, DeliveryStatus
+from bot.store.records import Claim, Delivery, DeliveryStatus
 
 log = logging.getLogger("greenlight.dispatch")
 ContextT = TypeVar("ContextT")
@@ -29,7 +32,9 @@ class Dispatcher(Generic[ContextT]):
     """One queue per repository, drained in order; up to `workers` deliveries at once.
 
     A slow repository (a handler waiting on GitHub's write limit, say) holds back only
-    its own deliveries, never another repository's.
+    its own deliveries, never another repository's. `replica_id` names this replica in
+    its claims; `claim_seconds` and `scan_seconds` are the claims' lease and how often
+    they are renewed and dead replicas' deliveries looked for.
     """
 
     def __init__(
@@ -41,6 +46,9 @@ class Dispatcher(Generic[ContextT]):
         *,
         workers: int = 4,
         clock: Callable[[], float] = time.time,
+        replica_id: str | None = None,
+        claim_seconds: float = CLAIM_SECONDS,
+        scan_seconds: float = SCAN_SECONDS,
     ) -> None:
         self._store = store
         self._router = router
@@ -54,23 +62,43 @@ class Dispatcher(Generic[ContextT]):
         self._idle = asyncio.Event()
         self._idle.set()
         self._started = False
+        self._claims = Claims(
+            store,
+            replica_id or new_replica_id(),
+            clock=clock,
+            lease=claim_seconds,
+            margin=scan_seconds,
+        )
+        self._scan_seconds = scan_seconds
+        self._upkeep: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Re-queue deliveries a previous process recorded but did not handle; start draining."""
-        for delivery in await self._store.deliveries.pending():
-            self.submit(delivery)
+        """Queue the pending deliveries no live replica claims (on SQLite, which serves one
+        process, every pending one); start draining, and keep the claims up."""
+        await self._take_over(everything=not self._store.is_shared)
         self._started = True
         for repo in list(self._queues):
             self._drain_soon(repo)
+        self._upkeep = asyncio.create_task(self._keep_claims(), name="delivery claims")
 
     async def stop(self) -> None:
+        """Stop handling; the claims stay until they run out, or `release` gives them back."""
         self._started = False
-        drainers = list(self._drainers.values())
-        for drainer in drainers:
-            drainer.cancel()
-        for drainer in drainers:
+        tasks = list(self._drainers.values()) + ([self._upkeep] if self._upkeep else [])
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await drainer
+                await task
+
+    async def release(self) -> None:
+        """Once stopped: give back the claims on what was not handled, so another replica
+        takes it over at once instead of once the claims run out."""
+        try:
+            await self._store.deliveries.flush()  # what was handled is marked first
+            await self._claims.release()
+        except Exception:  # shutting down: the claims run out by themselves
+            log.warning("could not give back the claims on pending deliveries", exc_info=True)
 
     def handles(self, event: str, action: str | None = None) -> bool:
         """True when some handler listens to this event (with this action, when given)."""
@@ -78,10 +106,29 @@ class Dispatcher(Generic[ContextT]):
             return event in self._router.events()
         return bool(self._router.handlers(event, action))
 
-    def submit(self, delivery: Delivery, payload: dict[str, Any] | None = None) -> None:
-        """Queue a recorded delivery; `payload`: its body already parsed (else parsed later)."""
+    def new_claim(self) -> Claim:
+        """The claim to record a delivery this replica receives with."""
+        return self._claims.new()
+
+    def submit(
+        self,
+        delivery: Delivery,
+        payload: dict[str, Any] | None = None,
+        *,
+        claim: Claim | None = None,
+    ) -> None:
+        """Queue a recorded delivery; `payload`: its body already parsed (else parsed later);
+        `claim`: what it was recorded with (without one it is claimed before handling)."""
+        self._claims.hold(delivery.id, claim)
+        self._queue(delivery, payload)
+
+    def _queue(self, delivery: Delivery, payload: dict[str, Any] | None) -> None:
         repo = delivery.repo or ""
-        self._queues.setdefault(repo, collections.deque()).append((delivery, payload))
+        queue = self._queues.setdefault(repo, collections.deque())
+        at = len(queue)  # after what was received earlier: a taken-over delivery may be older
+        while at and queue[at - 1][0].received_at > delivery.received_at:
+            at -= 1
+        queue.insert(at, (delivery, payload))
         self._outstanding += 1
         self._idle.clear()
         self._metrics.queue_depth.set(self._outstanding)
@@ -104,8 +151,10 @@ class Dispatcher(Generic[ContextT]):
                 delivery, payload = queue.popleft()
                 try:
                     async with self._slots:
-                        await self._handle(delivery, payload)
+                        if await self._claims.confirm(delivery.id):
+                            await self._handle(delivery, payload)
                 finally:
+                    self._claims.forget(delivery.id)
                     self._outstanding -= 1
                     self._metrics.queue_depth.set(self._outstanding)
                     if self._outstanding == 0:
@@ -114,6 +163,28 @@ class Dispatcher(Generic[ContextT]):
             del self._drainers[repo]
             if not queue:
                 del self._queues[repo]
+
+    async def _take_over(self, *, everything: bool = False) -> None:
+        try:
+            taken = await self._claims.take_free(everything=everything)
+        except Exception:  # the database out of reach, say: look again at the next scan
+            log.exception("could not look for deliveries to take over")
+            return
+        for delivery in taken:
+            self._queue(delivery, None)
+        if taken:
+            log.info("took over %d pending deliveries", len(taken))
+
+    async def _keep_claims(self) -> None:
+        """Renew this replica's claims, then take over what no live claim holds, until
+        cancelled."""
+        while True:
+            await asyncio.sleep(self._scan_seconds)
+            try:
+                await self._claims.renew()
+            except Exception:  # the claims last a few scans: renew at the next one
+                log.exception("could not renew the claims on queued deliveries")
+            await self._take_over()
 
     async def _handle(self, delivery: Delivery, payload: dict[str, Any] | None) -> None:
         current_delivery.set((delivery.id, delivery.installation_id, delivery.repo))

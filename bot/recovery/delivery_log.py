@@ -168,8 +168,9 @@ class DeliveryLogPass:
             received_at=entry.delivered_at,
             recovered=True,
         )
-        if await self._store.deliveries.record(delivery):  # a live copy may have won
-            self._dispatcher.submit(delivery, payload)
+        claim = self._dispatcher.new_claim()  # recorded ours: no other replica takes it
+        if await self._store.deliveries.record(delivery, claim=claim):  # a live copy may win
+            self._dispatcher.submit(delivery, payload, claim=claim)
             report.recovered.append(entry.guid)
             self._metrics.recovered.labels(entry.event).inc()
             log.info(

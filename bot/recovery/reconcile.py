@@ -125,9 +125,10 @@ class Reconciler:
         return self._previous_pass is None or updated >= self._previous_pass - 60
 
     async def _submit(self, delivery: Delivery, report: ReconcileReport) -> None:
-        if not await self._store.deliveries.record(delivery):
+        claim = self._dispatcher.new_claim()  # recorded ours: no other replica takes it
+        if not await self._store.deliveries.record(delivery, claim=claim):
             return  # made, and handled, before
-        self._dispatcher.submit(delivery)
+        self._dispatcher.submit(delivery, claim=claim)
         report.built.append(delivery.id)
         self._metrics.reconciled.labels(delivery.event).inc()
         log.info("reconciling: %s", delivery.id, extra={"delivery": delivery.id})

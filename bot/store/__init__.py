@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.claims import DeliveryClaims
 from bot.store.deliveries import DeliveryLog
 from bot.store.engine import make_engine
 from bot.store.installations import Installations
@@ -34,6 +35,13 @@ class Store:
         self.owners = Owners(engine)
         self.timers = Timers(engine)
         self.recovery_points = RecoveryPoints(engine)
+        self.claims = DeliveryClaims(engine)
+
+    @property
+    def is_shared(self) -> bool:
+        """True when several web processes may share the database (PostgreSQL); SQLite
+        serves one (see bot.store.exclusive)."""
+        return self.engine.dialect.name == "postgresql"
 
     async def is_healthy(self) -> bool:
         """True when the database answers a query."""

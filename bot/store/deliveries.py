@@ -4,6 +4,9 @@ One writer task owns every write to this table: the deliveries of concurrent web
 requests and the outcomes the dispatcher reports are committed together, in one
 transaction per batch (group commit), so recording a delivery costs little more than
 recording one, and the writes never contend with each other for SQLite's lock.
+
+A delivery is recorded already claimed by the replica that received it (see
+bot.store.claims), in the same row: taking it costs no extra round trip.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import sync_sqlite_engine
-from bot.store.records import Delivery, DeliveryStatus
+from bot.store.records import Claim, Delivery, DeliveryStatus
 from bot.store.schema import deliveries
 
 log = logging.getLogger("greenlight.store")
@@ -34,7 +37,7 @@ _MARK = (
 )
 
 
-def _rows(batch: Sequence[Delivery]) -> list[dict[str, Any]]:
+def _rows(batch: Sequence[tuple[Delivery, Claim | None]]) -> list[dict[str, Any]]:
     """Rows for the deliveries of a batch, the first copy of an id winning."""
     rows = {
         d.id: {
@@ -47,10 +50,26 @@ def _rows(batch: Sequence[Delivery]) -> list[dict[str, Any]]:
             "received_at": d.received_at,
             "status": DeliveryStatus.PENDING,
             "recovered": d.recovered,
+            "claimed_by": claim.holder if claim else None,
+            "claim_expires": claim.expires if claim else None,
         }
-        for d in reversed(batch)
+        for d, claim in reversed(batch)
     }
     return list(rows.values())
+
+
+def delivery_from_row(row: sa.RowMapping) -> Delivery:
+    """The delivery a row of the table holds."""
+    return Delivery(
+        id=row["id"],
+        event=row["event"],
+        action=row["action"],
+        installation_id=row["installation_id"],
+        repo=row["repo"],
+        payload=row["payload"],
+        received_at=row["received_at"],
+        recovered=row["recovered"],
+    )
 
 
 def _insert_new(dialect: Any) -> Any:
@@ -82,7 +101,7 @@ class DeliveryLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sqlite = sync_sqlite_engine(engine)  # None on PostgreSQL
-        self._new: list[tuple[Delivery, asyncio.Future[bool]]] = []
+        self._new: list[tuple[Delivery, Claim | None, asyncio.Future[bool]]] = []
         self._marks: list[tuple[dict[str, Any], asyncio.Future[None] | None]] = []
         self._wakeup = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -90,10 +109,11 @@ class DeliveryLog:
         self._writing = False
         self._flushes: list[asyncio.Future[None]] = []
 
-    async def record(self, delivery: Delivery) -> bool:
-        """Store a new delivery as pending; False when this id was recorded before."""
+    async def record(self, delivery: Delivery, *, claim: Claim | None = None) -> bool:
+        """Store a new delivery as pending (held by `claim`, if given); False when this id
+        was recorded before (its claim is then left as it was)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._new.append((delivery, future))
+        self._new.append((delivery, claim, future))
         self._wake_writer()
         return await future
 
@@ -160,15 +180,15 @@ class DeliveryLog:
 
     async def _write(
         self,
-        new: Sequence[tuple[Delivery, asyncio.Future[bool]]],
+        new: Sequence[tuple[Delivery, Claim | None, asyncio.Future[bool]]],
         marks: Sequence[tuple[dict[str, Any], asyncio.Future[None] | None]],
     ) -> None:
-        rows = _rows([delivery for delivery, _ in new])
+        rows = _rows([(delivery, claim) for delivery, claim, _ in new])
         mark_values = [values for values, _ in marks]
         try:
             inserted = await self._commit(rows, mark_values)
         except Exception as error:  # every waiting caller gets the failure
-            futures: list[asyncio.Future[Any]] = [f for _, f in new]
+            futures: list[asyncio.Future[Any]] = [f for _, _, f in new]
             futures += [f for _, f in marks if f is not None]
             for future in futures:
                 if not future.done():
@@ -176,7 +196,7 @@ class DeliveryLog:
             if len(futures) < len(new) + len(marks):
                 log.exception("could not mark %d deliveries handled", len(marks))
             return
-        for delivery, future in new:
+        for delivery, _, future in new:
             if not future.done():
                 future.set_result(delivery.id in inserted)
             inserted.discard(delivery.id)  # a second copy in the same batch is a duplicate
@@ -200,7 +220,7 @@ class DeliveryLog:
             return inserted
 
     async def pending(self) -> list[Delivery]:
-        """Deliveries recorded but not yet handled, oldest first (re-queued at start-up)."""
+        """Deliveries recorded but not yet handled, oldest first, whoever claims them."""
         query = (
             sa.select(deliveries)
             .where(deliveries.c.status == DeliveryStatus.PENDING)
@@ -208,19 +228,7 @@ class DeliveryLog:
         )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
-        return [
-            Delivery(
-                id=row["id"],
-                event=row["event"],
-                action=row["action"],
-                installation_id=row["installation_id"],
-                repo=row["repo"],
-                payload=row["payload"],
-                received_at=row["received_at"],
-                recovered=row["recovered"],
-            )
-            for row in rows
-        ]
+        return [delivery_from_row(row) for row in rows]
 
     async def known(self, ids: Sequence[str]) -> set[str]:
         """Which of these delivery ids were recorded (received or recovered) before."""

@@ -160,6 +160,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN owner TEXT",
         "ALTER TABLE deployments ADD COLUMN owner TEXT",
     ),
+    (  # 10: a pending delivery is handled by the replica that claims it, until the claim runs out
+        "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE deliveries ADD COLUMN claim_expires DOUBLE PRECISION",
+    ),
 )
 
 

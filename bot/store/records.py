@@ -33,6 +33,14 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A replica's hold on a pending delivery: no other replica handles it until `expires`."""
+
+    holder: str
+    expires: float
+
+
+@dataclass(frozen=True)
 class Installation:
     id: int
     account: str

@@ -21,6 +21,9 @@ deliveries = sa.Table(
     sa.Column("handled_at", sa.Float),
     # Fetched from GitHub's delivery log by the recovery pass (bot.recovery), not received.
     sa.Column("recovered", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The replica handling it, while `claim_expires` has not passed (see bot.store.claims).
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("claim_expires", sa.Float),
 )
 
 installations = sa.Table(

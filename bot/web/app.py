@@ -20,6 +20,7 @@ from bot.recovery.service import Recovery
 from bot.replica import beat_seconds, keep_beating, leave
 from bot.settings import Settings
 from bot.store import open_store
+from bot.store.exclusive import only_web_process
 from bot.web import deploy_pages, pages, setup
 from bot.web.keys import DISPATCHER, GITHUB, METRICS, RECOVERY, SERVICES, SETTINGS, STORE
 from bot.web.webhook import MAX_PAYLOAD_BYTES, receive
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[setup.SETUP_STATE] = set()
     app[setup.SETUP_CODE] = setup.new_setup_code()  # `python -m bot` prints it
+    app.cleanup_ctx.append(_only_web_process)
     app.cleanup_ctx.append(_services)
     app.router.add_post("/webhook", receive)
     app.router.add_get("/healthz", healthz)
@@ -44,6 +46,12 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
+async def _only_web_process(app: web.Application) -> AsyncIterator[None]:
+    """On SQLite, refuse to start beside another web process on the same file."""
+    with only_web_process(app[SETTINGS].database_url):
+        yield
+
+
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = await open_store(settings.database_url)
@@ -53,7 +61,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     context = Context(settings=settings, store=store, github=github, metrics=app[METRICS])
     services = build_services(context)
-    dispatcher = Dispatcher(store, build_router(), services, app[METRICS])
+    dispatcher = Dispatcher(
+        store,
+        build_router(),
+        services,
+        app[METRICS],
+        clock=context.clock,
+        replica_id=context.replica_id,
+    )
     app[STORE], app[GITHUB], app[SERVICES], app[DISPATCHER] = store, github, services, dispatcher
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
@@ -72,6 +87,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         stack.push_async_callback(_cancel, beating)
         await stack.enter_async_context(running(services))
         await dispatcher.start()
+        stack.push_async_callback(dispatcher.release)  # once stopped, what it did not handle
         stack.push_async_callback(dispatcher.stop)
         pruning = asyncio.create_task(
             keep_pruning(store, settings.delivery_retention_days, clock=context.clock),

@@ -74,8 +74,9 @@ async def _record(
         payload=body.decode("utf-8", errors="replace"),
         received_at=time.time(),
     )
+    claim = app[DISPATCHER].new_claim()  # recorded ours: no other replica handles it
     try:
-        is_new = await app[STORE].deliveries.record(delivery)
+        is_new = await app[STORE].deliveries.record(delivery, claim=claim)
     except Exception:  # store down: tell GitHub so the delivery shows as failed
         log.exception("could not record delivery %s", delivery_id)
         metrics.webhooks.labels(event, "store_error").inc()
@@ -83,7 +84,7 @@ async def _record(
     if not is_new:
         metrics.webhooks.labels(event, "duplicate").inc()
         return _answer(200, "already received")
-    app[DISPATCHER].submit(delivery, payload if isinstance(payload, dict) else None)
+    app[DISPATCHER].submit(delivery, payload if isinstance(payload, dict) else None, claim=claim)
     outcome = "queued" if app[DISPATCHER].handles(event) else "ignored"
     metrics.webhooks.labels(event, outcome).inc()
     return _answer(202, outcome)

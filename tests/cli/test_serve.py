@@ -177,3 +177,31 @@ def test_a_replica_older_than_the_schema_refuses_to_start(tmp_path: Path) -> Non
         in service.stderr
     )
     assert "Traceback" not in service.stderr
+
+
+def test_a_second_web_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    """SQLite serves one process; the lock goes with the process, even on kill -9."""
+    database = tmp_path / "greenlight.db"
+    first_port, second_port, third_port = free_port(), free_port(), free_port()
+    places = [tmp_path / name for name in ("first", "second", "third")]
+    for place in places:
+        place.mkdir()
+    env = {"DATABASE_URL": f"sqlite:///{database}"}
+    with running_service(places[0], PORT=str(first_port), **env) as first:
+        poll(lambda: first.answers(f"127.0.0.1:{first_port}"), message="the first service")
+        with running_service(places[1], PORT=str(second_port), **env) as second:
+            poll(second.has_exited, deadline=60, message="the second service to give up")
+        assert second.process.returncode == 3
+        assert "listening" not in second.stdout
+        assert (
+            f"Greenlight cannot start: another Greenlight web process (pid {first.process.pid}) "
+            f"is serving the SQLite database {database}, and SQLite serves one process. Stop "
+            "that one, or use PostgreSQL (DATABASE_URL=postgresql://...) to run several "
+            "replicas on one database."
+        ) in second.stderr.splitlines()
+        assert "Traceback" not in second.stderr
+        assert first.answers(f"127.0.0.1:{first_port}")  # the first one serves on
+        first.process.kill()  # kill -9: no clean-up ran
+        first.process.wait(timeout=30)
+        with running_service(places[2], PORT=str(third_port), **env) as third:
+            poll(lambda: third.answers(f"127.0.0.1:{third_port}"), message="a new service")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from bot.dispatch.events import WebhookEvent
@@ -10,7 +11,7 @@ from bot.dispatch.queue import Dispatcher
 from bot.dispatch.router import Router
 from bot.metrics import Metrics
 from bot.store import open_store
-from bot.store.records import Delivery, DeliveryStatus
+from bot.store.records import Claim, Delivery, DeliveryStatus
 
 
 def delivery(ident: str, repo: str) -> Delivery:
@@ -71,5 +72,28 @@ async def test_a_failing_handler_stops_no_other(tmp_path: Path) -> None:
     assert seen == ["d"]
     assert await store.deliveries.status("d") == DeliveryStatus.FAILED
     assert "greenlight_handler_errors_total" in metrics.render().decode()
+    await dispatcher.stop()
+    await store.close()
+
+
+async def test_on_sqlite_a_restart_takes_what_a_killed_process_still_claimed(
+    tmp_path: Path,
+) -> None:
+    """SQLite serves one web process: whatever the last one claimed, it is gone."""
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    handled: list[str] = []
+    router: Router[None] = Router()
+
+    @router.register("push")
+    async def handle(event: WebhookEvent, _context: None) -> None:
+        handled.append(event.delivery_id)
+
+    killed = Claim("killed-a-second-ago", expires=time.time() + 3600)
+    await store.deliveries.record(delivery("left", "o/r"), claim=killed)
+    dispatcher = Dispatcher(store, router, None, Metrics())
+    await dispatcher.start()
+    await dispatcher.wait_idle()
+    assert handled == ["left"]
+    assert await store.deliveries.status("left") == DeliveryStatus.DONE
     await dispatcher.stop()
     await store.close()
