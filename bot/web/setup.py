@@ -28,7 +28,8 @@ from aiohttp import web
 
 from bot.github.errors import GitHubError
 from bot.settings import AppCredentials
-from bot.web.keys import GITHUB, SERVICES, SETTINGS, STORE
+from bot.web.home import status_page
+from bot.web.keys import GITHUB, SETTINGS
 from bot.web.pages import page
 
 log = logging.getLogger("greenlight.setup")
@@ -88,20 +89,8 @@ def write_env(env_file: Path, values: dict[str, str]) -> None:
 
 async def home(request: web.Request) -> web.Response:
     """The setup page before the app exists; a short status page after."""
-    github = request.app[GITHUB]
-    if github.credentials is not None:
-        installations = await request.app[STORE].installations.all()
-        rows = "".join(
-            f"<li>{html.escape(i.account)}{' (suspended)' if i.suspended else ''}</li>"
-            for i in installations
-        )
-        sandbox = await request.app[SERVICES].pipeline.report_sandbox()
-        return page(
-            "Greenlight is running",
-            f"<p>App id {html.escape(github.credentials.app_id)}.</p>"
-            f"<p>{html.escape(sandbox)}</p>"
-            f"<h2>Installations</h2><ul>{rows or '<li>none yet</li>'}</ul>",
-        )
+    if request.app[GITHUB].credentials is not None:
+        return await status_page(request)
     return _setup_page(request)
 
 

@@ -1,0 +1,56 @@
+"""What the web pages say outside their templates: titles, refusals, status words."""
+
+from __future__ import annotations
+
+SET_UP = "Set up job"
+WRAP_UP = "After the steps"
+
+LINK_INVALID = "This link is not valid"
+LINK_INVALID_DETAIL = (
+    "The address is missing its token or the token does not match: open the page again "
+    "from the check run or deployment on GitHub."
+)
+NOT_FOUND = "Not found"
+NO_SUCH_JOB = "There is no such job."
+NO_SUCH_RUN = "There is no such run."
+NO_SUCH_DEPLOYMENT = "There is no such deployment."
+BAD_FILTER = "That filter is not valid"
+
+# Status key → (word, icon). The icon repeats the word for those who cannot tell colours
+# apart; the word is what a screen reader says.
+STATUS = {
+    "success": ("Success", "✓"),
+    "failure": ("Failed", "✗"),
+    "timed_out": ("Timed out", "⏱"),
+    "cancelled": ("Cancelled", "⊘"),
+    "skipped": ("Skipped", "↷"),
+    "neutral": ("Neutral", "–"),
+    "action_required": ("Waiting for approval", "!"),
+    "stale": ("Stale", "–"),
+    "in_progress": ("Running", "●"),
+    "queued": ("Queued", "○"),
+    "not_run": ("Did not run", "–"),
+    "superseded": ("Superseded", "↷"),
+    "pending": ("Pending", "○"),
+    "unknown": ("Unknown", "?"),
+}
+# The colour family each status is drawn in.
+TONE = {
+    "success": "good",
+    "failure": "bad",
+    "timed_out": "bad",
+    "action_required": "warn",
+    "in_progress": "busy",
+    "queued": "idle",
+    "pending": "idle",
+}
+
+
+def truncated(shown_mb: str, total_mb: str) -> str:
+    """Above a log cut for the page."""
+    return f"This log is {total_mb} long; the page shows its last {shown_mb}."
+
+
+def line_cut(characters: int) -> str:
+    """After a line cut for the page."""
+    return f"… {characters:,} more characters on this line: see the raw log"
