@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.store.overview import JobTime, RunSummary
-from bot.web.templating import duration, status_key, status_word, tone
+from bot.web.templating import duration, status_icon, status_key, status_word, tone
 
 WIDTH, HEIGHT = 600, 120
+ICONS = 16  # a strip under the bars with each run's status icon: not colour alone
+MIN_SLOTS = 20  # a few runs make narrow bars, not a wall of colour
 TREND_WIDTH, TREND_HEIGHT = 240, 36
 GAP = 2
 
@@ -27,6 +29,7 @@ class Bar:
     height: float
     tone: str
     title: str
+    icon: str
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def run_bars(summaries: Sequence[RunSummary]) -> list[Bar]:
     """One bar per run, oldest on the left; a run without a duration yet gets a stub."""
     ordered = list(reversed(summaries))
     longest = max((s.duration or 0.0 for s in ordered), default=0.0) or 1.0
-    slot = WIDTH / max(len(ordered), 1)
+    slot = WIDTH / max(len(ordered), MIN_SLOTS)
     bars = []
     for index, summary in enumerate(ordered):
         key = status_key(summary.run.status, summary.run.conclusion)
@@ -50,7 +53,8 @@ def run_bars(summaries: Sequence[RunSummary]) -> list[Bar]:
         title = f"{summary.run.sha[:7]}: {status_word(key)}, {duration(summary.duration) or '—'}"
         bars.append(
             Bar(summary.run.id, round(index * slot + GAP / 2, 1), round(HEIGHT - height, 1),
-                round(max(slot - GAP, 1.0), 1), round(height, 1), tone(key), title)
+                round(max(slot - GAP, 1.0), 1), round(height, 1), tone(key), title,
+                status_icon(key))
         )  # fmt: skip
     return bars
 

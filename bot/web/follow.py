@@ -29,6 +29,28 @@ MAX_EVENT_CHARS = 256 * 1024  # one event's share of a burst; the rest follows a
 
 # The owner's status key once it finished, None while it runs.
 Finished = Callable[[], Awaitable[str | None]]
+# Set when the service shuts down: streams end, instead of holding the shutdown up.
+STOPPING = web.AppKey("streams_stopping", asyncio.Event)
+
+
+def add_shutdown(app: web.Application) -> None:
+    """End every open stream when `app` shuts down."""
+    app[STOPPING] = asyncio.Event()
+
+    async def stop(app: web.Application) -> None:
+        app[STOPPING].set()
+
+    app.on_shutdown.append(stop)
+
+
+def _is_gone(request: web.Request) -> bool:
+    """Whether the reader left (aiohttp does not cancel a handler when it does) or the
+    service is stopping."""
+    stopping = request.app.get(STOPPING)
+    transport = request.transport
+    return (
+        transport is None or transport.is_closing() or (stopping is not None and stopping.is_set())
+    )
 
 
 @dataclass
@@ -89,6 +111,8 @@ async def stream(
                 await response.write(b": still running\n\n")
                 quiet = 0.0
             await asyncio.sleep(POLL_SECONDS)
+            if _is_gone(request):
+                return response
             text = ""
     except ConnectionResetError:  # the reader left
         return response

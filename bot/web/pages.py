@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.web import deploy_pages, job_pages, repo_pages, run_pages
+from bot.web import deploy_pages, follow, job_pages, repo_pages, run_pages
 from bot.web.templating import STATIC, environment
 
 # The setup pages post a form to GitHub and run no script.
@@ -25,6 +25,7 @@ def add_routes(app: web.Application) -> None:
     run_pages.add_routes(app)
     repo_pages.add_routes(app)
     deploy_pages.add_routes(app)
+    follow.add_shutdown(app)
     app.router.add_static("/static", STATIC, append_version=False)
 
 

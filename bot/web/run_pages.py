@@ -17,6 +17,8 @@ from bot.web.access import not_found, require_link
 from bot.web.keys import SETTINGS, STORE
 from bot.web.templating import render, status_key
 
+WORST_FIRST = ("failure", "timed_out", "cancelled", "action_required", "in_progress", "queued")
+
 
 @dataclass
 class JobGroup:
@@ -24,6 +26,12 @@ class JobGroup:
 
     name: str
     jobs: list[tuple[Job, str, str]] = field(default_factory=list)  # job, status key, log URL
+
+    @property
+    def key(self) -> str:
+        """The group's status: its worst job's (a failure outshines a success)."""
+        keys = [key for _, key, _ in self.jobs]
+        return min(keys, key=lambda key: WORST_FIRST.index(key) if key in WORST_FIRST else 99)
 
 
 def add_routes(app: web.Application) -> None:

@@ -71,7 +71,8 @@ async def test_a_repository_lists_runs_filters_them_and_charts_the_default_branc
     page = await (await client.get(url)).text()
     chart = page.split('<figure class="chart">')[1].split("</figure>")[0]
     assert chart.count("<rect") == 3  # the default branch's runs only
-    assert chart.count('class="bad"') == 1
+    assert chart.count('<rect class="bad"') == 1
+    assert chart.count('<text class="bad"') == 1  # and an icon: not colour alone
     trends = page.split('<table class="trends">')[1].split("</table>")[0]
     assert trends.count("<polyline") == 2  # build and test
     runs = page.split('class="cards runs"')[1]
