@@ -97,6 +97,9 @@ class Settings:
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
     # Encrypts what a Celery ticket carries; the workers hold the same key.
     ticket_key: str | None = field(default=None, repr=False)
+    # The app's OAuth client, for "Sign in with GitHub" on the web pages (None: no sign-in).
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,8 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         delivery_retention_days=retention,
         sandbox=sandbox,
         ticket_key=ticket_key,
+        client_id=values.get("GITHUB_CLIENT_ID", "").strip() or None,
+        client_secret=values.get("GITHUB_CLIENT_SECRET", "").strip() or None,
     )
 
 

@@ -159,8 +159,10 @@ async def job_times(engine: AsyncEngine, run_ids: list[int]) -> list[JobTime]:
     return list(latest.values())
 
 
-async def repository_entries(engine: AsyncEngine) -> list[RepositoryEntry]:
-    """Every repository of every installation, by name."""
+async def repository_entries(
+    engine: AsyncEngine, full_name: str | None = None
+) -> list[RepositoryEntry]:
+    """Every repository of every installation (or the one named), by name."""
     query = (
         sa.select(
             repositories.c.full_name,
@@ -172,6 +174,8 @@ async def repository_entries(engine: AsyncEngine) -> list[RepositoryEntry]:
         .join(installations, installations.c.id == repositories.c.installation_id)
         .order_by(repositories.c.full_name)
     )
+    if full_name is not None:
+        query = query.where(repositories.c.full_name == full_name)
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).all()
     return [
@@ -226,3 +230,10 @@ def _text(data: Any, *path: str) -> str | None:
             return None
         data = data.get(key)
     return data if isinstance(data, str) else None
+
+
+async def repository_entry(engine: AsyncEngine, full_name: str) -> RepositoryEntry | None:
+    """One repository of an installation; None when no installation covers it."""
+    for entry in await repository_entries(engine, full_name):
+        return entry
+    return None

@@ -9,7 +9,7 @@ from bot import links
 from bot.store.deployments import DeploymentRecord, Deployments
 from bot.store.log_pages import DEPLOYMENT_LOGS
 from bot.web import follow, messages
-from bot.web.access import not_found, require_link
+from bot.web.access import require_reader
 from bot.web.job_pages import log_view, stream_raw
 from bot.web.keys import SETTINGS, STORE
 from bot.web.templating import render
@@ -23,10 +23,12 @@ def add_routes(app: web.Application) -> None:
 
 async def _deployment(request: web.Request) -> tuple[DeploymentRecord, str]:
     deployment_id = int(request.match_info["deployment_id"])
-    token = require_link(request, "deployment", deployment_id)
     record = await Deployments(request.app[STORE].engine).get(deployment_id)
-    if record is None:
-        raise not_found(messages.NO_SUCH_DEPLOYMENT)
+    repo = record.repo if record else None
+    token = await require_reader(
+        request, "deployment", deployment_id, repo, messages.NO_SUCH_DEPLOYMENT
+    )
+    assert record is not None
     return record, token
 
 

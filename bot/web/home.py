@@ -2,7 +2,7 @@
 with its default branch's latest run and what is live in each environment.
 
 Without sign-in a viewer sees public repositories only: a private repository's name, runs
-and deployments are shown to nobody who has not proved they may read it.
+and deployments are shown only to a viewer signed in with GitHub who may read it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from bot.store import overview
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState
 from bot.store.overview import RepositoryEntry, RunSummary
 from bot.web.keys import SERVICES, SETTINGS, STORE
+from bot.web.sessions import viewer_of
 from bot.web.templating import render
+from bot.web.viewers import may_read
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,12 @@ class RepositoryCard:
 async def status_page(request: web.Request) -> web.Response:
     """What runs where, for the repositories this viewer may see."""
     engine = request.app[STORE].engine
-    visible = [e for e in await overview.repository_entries(engine) if not e.private]
+    viewer = viewer_of(request)
+    visible = [
+        entry
+        for entry in await overview.repository_entries(engine)
+        if not entry.private or (viewer and await may_read(request, viewer, entry.full_name))
+    ]
     cards = [await _card(request, entry) for entry in visible]
     accounts: dict[str, list[RepositoryCard]] = {}
     for card in cards:

@@ -1,8 +1,8 @@
 """A job's log: steps as sections, the failed one in view, colours, line permalinks,
 followed live while the job runs, and the raw text for download.
 
-Every address carries the job's signed token (see `bot.links`), so logs of private
-repositories are readable only by whoever got the link from GitHub.
+A log of a private repository is readable with the job's signed link (see `bot.links`),
+or by a viewer signed in with GitHub who may read the repository (`bot.web.access`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bot.store import log_pages
 from bot.store.log_pages import JOB_LOGS, LogSource
 from bot.store.records import Job, Status
 from bot.web import follow, logview, messages
-from bot.web.access import not_found, require_link
+from bot.web.access import require_reader
 from bot.web.keys import SETTINGS, STORE
 from bot.web.templating import render, status_key
 
@@ -32,10 +32,13 @@ def add_routes(app: web.Application) -> None:
 
 async def _job(request: web.Request) -> tuple[Job, str]:
     job_id = int(request.match_info["job_id"])
-    token = require_link(request, "job", job_id)
-    job = await request.app[STORE].runs.job(job_id)
-    if job is None:
-        raise not_found(messages.NO_SUCH_JOB)
+    store = request.app[STORE]
+    job = await store.runs.job(job_id)
+    run = await store.runs.get(job.run_id) if job else None
+    token = await require_reader(
+        request, "job", job_id, run.repo if run else None, messages.NO_SUCH_JOB
+    )
+    assert job is not None
     return job, token
 
 

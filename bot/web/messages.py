@@ -54,3 +54,33 @@ def truncated(shown_mb: str, total_mb: str) -> str:
 def line_cut(characters: int) -> str:
     """After a line cut for the page."""
     return f"… {characters:,} more characters on this line: see the raw log"
+
+
+SIGN_IN_OFF = "Sign-in is not set up"
+SIGN_IN_OFF_DETAIL = (
+    "This Greenlight has no OAuth client yet: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET "
+    "(the app's settings page on GitHub shows both) and restart."
+)
+SIGN_IN_EXPIRED = "That sign-in has expired"
+SIGN_IN_EXPIRED_DETAIL = (
+    "GitHub sent back a sign-in this browser did not start, or one started more than ten "
+    "minutes ago. Sign in again."
+)
+SIGN_IN_FAILED = "GitHub did not sign you in"
+FORGED = "This form was not sent from Greenlight's page"
+FORGED_DETAIL = "Its security token does not match your session. Reload the page and try again."
+NO_ACCESS = "You cannot see this repository"
+NO_ACCESS_DETAIL = (
+    "It is private, and GitHub says your account cannot read it. If you were given access "
+    "just now, wait a minute and reload."
+)
+SIGN_IN_NEEDED = "Sign in to see this page"
+SIGN_IN_NEEDED_DETAIL = (
+    "This repository is private: sign in with GitHub, and Greenlight shows it if GitHub says "
+    "you may read it."
+)
+
+
+def sign_in_failed(reason: str) -> str:
+    """After GitHub refused to give a token or an identity."""
+    return f"GitHub answered: {reason}. Try signing in again."

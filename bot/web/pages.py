@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.web import deploy_pages, follow, job_pages, repo_pages, run_pages
+from bot.web import deploy_pages, follow, job_pages, repo_pages, run_pages, sign_in, viewers
 from bot.web.templating import STATIC, environment
 
 # The setup pages post a form to GitHub and run no script.
@@ -26,13 +26,17 @@ def add_routes(app: web.Application) -> None:
     repo_pages.add_routes(app)
     deploy_pages.add_routes(app)
     follow.add_shutdown(app)
+    sign_in.add_routes(app)
+    viewers.add_cache(app)
     app.router.add_static("/static", STATIC, append_version=False)
 
 
 def page(title: str, body: str, *, status: int = 200) -> web.Response:
     """One HTML page of this service: `body` is already escaped markup."""
     text = (
-        environment().get_template("plain.html").render(title=title, body=Markup(body), now=0)  # noqa: S704 - callers escape `body`
+        environment()
+        .get_template("plain.html")
+        .render(title=title, body=Markup(body), viewer=None, sign_in=None, now=0)  # noqa: S704 - callers escape `body`
     )
     response = web.Response(status=status, text=text, content_type="text/html")
     response.headers.update(PLAIN_HEADERS)

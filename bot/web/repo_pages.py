@@ -14,7 +14,7 @@ from bot.deploy.decide import PastDeploy, rollback_target
 from bot.store import overview
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState
 from bot.web import charts
-from bot.web.access import require_link
+from bot.web.access import require_reader
 from bot.web.keys import SETTINGS, STORE
 from bot.web.templating import render
 
@@ -36,7 +36,7 @@ def add_routes(app: web.Application) -> None:
 async def repo_page(request: web.Request) -> web.Response:
     """A repository's runs, charts and environments."""
     repo = f"{request.match_info['owner']}/{request.match_info['name']}"
-    token = require_link(request, "repo", repo)
+    token = await require_reader(request, "repo", repo, repo, "")
     engine = request.app[STORE].engine
     secret = request.app[SETTINGS].link_secret
     chosen = run_filter(request.query)

@@ -13,7 +13,7 @@ from bot import links
 from bot.store import overview
 from bot.store.records import Job
 from bot.web import messages
-from bot.web.access import not_found, require_link
+from bot.web.access import require_reader
 from bot.web.keys import SETTINGS, STORE
 from bot.web.templating import render, status_key
 
@@ -41,11 +41,11 @@ def add_routes(app: web.Application) -> None:
 async def run_page(request: web.Request) -> web.Response:
     """One run's jobs, stage by stage."""
     run_id = int(request.match_info["run_id"])
-    require_link(request, "run", run_id)
     store = request.app[STORE]
     summary = await overview.run_summary(store.engine, run_id)
-    if summary is None:
-        raise not_found(messages.NO_SUCH_RUN)
+    repo = summary.run.repo if summary else None
+    await require_reader(request, "run", run_id, repo, messages.NO_SUCH_RUN)
+    assert summary is not None
     settings = request.app[SETTINGS]
     run = summary.run
     facts = await overview.repository_facts(store.engine, run.repo)

@@ -31,6 +31,8 @@ from bot.settings import AppCredentials
 from bot.web.home import status_page
 from bot.web.keys import GITHUB, SETTINGS
 from bot.web.pages import page
+from bot.web.sessions import OAUTH
+from bot.web.sign_in import CALLBACK_PATH
 
 log = logging.getLogger("greenlight.setup")
 MANIFEST_PATH = Path(__file__).resolve().parents[1] / "app.yml"
@@ -47,6 +49,7 @@ def load_manifest(public_url: str) -> dict[str, Any]:
     manifest["hook_attributes"]["url"] = f"{public_url}/webhook"
     manifest["redirect_url"] = f"{public_url}/setup/callback"
     manifest["setup_url"] = f"{public_url}/"
+    manifest["callback_urls"] = [f"{public_url}{CALLBACK_PATH}"]  # "Sign in with GitHub"
     return manifest
 
 
@@ -140,15 +143,28 @@ async def callback(request: web.Request) -> web.Response:
             status=502,
         )
     credentials = AppCredentials(str(app["id"]), app["pem"], app["webhook_secret"])
+    # The conversion also returns the app's OAuth client: "Sign in with GitHub" uses it.
+    oauth = {
+        name: str(app[key])
+        for name, key in (
+            ("GITHUB_CLIENT_ID", "client_id"),
+            ("GITHUB_CLIENT_SECRET", "client_secret"),
+        )
+        if app.get(key)
+    }
     write_env(
         request.app[SETTINGS].env_file,
         {
             "GITHUB_APP_ID": credentials.app_id,
             "GITHUB_PRIVATE_KEY": credentials.private_key,
             "GITHUB_WEBHOOK_SECRET": credentials.webhook_secret,
+            **oauth,
         },
     )
     github.credentials = credentials
+    client = request.app[OAUTH]
+    client.client_id = oauth.get("GITHUB_CLIENT_ID")
+    client.client_secret = oauth.get("GITHUB_CLIENT_SECRET")
     install_url = f"{app['html_url']}/installations/new"
     return page(
         "Greenlight is registered",

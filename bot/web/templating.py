@@ -18,6 +18,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.web import messages
+from bot.web.sessions import can_sign_in, login_url, viewer_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -51,7 +52,12 @@ def render(
     request: web.Request, template: str, *, status: int = 200, **values: Any
 ) -> web.Response:
     """A page from `template` with `values`, sent with the security headers."""
-    text = environment().get_template(template).render(now=time.time(), **values)
+    sign_in = login_url(request.path_qs) if can_sign_in(request) else None
+    text = (
+        environment()
+        .get_template(template)
+        .render(now=time.time(), viewer=viewer_of(request), sign_in=sign_in, **values)
+    )
     response = web.Response(status=status, text=text, content_type="text/html")
     response.headers.update(SECURITY_HEADERS)
     return response

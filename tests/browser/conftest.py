@@ -1,6 +1,6 @@
 """Pages tested in a real browser: Debian's Chromium driven by Playwright.
 
-One browser process for the whole session (a page per test, in its own context); the
+One browser process for all of them (a page per test, in its own context); the
 service runs in a thread with its own event loop, so tests drive the browser with
 Playwright's synchronous API and reach the store through `site.call`. Where Chromium is
 missing the tests skip, unless GREENLIGHT_REQUIRE_SERVICES=1 (as `.ci/run` sets).
@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer, unused_port
 
 from bot.settings import Settings
 from bot.store import Store
 from bot.web.app import create_app
 from bot.web.keys import STORE
+from tests.fakes.github import FakeGitHub
+from tests.fakes.plugin import start_fake_github, stop_fake_github
+from tests.fakes.routes_oauth import client_secret
 from tests.helpers import make_settings
 
 if TYPE_CHECKING:
@@ -51,7 +55,10 @@ def require_chromium() -> None:
     pytest.skip(problem)
 
 
-@pytest.fixture(scope="session")
+# Package scope: one Chromium for every browser test, stopped when they are done, since
+# Playwright's synchronous API holds an event loop on the main thread while it runs, and
+# the asynchronous tests elsewhere need that thread's loop free.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """One Chromium for every browser test."""
     require_chromium()
@@ -65,13 +72,18 @@ def browser() -> Iterator[Browser]:
 
 
 class LiveSite:
-    """The whole service on a free port, its event loop in a thread of its own."""
+    """The whole service on a free port, its event loop in a thread of its own; with
+    `github`, the fake GitHub too (API and sign-in pages), on that loop."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, tmp_path: Path, private_key_pem: str, *, github: bool = False) -> None:
+        self._tmp_path = tmp_path
+        self._private_key_pem = private_key_pem
+        self._with_github = github
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="site", daemon=True)
         self._runner: web.AppRunner | None = None
+        self._fake: tuple[FakeGitHub, TestServer] | None = None
+        self._settings: Settings | None = None
         self.url = ""
 
     def __enter__(self) -> LiveSite:
@@ -82,21 +94,44 @@ class LiveSite:
     def __exit__(self, *exc: object) -> None:
         if self._runner is not None:
             self.call(self._runner.cleanup())
+        if self._fake is not None:
+            self.call(stop_fake_github(*self._fake))
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
 
     async def _start(self) -> None:
+        port = unused_port()
+        self.url = f"http://127.0.0.1:{port}"
+        options = {"PUBLIC_URL": self.url, "GITHUB_URL": "https://github.example"}
+        key = self._private_key_pem
+        if self._with_github:
+            self._fake = await start_fake_github(self._tmp_path / "github")
+            fake = self._fake[0]
+            fake.oauth.callback_urls = [f"{self.url}/auth/callback"]
+            key = fake.private_key_pem.decode()
+            options.update(
+                GITHUB_API_URL=fake.base_url,
+                GITHUB_URL=fake.base_url,
+                GITHUB_APP_ID=str(fake.app_id),
+                GITHUB_CLIENT_ID=fake.github_app.client_id,
+                GITHUB_CLIENT_SECRET=client_secret(fake.github_app),
+            )
+        self._settings = make_settings(self._tmp_path, key, **options)
         self._runner = web.AppRunner(create_app(self._settings))
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+
+    @property
+    def github(self) -> FakeGitHub:
+        """The fake GitHub (only with `github=True`)."""
+        assert self._fake is not None
+        return self._fake[0]
 
     @property
     def store_secret(self) -> str:
         """The key that signs this service's links."""
+        assert self._settings is not None
         return self._settings.link_secret
 
     @property
@@ -111,9 +146,16 @@ class LiveSite:
 
 @pytest.fixture
 def site(tmp_path: Path, private_key_pem: str, browser: Browser) -> Iterator[LiveSite]:
-    settings = make_settings(tmp_path, private_key_pem, GITHUB_URL="https://github.example")
-    with LiveSite(settings) as live:
+    with LiveSite(tmp_path, private_key_pem) as live:
         yield live
+
+
+@pytest.fixture
+def github_site(tmp_path: Path, private_key_pem: str, browser: Browser) -> Iterator[LiveSite]:
+    """The service with sign-in, and the fake GitHub it signs people in with."""
+    with LiveSite(tmp_path, private_key_pem, github=True) as live:
+        yield live
+        live.github.assert_no_violations()
 
 
 @pytest.fixture

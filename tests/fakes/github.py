@@ -28,6 +28,7 @@ from tests.fakes import (
     routes_checks,
     routes_comments,
     routes_deployments,
+    routes_oauth,
     routes_pulls,
     routes_repos,
 )
@@ -36,6 +37,7 @@ from tests.fakes.delivery import Outbox
 from tests.fakes.events import EventsMixin
 from tests.fakes.git_http import GitRequest
 from tests.fakes.render import Renderer
+from tests.fakes.routes_oauth import OAuthFlow
 from tests.fakes.scenario import ScenarioMixin
 from tests.fakes.server import ApiError, Call, Faults, Violation, create_application, json_response
 from tests.fakes.state import App, World, iso
@@ -44,6 +46,7 @@ from tests.fakes.webhooks import Payloads
 Json = Any
 ROUTE_TABLES = (
     routes_app,
+    routes_oauth,
     routes_repos,
     routes_pulls,
     routes_checks,
@@ -106,10 +109,11 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         self.git_over_http = False
         self.git_requests: list[GitRequest] = []
         self.outbox = Outbox()
+        self.oauth = OAuthFlow()  # "Sign in with GitHub": see routes_oauth
         self.payloads = Payloads(self)
         self._clock_offset = timedelta()
         handlers = {key: h for table in ROUTE_TABLES for key, h in table.routes.handlers.items()}
-        self.app = create_application(self, handlers)
+        self.app = create_application(self, handlers, (routes_oauth.add_web_routes,))
 
     # ------------------------------------------------------------------ apps and clock
 
