@@ -84,3 +84,48 @@ SIGN_IN_NEEDED_DETAIL = (
 def sign_in_failed(reason: str) -> str:
     """After GitHub refused to give a token or an identity."""
     return f"GitHub answered: {reason}. Try signing in again."
+
+
+DONE = "Done"
+NOTHING_DONE = "Nothing done"
+NOT_ALLOWED = "You may not do that here"
+NO_SUCH_REPOSITORY = "No installation of the app covers this repository."
+SIGN_IN_TO_ACT = "Sign in to do that"
+SIGN_IN_TO_ACT_DETAIL = (
+    "A link from a check run lets you read a page, not act on it: sign in with GitHub, and "
+    "Greenlight asks GitHub whether you may."
+)
+
+
+def rerunning(names: list[str], login: str) -> str:
+    """After the failed jobs of a run were started again."""
+    return f"Running again, as asked by @{login}: {', '.join(sorted(names))}."
+
+
+def rerun_by(login: str) -> str:
+    """The first line of a job's log when someone re-ran it from a page."""
+    return f"Re-run by @{login} from the web page.\n"
+
+
+def still_running() -> str:
+    return (
+        "Jobs of this run are still running: re-run failed jobs once they finish, or cancel "
+        "them first."
+    )
+
+
+def nothing_failed() -> str:
+    return "Nothing failed in this run, so there is nothing to re-run."
+
+
+def nothing_to_cancel() -> str:
+    return "This run has finished: there is nothing to cancel."
+
+
+def cancelled_by(login: str) -> str:
+    """Why the jobs were cancelled (shown in their check runs)."""
+    return f"cancelled by @{login} from the web page"
+
+
+def cancelled(login: str) -> str:
+    return f"The run's unfinished jobs are cancelled, as asked by @{login}."

@@ -9,7 +9,16 @@ from __future__ import annotations
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.web import deploy_pages, follow, job_pages, repo_pages, run_pages, sign_in, viewers
+from bot.web import (
+    actions,
+    deploy_pages,
+    follow,
+    job_pages,
+    repo_pages,
+    run_pages,
+    sign_in,
+    viewers,
+)
 from bot.web.templating import STATIC, environment
 
 # The setup pages post a form to GitHub and run no script.
@@ -28,6 +37,7 @@ def add_routes(app: web.Application) -> None:
     follow.add_shutdown(app)
     sign_in.add_routes(app)
     viewers.add_cache(app)
+    actions.add_routes(app)
     app.router.add_static("/static", STATIC, append_version=False)
 
 

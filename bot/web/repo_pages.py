@@ -15,6 +15,7 @@ from bot.store import overview
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState
 from bot.web import charts
 from bot.web.access import require_reader
+from bot.web.actions import may_act
 from bot.web.keys import SETTINGS, STORE
 from bot.web.templating import render
 
@@ -62,6 +63,8 @@ async def repo_page(request: web.Request) -> web.Response:
         chart=charts,
         environments=environments(deployments),
         deployments=deployments,
+        can_act=await may_act(request, repo),
+        deploy_sha=next((s.run.sha for s in history if s.run.conclusion == "success"), ""),
     )
 
 

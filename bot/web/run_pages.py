@@ -14,6 +14,7 @@ from bot.store import overview
 from bot.store.records import Job
 from bot.web import messages
 from bot.web.access import require_reader
+from bot.web.actions import may_act
 from bot.web.keys import SETTINGS, STORE
 from bot.web.templating import render, status_key
 
@@ -61,6 +62,7 @@ async def run_page(request: web.Request) -> web.Response:
         sender=facts.senders.get(run.sha),
         repo_url=links.repo_url("", run.repo, settings.link_secret),
         github=f"{settings.web_url}/{run.repo}",
+        can_act=await may_act(request, run.repo),
     )
 
 

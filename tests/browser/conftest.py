@@ -27,7 +27,7 @@ from bot.web.keys import STORE
 from tests.fakes.github import FakeGitHub
 from tests.fakes.plugin import start_fake_github, stop_fake_github
 from tests.fakes.routes_oauth import client_secret
-from tests.helpers import make_settings
+from tests.helpers import WEBHOOK_SECRET, make_settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -121,6 +121,8 @@ class LiveSite:
         self._runner = web.AppRunner(create_app(self._settings))
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        if self._fake is not None:
+            self._fake[0].configure_webhooks(f"{self.url}/webhook", WEBHOOK_SECRET)
 
     @property
     def github(self) -> FakeGitHub:

@@ -1,12 +1,15 @@
 """Signing in with GitHub in Chromium: a private repository's page asks for it, the fake
 GitHub's web flow signs the reader in, and the page they wanted opens; someone without
-access is refused."""
+access is refused; a writer re-runs a failed job and deploys it by clicking."""
 
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from bot.store.records import Status
 from tests.browser.conftest import LiveSite
+from tests.e2e.test_web_actions import REPO, config
+from tests.helpers import wait_until
 from tests.web.seed import seed_run
 
 PRIVATE = "octo/secret-plans"
@@ -51,3 +54,51 @@ def test_someone_without_access_is_refused_after_signing_in(
     page.get_by_role("link", name="Sign in with GitHub").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You cannot see this repository")
     expect(page.get_by_text("Signed in as eve")).to_be_visible()
+
+
+def test_a_writer_reruns_a_failed_job_and_deploys_it_by_clicking(
+    github_site: LiveSite, page: Page
+) -> None:
+    github = github_site.github
+    marks = github.root / "marks"
+    marks.mkdir(parents=True)
+    repo = github.create_repo(REPO, {"README.md": "hi\n"})
+    installation = github.world.installation_for(REPO, github.app_id)
+    assert installation is not None
+    store = github_site.store
+    github_site.call(store.installations.save(installation.id, "octo", now=1.0))
+    github_site.call(
+        store.installations.add_repositories(installation.id, [(repo.id, REPO, False)])
+    )
+    sha = github_site.call(github.push(REPO, "main", config(marks)))
+    github.set_permission(REPO, "mona", "write")
+    github.oauth.signed_in = "mona"
+
+    page.goto(f"{github_site.url}/")
+    page.get_by_role("link", name="Sign in with GitHub").first.click()
+    page.get_by_role("link", name=REPO).click()
+    finished(github_site, sha)
+    page.reload()
+    page.get_by_role("link", name=sha[:7]).first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Failed")
+    page.get_by_role("button", name="Re-run failed jobs").click()
+    expect(page.get_by_text("Running again, as asked by @mona: flaky.")).to_be_visible()
+    finished(github_site, sha)
+    page.get_by_role("link", name="Go back").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Success")
+
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name=REPO).click()
+    page.get_by_label("Environment").fill("staging")
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Done")
+    expect(page.get_by_text("staging")).to_be_visible()
+
+
+def finished(site: LiveSite, sha: str) -> None:
+    """Wait until the run of `sha` has finished (every job of its latest attempts)."""
+
+    async def done() -> bool:
+        run = await site.store.runs.for_sha(REPO, sha)
+        return run is not None and run.status == Status.COMPLETED
+
+    site.call(wait_until(done, deadline=30, message=f"the run of {sha[:7]}"))
