@@ -10,6 +10,9 @@ USAGE = """usage: python -m bench [intake | pipeline | all] [options]
   pipeline   webhook to first in_progress check, executor overhead, cached checkout
   all        both (the default), each with its default options
 
+`python -m bench.logs` (issue 14: a 50 MB log's page, 100 readers of a running log),
+`python -m bench.deploy` and `python -m bench.api_requests` run on their own.
+
 `python -m bench intake --help` and `python -m bench pipeline --help` list the options.
 """
 

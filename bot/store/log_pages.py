@@ -1,16 +1,19 @@
 """Reading a job's or a deploy's log a page at a time, never whole: a log can be 50 MB.
 
-A log is stored as numbered chunks (as the executor flushed them). Pages read the sizes
-first (one small query), then only the chunks they show; a follower reads from a
-character offset on, then only the chunks added after the last one it read.
+A log is stored as numbered chunks (as the executor flushed them). Pages look up the
+chunks' sizes (`LogIndex`, learned once per chunk), then read only the chunks they show; a
+follower reads from a character offset on, then only the chunks added after the last one
+it read.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.schema import deployment_logs, log_chunks
@@ -38,23 +41,69 @@ class LogWindow:
     total: int  # characters in the whole log
 
 
+@dataclass
+class ChunkStats:
+    """A log's chunks as far as known: numbers, and characters and newlines up to each."""
+
+    seqs: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)  # characters up to the end of each chunk
+    lines: list[int] = field(default_factory=list)  # newlines up to the end of each chunk
+
+    @property
+    def total(self) -> int:
+        """Characters in the log, as far as known."""
+        return self.ends[-1] if self.ends else 0
+
+
+class LogIndex:
+    """The sizes and newline counts of logs' chunks, each learned once (a chunk never
+    changes once stored), so a page of a 50 MB log does not read the 50 MB to find its end.
+    One per process; every replica learns its own."""
+
+    def __init__(self, engine: AsyncEngine, *, logs: int = 512) -> None:
+        self.engine = engine
+        self._known: LRUCache[tuple[str, int], ChunkStats] = LRUCache(maxsize=logs)
+
+    async def stats(self, source: LogSource, owner: int) -> ChunkStats:
+        """What is known of the log, brought up to date with the chunks stored since."""
+        key = (source.table.name, owner)
+        known = self._known.get(key) or ChunkStats()
+        text = source.table.c.text
+        newlines = sa.func.length(text) - sa.func.length(sa.func.replace(text, "\n", ""))
+        query = (
+            sa.select(source.table.c.seq, sa.func.length(text), newlines)
+            .where((source.owner == owner) & (source.table.c.seq > (known.seqs or [0])[-1]))
+            .order_by(source.table.c.seq)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        for seq, size, count in rows:
+            if known.seqs and seq <= known.seqs[-1]:
+                continue  # learned meanwhile by another reader
+            known.seqs.append(int(seq))
+            known.ends.append(known.total + int(size or 0))
+            known.lines.append((known.lines or [0])[-1] + int(count or 0))
+        self._known[key] = known
+        return known
+
+
 async def read_window(
-    engine: AsyncEngine, source: LogSource, owner: int, *, max_chars: int
+    index: LogIndex, source: LogSource, owner: int, *, max_chars: int
 ) -> LogWindow:
     """The whole log when it fits in `max_chars`, else its last lines that fit."""
-    sizes = await _sizes(engine, source, owner)
-    total = sum(size for _, size in sizes)
+    stats = await index.stats(source, owner)
+    total = stats.total
     if total <= max_chars:
-        text, _ = await read_after(engine, source, owner, after=0)
+        text, _ = await read_after(index.engine, source, owner, after=0)
         return LogWindow(text, 1, 0, total)
-    first, kept = len(sizes), 0
-    while first > 0 and kept < max_chars:  # the fewest last chunks that cover the budget
-        first -= 1
-        kept += sizes[first][1]
-    after = sizes[first - 1][0] if first > 0 else 0
-    text, _ = await read_after(engine, source, owner, after=after)
+    # The fewest last chunks that cover the budget and the character before it (which says
+    # whether the window starts a line).
+    first = bisect.bisect_right(stats.ends, total - max_chars - 1)
+    first = min(first, len(stats.seqs) - 1)
+    after = stats.seqs[first - 1] if first > 0 else 0
+    lines_before = stats.lines[first - 1] if first > 0 else 0
+    text, _ = await read_after(index.engine, source, owner, after=after)
     cut = _line_start_from(text, len(text) - max_chars)
-    lines_before = await _newlines_up_to(engine, source, owner, seq=after)
     return LogWindow(
         text[cut:], lines_before + text[:cut].count("\n") + 1, total - len(text) + cut, total
     )
@@ -69,17 +118,15 @@ def _line_start_from(text: str, position: int) -> int:
 
 
 async def read_from(
-    engine: AsyncEngine, source: LogSource, owner: int, *, offset: int
+    index: LogIndex, source: LogSource, owner: int, *, offset: int
 ) -> tuple[str, int]:
     """The log from character `offset` on, and the number of the last chunk read."""
-    sizes = await _sizes(engine, source, owner)
-    after, start = 0, 0
-    for seq, size in sizes:
-        if start + size > offset:
-            break
-        after, start = seq, start + size
-    text, last = await read_after(engine, source, owner, after=after)
-    return text[offset - start :], last
+    stats = await index.stats(source, owner)
+    first = bisect.bisect_right(stats.ends, offset)  # the chunk holding character `offset`
+    after = stats.seqs[first - 1] if first > 0 else 0
+    start = stats.ends[first - 1] if first > 0 else 0
+    text, last = await read_after(index.engine, source, owner, after=after)
+    return text[max(0, offset - start) :], last
 
 
 async def read_after(
@@ -117,24 +164,3 @@ async def chunks(
         if len(rows) < batch:
             return
         after = rows[-1].seq
-
-
-async def _sizes(engine: AsyncEngine, source: LogSource, owner: int) -> list[tuple[int, int]]:
-    query = (
-        sa.select(source.table.c.seq, sa.func.length(source.table.c.text))
-        .where(source.owner == owner)
-        .order_by(source.table.c.seq)
-    )
-    async with engine.connect() as connection:
-        return [(int(seq), int(size or 0)) for seq, size in (await connection.execute(query))]
-
-
-async def _newlines_up_to(engine: AsyncEngine, source: LogSource, owner: int, *, seq: int) -> int:
-    """How many lines end in the chunks numbered up to `seq`, counted by the database."""
-    text = source.table.c.text
-    newlines = sa.func.length(text) - sa.func.length(sa.func.replace(text, "\n", ""))
-    query = sa.select(sa.func.coalesce(sa.func.sum(newlines), 0)).where(
-        (source.owner == owner) & (source.table.c.seq <= seq)
-    )
-    async with engine.connect() as connection:
-        return int((await connection.execute(query)).scalar() or 0)

@@ -16,26 +16,54 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from cachetools import LRUCache
 
 from bot.store import log_pages
-from bot.store.log_pages import LogSource
+from bot.store.log_pages import LogIndex, LogSource
 from bot.web import ansi, logview, messages
 from bot.web.keys import STORE
 from bot.web.templating import badge
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0  # a comment line, so proxies keep an idle stream open
-MAX_EVENT_CHARS = 256 * 1024  # one event's share of a burst; the rest follows at once
+MAX_EVENT_CHARS = 64 * 1024  # one event's share of a burst; the rest follows at once
+ITEM_OVERHEAD = 120  # the JSON around one line's HTML, about
 
 # The owner's status key once it finished, None while it runs.
 Finished = Callable[[], Awaitable[str | None]]
+# What decides a reader's next events: its place (offset, line, section, colour, the
+# partial line and its cut).
+Snapshot = tuple[int, int, logview.SectionState, ansi.Style, str, int]
+RENDERED_EVENTS = 2048  # batches of events kept for readers at the same place
+RENDERED: web.AppKey[LRUCache[tuple[object, ...], tuple[list[bytes], Snapshot]]] = web.AppKey(
+    "rendered_events"
+)
 # Set when the service shuts down: streams end, instead of holding the shutdown up.
 STOPPING = web.AppKey("streams_stopping", asyncio.Event)
 
 
+@dataclass
+class _Indexes:
+    index: LogIndex | None = None
+
+
+INDEXES = web.AppKey("log_indexes", _Indexes)
+
+
+def log_index(request: web.Request) -> LogIndex:
+    """The process's index of log chunks (made on first use: the store opens at start-up)."""
+    holder = request.app[INDEXES]
+    if holder.index is None:
+        holder.index = LogIndex(request.app[STORE].engine)
+    return holder.index
+
+
 def add_shutdown(app: web.Application) -> None:
-    """End every open stream when `app` shuts down."""
+    """End every open stream when `app` shuts down; keep one index of log chunks and the
+    events rendered lately."""
     app[STOPPING] = asyncio.Event()
+    app[INDEXES] = _Indexes()
+    app[RENDERED] = LRUCache(maxsize=RENDERED_EVENTS)
 
     async def stop(app: web.Application) -> None:
         app[STOPPING].set()
@@ -94,15 +122,23 @@ async def stream(
     await response.prepare(request)
     engine = request.app[STORE].engine
     follower = _Follower(position_from(request))
-    text, last = await log_pages.read_from(engine, source, owner, offset=follower.offset)
+    text, last = await log_pages.read_from(
+        log_index(request), source, owner, offset=follower.offset
+    )
+    read_from: int | None = None  # the first read starts at the reader's offset
     quiet = 0.0
     try:
         while True:
-            outcome = (
-                await finished()
-            )  # asked before reading: nothing stored before the end is missed
+            # Asked before reading: nothing stored before the end is missed.
+            outcome = await finished()
             more, last = await log_pages.read_after(engine, source, owner, after=last)
-            sent = await follower.send(response, text + more, final=outcome is not None)
+            final = outcome is not None
+            key = (source.table.name, owner, read_from, last, final, follower.snapshot())
+            events = _rendered(request, key, follower, text + more, final=final)
+            for event in events:
+                await response.write(event)
+            sent = bool(events)
+            read_from = last
             if outcome is not None:
                 await _event(response, "done", {"badge": str(badge(outcome)), "status": outcome})
                 return response
@@ -129,27 +165,37 @@ class _Follower:
         self._partial = ""  # the start of a line whose end has not been written yet
         self._dropped = 0  # characters of that line beyond what a page shows
 
+    def snapshot(self) -> Snapshot:
+        """Everything that decides what this reader is sent next."""
+        state = self._sectioner.state
+        return (self.offset, self._line, state, self._style, self._partial, self._dropped)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Take the place another reader reached."""
+        self.offset, self._line, state, self._style, self._partial, self._dropped = snapshot
+        self._sectioner = logview.Sectioner(state)
+
     @property
     def event_id(self) -> str:
         """Where a reconnecting reader resumes (EventSource sends it as Last-Event-ID)."""
         return f"{self.offset}-{self._line}-{self._sectioner.state}"
 
-    async def send(self, response: web.StreamResponse, text: str, *, final: bool) -> bool:
-        """Send every line `text` completes (and the last one when `final`); True if any."""
+    def render(self, text: str, *, final: bool) -> list[bytes]:
+        """The events for every line `text` completes (and the last one when `final`)."""
+        events: list[bytes] = []
         batch: list[dict[str, Any]] = []
         size = 0
-        lines = self._complete(text, final=final)
-        for raw, dropped, consumed in lines:
+        for raw, dropped, consumed in self._complete(text, final=final):
             item = self._item(raw, dropped)
             self.offset += consumed
             batch.append(item)
-            size += len(item["html"])
+            size += len(item["html"]) + ITEM_OVERHEAD
             if size >= MAX_EVENT_CHARS:
-                await _event(response, "lines", {"lines": batch}, self.event_id)
+                events.append(_encoded("lines", {"lines": batch}, self.event_id))
                 batch, size = [], 0
         if batch:
-            await _event(response, "lines", {"lines": batch}, self.event_id)
-        return bool(lines)
+            events.append(_encoded("lines", {"lines": batch}, self.event_id))
+        return events
 
     def _complete(self, text: str, *, final: bool) -> list[tuple[str, int, int]]:
         """The lines `text` completes: each with its characters cut and the characters of
@@ -187,8 +233,31 @@ class _Follower:
         }
 
 
-async def _event(
-    response: web.StreamResponse, name: str, data: dict[str, Any], event_id: str | None = None
-) -> None:
+def _rendered(
+    request: web.Request,
+    key: tuple[object, ...],
+    follower: _Follower,
+    text: str,
+    *,
+    final: bool,
+) -> list[bytes]:
+    """The follower's next events, rendered once for every reader at the same place: a
+    hundred readers of one job cost about one (chunks never change once stored)."""
+    cache = request.app[RENDERED]
+    found = cache.get(key)
+    if found is None:
+        events = follower.render(text, final=final)
+        cache[key] = (events, follower.snapshot())
+        return events
+    events, reached = found
+    follower.restore(reached)
+    return events
+
+
+def _encoded(name: str, data: dict[str, Any], event_id: str | None = None) -> bytes:
     head = f"id: {event_id}\n" if event_id else ""
-    await response.write(f"{head}event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+    return f"{head}event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+async def _event(response: web.StreamResponse, name: str, data: dict[str, Any]) -> None:
+    await response.write(_encoded(name, data))

@@ -68,7 +68,7 @@ async def log_view(
 ) -> dict[str, object]:
     """What a log page shows: the sections of the log's end, and where a follower starts."""
     window = await log_pages.read_window(
-        request.app[STORE].engine, source, owner, max_chars=MAX_PAGE_CHARS
+        follow.log_index(request), source, owner, max_chars=MAX_PAGE_CHARS
     )
     text = window.text
     if running and not text.endswith("\n"):  # the last line is not whole: the stream sends it

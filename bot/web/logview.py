@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from bot.web import ansi, messages
 
@@ -127,6 +127,20 @@ def sections(text: str, first_number: int) -> list[Section]:
         if marker.outcome is not None and current.is_step:
             current.outcome, current.took = marker.outcome, marker.took
     return found
+
+
+def lines_html(section: Section) -> Markup:
+    """The section's lines as the page shows them, each with its permalink (built here, not
+    in a template: a page holds thousands of lines)."""
+    parts = []
+    for line in section.lines:
+        number = line.number
+        cut = f'<span class="cut"> {escape(messages.line_cut(line.cut))}</span>' if line.cut else ""
+        parts.append(
+            f'<div class="line" id="L{number}"><a class="ln" href="#L{number}">{number}</a>'
+            f'<span class="tx">{line.html}{cut}</span></div>\n'
+        )
+    return Markup("".join(parts))  # noqa: S704 - line.html is escaped by ansi, cut here
 
 
 def failed_section(found: list[Section]) -> Section | None:

@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.web import messages
+from bot.web import logview, messages
 from bot.web.sessions import can_sign_in, login_url, viewer_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -44,7 +44,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(ago=ago, exact=exact, duration=duration, short=short_sha)
     env.globals.update(status_key=status_key, status_word=status_word, status_icon=status_icon)
-    env.globals.update(tone=tone, badge=badge, line_cut=messages.line_cut)
+    env.globals.update(tone=tone, badge=badge, lines_html=logview.lines_html)
     return env
 
 

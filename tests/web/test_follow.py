@@ -106,3 +106,22 @@ async def test_a_line_longer_than_a_page_shows_is_sent_cut_with_its_count(
     assert "395,000 more characters" in first["cut"]
     assert (second["n"], second["html"]) == (2, "next")
     assert ident == f"{400_006}-3-other"
+
+
+async def test_readers_at_different_places_each_get_their_own_lines(
+    client: Client, store: Store, settings: Settings
+) -> None:
+    job_id = await running_job(store)
+    token = links.sign("job", job_id, settings.link_secret)
+    base = f"/jobs/{job_id}/log/events?token={token}"
+    await store.runs.append_log(job_id, "one\ntwo\n")
+    async with client.get(base) as first, client.get(base + "&at=4&line=2") as second:
+        _, from_top, _ = await next_event(first)
+        _, from_two, _ = await next_event(second)
+        assert [(i["n"], i["html"]) for i in from_top["lines"]] == [(1, "one"), (2, "two")]
+        assert [(i["n"], i["html"]) for i in from_two["lines"]] == [(2, "two")]
+        await store.runs.append_log(job_id, "three\n")
+        for stream in (first, second):  # now at the same place: the same events
+            _, data, ident = await next_event(stream)
+            assert [(i["n"], i["html"]) for i in data["lines"]] == [(3, "three")]
+            assert ident == "14-4-other"
