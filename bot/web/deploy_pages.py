@@ -16,6 +16,7 @@ from bot.web.templating import render
 
 
 def add_routes(app: web.Application) -> None:
+    follow.add_state(app)
     app.router.add_get("/deployments/{deployment_id:\\d+}/log", deployment_log)
     app.router.add_get("/deployments/{deployment_id:\\d+}/log.txt", raw_log)
     app.router.add_get("/deployments/{deployment_id:\\d+}/log/events", log_events)

@@ -58,9 +58,11 @@ def log_index(request: web.Request) -> LogIndex:
     return holder.index
 
 
-def add_shutdown(app: web.Application) -> None:
+def add_state(app: web.Application) -> None:
     """End every open stream when `app` shuts down; keep one index of log chunks and the
-    events rendered lately."""
+    events rendered lately. Once per app, whichever log pages ask first."""
+    if STOPPING in app:
+        return
     app[STOPPING] = asyncio.Event()
     app[INDEXES] = _Indexes()
     app[RENDERED] = LRUCache(maxsize=RENDERED_EVENTS)

@@ -12,7 +12,6 @@ from markupsafe import Markup
 from bot.web import (
     actions,
     deploy_pages,
-    follow,
     job_pages,
     repo_pages,
     run_pages,
@@ -34,7 +33,6 @@ def add_routes(app: web.Application) -> None:
     run_pages.add_routes(app)
     repo_pages.add_routes(app)
     deploy_pages.add_routes(app)
-    follow.add_shutdown(app)
     sign_in.add_routes(app)
     viewers.add_cache(app)
     actions.add_routes(app)

@@ -147,3 +147,41 @@ async def test_a_writer_reruns_the_failed_job_and_deploys_it_from_the_pages(
         )
         assert unknown.status == 409
         assert "Not deployed" in await unknown.text()
+
+
+async def test_a_writer_cancels_a_running_run_and_is_told_why_a_rollback_cannot_happen(
+    signing: Greenlight,
+) -> None:
+    fake = signing.fake
+    repo = fake.create_repo(REPO, {"README.md": "hi\n"})
+    installation = fake.world.installation_for(REPO, fake.app_id)
+    assert installation is not None
+    await signing.store.installations.save(installation.id, "octo", now=1.0)
+    await signing.store.installations.add_repositories(installation.id, [(repo.id, REPO, False)])
+    slow = "mode: integration\njobs:\n  slow:\n    run: sleep 60\n"
+    sha = await fake.push(REPO, "main", {".github/greenlight.yml": slow})
+
+    async def running() -> bool:
+        run = await signing.store.runs.for_sha(REPO, sha)
+        return run is not None and any(
+            job.status == Status.IN_PROGRESS for job in await signing.store.runs.jobs(run.id)
+        )
+
+    await signing.settle()
+    await wait_until(running, deadline=30, message="the slow job to start")
+    run = await signing.store.runs.for_sha(REPO, sha)
+    assert run is not None
+    fake.set_permission(REPO, "mona", "write")
+    url = signing.server.make_url
+    async with await signed_in(signing, "mona") as mona:
+        page = await (await mona.get(url(f"/runs/{run.id}"))).text()
+        assert "Re-run failed jobs" not in page  # still running: it can be cancelled
+        done = await mona.post(url(f"/runs/{run.id}/cancel"), data={"csrf": csrf_of(page)})
+        assert "cancelled, as asked by @mona" in await done.text()
+        finished = await signing.run_for(REPO, sha)
+        assert finished.conclusion == "cancelled"
+        rollback = await mona.post(
+            url(f"/repos/{REPO}/rollback"), data={"csrf": csrf_of(page), "environment": "prod"}
+        )
+        assert rollback.status == 409
+        assert "Not deployed" in await rollback.text()

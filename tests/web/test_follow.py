@@ -11,9 +11,10 @@ from aiohttp import ClientResponse
 from bot import links
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.deployments import Deployments, DeployState
 from bot.store.records import Status
 from tests.web.conftest import Client
-from tests.web.seed import seed_run
+from tests.web.seed import seed_deployment, seed_run
 
 
 async def next_event(response: ClientResponse) -> tuple[str, dict[str, Any], str | None]:
@@ -125,3 +126,21 @@ async def test_readers_at_different_places_each_get_their_own_lines(
             _, data, ident = await next_event(stream)
             assert [(i["n"], i["html"]) for i in data["lines"]] == [(3, "three")]
             assert ident == "14-4-other"
+
+
+async def test_a_running_deployment_is_followed_the_same_way(
+    client: Client, store: Store, settings: Settings
+) -> None:
+    record = await seed_deployment(store, "staging", "f" * 40, DeployState.IN_PROGRESS)
+    page = await (
+        await client.get(links.deployment_log_url("", record.id, settings.link_secret))
+    ).text()
+    assert "Following the log live" in page
+    events_url = page.split('data-events="')[1].split('"')[0].replace("&amp;", "&")
+    async with client.get(events_url) as stream:
+        await Deployments(store.engine).append_log(record.id, "▶ deploy\nshipping <it>\n")
+        _, data, _ = await next_event(stream)
+        assert [i["html"] for i in data["lines"]] == ["▶ deploy", "shipping &lt;it&gt;"]
+        await Deployments(store.engine).update(record.id, state=DeployState.SUCCESS)
+        name, data, _ = await next_event(stream)
+        assert (name, data["status"]) == ("done", "success")
