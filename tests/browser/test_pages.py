@@ -58,6 +58,11 @@ def test_a_failed_job_opens_on_the_failing_step(site: LiveSite, page: Page) -> N
     expect(last_line).to_be_in_viewport()
     assert page.evaluate("window.scrollY") > 0, "the page scrolled down to the failure"
 
+    page.goto(job_url(site, job.id) + "#L2")  # a permalink into a folded, passing step
+    expect(page.locator("#L2")).to_be_in_viewport()
+    expect(page.locator("#L2")).to_have_class("line target")
+    expect(page.locator("#L2").locator("xpath=ancestor::details")).to_have_attribute("open", "")
+
 
 def test_colours_are_rendered_and_html_in_a_log_is_text(site: LiveSite, page: Page) -> None:
     job = site.call(seed_run(site.store, "c" * 40, {"test": "failure"})).jobs["test"]

@@ -39,6 +39,9 @@ def test_a_reader_signs_in_from_the_refusal_and_lands_on_the_page(
     expect(page.get_by_role("heading", level=1)).to_have_text(PRIVATE)
     assert page.url == f"{github_site.url}/repos/{PRIVATE}"
     expect(page.get_by_text("Signed in as mona")).to_be_visible()
+    page.set_viewport_size({"width": 390, "height": 844})  # signed in, on a phone
+    wide = page.evaluate("document.scrollingElement.scrollWidth")
+    assert wide <= 390, f"the signed-in page scrolls sideways ({wide} px)"
     page.get_by_role("link", name="Home").click()
     expect(page.get_by_role("link", name=PRIVATE)).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
