@@ -19,13 +19,6 @@ def has_link(request: web.Request, kind: str, ident: int | str) -> bool:
     return links.is_signed(kind, ident, token, request.app[SETTINGS].link_secret)
 
 
-def require_link(request: web.Request, kind: str, ident: int | str) -> str:
-    """The request's token when it signs (`kind`, `ident`); otherwise refuse with a page."""
-    if not has_link(request, kind, ident):
-        raise refused(web.HTTPForbidden, messages.LINK_INVALID, messages.LINK_INVALID_DETAIL)
-    return request.query["token"]
-
-
 async def require_reader(
     request: web.Request, kind: str, ident: int | str, repo: str | None, missing: str
 ) -> str:
