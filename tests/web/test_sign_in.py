@@ -14,13 +14,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.fernet import Fernet
 
 from bot.store.deployments import DeployState
 from bot.web.app import create_app
 from bot.web.keys import SETTINGS, STORE
-from bot.web.sessions import SESSION_COOKIE
+from bot.web.sessions import SESSION_COOKIE, new_viewer, start_session
 from bot.web.viewers import PERMISSIONS
 from tests.fakes.github import FakeGitHub
 from tests.fakes.routes_oauth import client_secret
@@ -187,3 +188,20 @@ async def test_sign_in_without_an_oauth_client_says_what_to_set(
         assert page.status == 503
         assert "GITHUB_CLIENT_ID" in await page.text()
         assert "Sign in with GitHub" not in await (await client.get("/")).text()
+
+
+@pytest.mark.parametrize(
+    ("public_url", "secure"), [("https://ci.example.org", True), (PUBLIC_URL, False)]
+)
+def test_cookies_are_secure_when_the_service_is_served_over_https(
+    tmp_path: Path, private_key_pem: str, public_url: str, secure: bool
+) -> None:
+    settings = make_settings(tmp_path, private_key_pem, PUBLIC_URL=public_url)
+    response = web.Response()
+    start_session(response, settings, new_viewer("mona", 1, "ghu_x"))
+    cookie = response.cookies[SESSION_COOKIE]
+    assert bool(cookie["secure"]) is secure
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert int(cookie["max-age"]) == 8 * 3600
+    assert "ghu_x" not in cookie.value  # sealed: the token is not readable in the cookie
