@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 
-USAGE = """usage: python -m bench [intake | pipeline | all] [options]
+USAGE = """usage: python -m bench [intake | pipeline | recovery | all] [options]
 
   intake     webhook intake: the app against a bare aiohttp handler and gidgethub
   pipeline   webhook to first in_progress check, executor overhead, cached checkout
-  all        both (the default), each with its default options
+  recovery   restart to first in_progress of a missed pull request; a pass's API requests
+  all        all three (the default), each with its default options
 
 `python -m bench.logs` (issue 14: a 50 MB log's page, 100 readers of a running log),
 `python -m bench.deploy` and `python -m bench.api_requests` run on their own.
 
-`python -m bench intake --help` and `python -m bench pipeline --help` list the options.
+`python -m bench NAME --help` lists the options.
 """
 
 
@@ -31,7 +32,11 @@ def main(argv: list[str]) -> int:
         from bench import pipeline
 
         pipeline.main(rest if command == "pipeline" else [])
-    if command not in ("intake", "pipeline", "all"):
+    if command in ("recovery", "all"):
+        from bench import recovery
+
+        recovery.main(rest if command == "recovery" else [])
+    if command not in ("intake", "pipeline", "recovery", "all"):
         print(f"unknown benchmark {command!r}\n\n{USAGE}", file=sys.stderr)
         return 2
     return 0

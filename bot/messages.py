@@ -94,6 +94,10 @@ def restarted_rerun() -> str:
     return "\n--- Greenlight restarted while this job was running; running it again. ---\n"
 
 
+def stalled_rerun() -> str:
+    return "\n--- Greenlight found nothing running this job; running it again. ---\n"
+
+
 def restarted_failed() -> str:
     return (
         "Greenlight restarted while this job was running and could not run it again. "

@@ -44,6 +44,42 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.recovered = Counter(
+            "greenlight_recovered_deliveries",
+            "Deliveries missed, then fetched from GitHub's delivery log, by event.",
+            ["event"],
+            registry=self.registry,
+        )
+        self.recovery_skipped = Counter(
+            "greenlight_recovery_skipped_deliveries",
+            "Missed deliveries the recovery pass could not hand on, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.reconciled = Counter(
+            "greenlight_reconciled",
+            "What reconciliation found missing and did, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.recovery_passes = Counter(
+            "greenlight_recovery_passes",
+            "Recovery and reconciliation passes, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.recovery_requests = Histogram(
+            "greenlight_recovery_pass_requests",
+            "GitHub API requests one recovery and reconciliation pass made.",
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
+            registry=self.registry,
+        )
+        self.recovery_not_modified = Counter(
+            "greenlight_recovery_not_modified",
+            "Recovery requests GitHub answered 304 Not Modified (free of rate limit).",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The metrics in Prometheus text format."""
         return generate_latest(self.registry)

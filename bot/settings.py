@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from dotenv import dotenv_values
 
+from bot.core.config_yaml import parse_duration
 from bot.executor.sandbox_policy import (
     DEFAULT_BUILD_USER,
     DEFAULT_MAX_DISK_BYTES,
@@ -35,6 +36,8 @@ DEFAULT_DATABASE_URL = "sqlite:///greenlight.db"
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104
 EXECUTORS = ("local", "celery")
 DEFAULT_DELIVERY_RETENTION_DAYS = 14
+DEFAULT_RECOVERY_INTERVAL_SECONDS = 300.0
+MIN_RECOVERY_INTERVAL_SECONDS = 10.0
 MIN_DELIVERY_RETENTION_DAYS = 3
 BUILD_ENV_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "SHELL", "TZ")
 MAKE_TICKET_KEY = (
@@ -94,6 +97,8 @@ class Settings:
     # The service's variables a build sees (PATH to find tools…); never its credentials.
     build_env: tuple[tuple[str, str], ...] = ()
     delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS  # 0: keep forever
+    # How often GitHub's delivery log is read back and repositories reconciled; 0: never.
+    recovery_interval: float = DEFAULT_RECOVERY_INTERVAL_SECONDS
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
     # Encrypts what a Celery ticket carries; the workers hold the same key.
     ticket_key: str | None = field(default=None, repr=False)
@@ -185,6 +190,7 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     if secrets_file is not None and not secrets_file.is_file():
         problems.append(f"GREENLIGHT_SECRETS_FILE: {secrets_file} does not exist")
     retention = _retention_days(values, problems)
+    recovery_interval = _recovery_interval(values, problems)
     work_dir = Path(values.get("GREENLIGHT_WORK_DIR", ".greenlight"))
     build_env = _build_env(values)
     hidden = (Path.cwd(), env_file, work_dir, *_files_of(values, database_url, secrets_file))
@@ -210,6 +216,7 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         link_secret=_link_secret(values.get("GREENLIGHT_LINK_SECRET"), webhook_secret),
         build_env=build_env,
         delivery_retention_days=retention,
+        recovery_interval=recovery_interval,
         sandbox=sandbox,
         ticket_key=ticket_key,
         client_id=values.get("GITHUB_CLIENT_ID", "").strip() or None,
@@ -379,6 +386,21 @@ def _retention_days(values: Mapping[str, str], problems: list[str]) -> int:
         )
         return DEFAULT_DELIVERY_RETENTION_DAYS
     return int(raw)
+
+
+def _recovery_interval(values: Mapping[str, str], problems: list[str]) -> float:
+    name = "GREENLIGHT_RECOVERY_INTERVAL"
+    raw = values.get(name, "").strip()
+    if not raw:
+        return DEFAULT_RECOVERY_INTERVAL_SECONDS
+    seconds = parse_duration(raw)
+    if seconds is None or 0 < seconds < MIN_RECOVERY_INTERVAL_SECONDS:
+        problems.append(
+            f"{name}: {raw!r} must be 0 (off) or a duration of at least "
+            f"{MIN_RECOVERY_INTERVAL_SECONDS:.0f}s, such as 5m or 90s"
+        )
+        return DEFAULT_RECOVERY_INTERVAL_SECONDS
+    return seconds
 
 
 def _url(values: Mapping[str, str], name: str, default: str, problems: list[str]) -> str:

@@ -59,6 +59,10 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/app"),
     ("get", "/app/installations"),
     ("post", "/app-manifests/{code}/conversions"),
+    ("get", "/app/installations/{installation_id}"),
+    ("get", "/app/hook/deliveries"),
+    ("get", "/app/hook/deliveries/{delivery_id}"),
+    ("post", "/app/hook/deliveries/{delivery_id}/attempts"),
     ("get", "/repos/{owner}/{repo}"),
     ("get", "/repos/{owner}/{repo}/contents/{path}"),
     ("get", "/repos/{owner}/{repo}/pulls/{pull_number}"),
@@ -88,6 +92,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("post", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
     ("get", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
     ("get", "/repos/{owner}/{repo}/compare/{basehead}"),
+    ("get", "/repos/{owner}/{repo}/git/ref/{ref}"),
     ("get", "/user"),  # who signed in with GitHub on the web pages
 )
 

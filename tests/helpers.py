@@ -56,6 +56,9 @@ def make_settings(tmp_path: Path, private_key_pem: str, **overrides: str) -> Set
         # Most tests' steps tell the test what they did through files outside their
         # workspace, which a sandbox hides: the sandbox has tests of its own.
         "GREENLIGHT_SANDBOX": "none",
+        # A recovery pass reads and reconciles in the background at start-up, which would
+        # interleave with what most tests do step by step: it has tests of its own.
+        "GREENLIGHT_RECOVERY_INTERVAL": "0",
     }
     values.update(overrides)
     return load_settings(values, env_file=tmp_path / ".env")

@@ -7,9 +7,12 @@ Each returns the Markdown to reply with (or to show on the check run, for the bu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.context import Context
 from bot.core.commands import CommandName
 from bot.core.config import Config, Environment
+from bot.core.freeze import freeze_at
 from bot.core.permissions import Permission, Refused, authorize
 from bot.deploy import decide, messages
 from bot.deploy.facts import Facts
@@ -29,9 +32,11 @@ async def deploy_command(
     actor: str,
     env: str,
     sha: str | None,
+    forced: bool = False,
 ) -> str:
     """Deploy the PR's head (its merge commit once merged), or `sha`, to `env` (from a web
-    page, `pr_number` is None and `sha` is given)."""
+    page, `pr_number` is None and `sha` is given); `forced`: through a freeze window (admins
+    only, checked by the caller)."""
     context = deployer.context
     facts = Facts(context, installation_id, repo)
     default_branch = await facts.default_branch()
@@ -58,6 +63,7 @@ async def deploy_command(
         default_branch=default_branch,
         pr_number=pr_number,
         head_of=pr_number if open_head and pr_number is not None else None,
+        forced=forced,
     )
 
 
@@ -114,6 +120,8 @@ async def deploy_button(deployer: Deployer, *, run_id: int, actor: str) -> str:
     config = await facts.config(run.sha)
     if config is None:
         return messages.refused(messages.no_config())
+    tip = await facts.config(default_branch)  # its freeze windows hold, not the commit's
+    config = replace(config, freeze=tip.freeze if tip is not None else ())
     env = decide.button_environment(config.mode, config.deploy.environments)
     if env is None or run.ref != default_branch or run.event != "push":
         return messages.refused(messages.no_button(config.mode.value))
@@ -147,11 +155,16 @@ async def _deploy(
     pr_number: int | None,
     permission_checked: bool = False,
     head_of: int | None = None,
+    forced: bool = False,
 ) -> str:
     if not permission_checked and target.protected:
         refusal = await _permission_refusal(facts, actor, target)
         if refusal is not None:
             return refusal
+    freeze = freeze_at(config.freeze, target.name, deployer.context.clock())
+    held = decide.through_freeze(target.name, freeze, asked_by_person=True, forced=forced)
+    if isinstance(held, decide.Refuse):
+        return messages.refused(held.reason)
     verdict = decide.may_deploy(await facts.sha_facts(sha, default_branch, head_of=head_of))
     if isinstance(verdict, decide.Refuse):
         return messages.refused(verdict.reason)
@@ -163,6 +176,8 @@ async def _deploy(
     queued = await deployer.submit(request)
     if isinstance(queued, str):
         return messages.refused(queued)
+    if freeze is not None:  # forced through it: on the record, with who did it
+        await deployer.store.append_log(queued.id, messages.forced_through(freeze.windows, actor))
     return messages.deploy_queued(target.name, sha, actor)
 
 

@@ -20,12 +20,14 @@ from bot.core.commands import (
     CommandName,
     ParsedCommand,
     UnknownCommand,
+    deploy_request,
     unknown_command_message,
     usage,
 )
 from bot.core.config import Config
 from bot.core.merge_messages import STATUS_MARKER, status_report
 from bot.core.permissions import Permission, Refused, authorize, required_permission
+from bot.core.recovery import is_read_only
 from bot.deploy.messages import REFUSED_PREFIX
 from bot.deploy.service import Deployer
 from bot.github.client import InstallationClient
@@ -54,6 +56,9 @@ class CommentContext:
     comment_id: int
     actor: str
     pr_author: str
+    # A recovered comment that sat in GitHub's delivery log past `STALE_COMMAND_SECONDS`:
+    # commands that would act are not carried out (bot.core.recovery).
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,12 +104,15 @@ class CommandRunner:
                 return Outcome(False, messages.unknown(unknown_command_message(parsed)))
             case BadArguments(message=message):
                 return Outcome(False, messages.bad_arguments(message))
+            case Command() if self.comment.stale and not is_read_only(parsed.name):
+                return Outcome(False, messages.came_in_while_down(usage(parsed.name)))
             case Command():
                 return await self._authorized(parsed)
 
     async def _authorized(self, command: Command) -> Outcome:
         protected = await self._is_protected(command)
-        needed = required_permission(command.name, protected_env=protected)
+        forced = command.name is CommandName.DEPLOY and deploy_request(command).forced
+        needed = required_permission(command.name, protected_env=protected, forced=forced)
         # /status and /help are for anyone: no need to ask GitHub who is asking.
         level = await self._actor_permission() if needed > Permission.NONE else Permission.NONE
         decision = authorize(
@@ -113,6 +121,7 @@ class CommandRunner:
             actor_permission=level,
             pr_author=self.comment.pr_author,
             protected_env=protected,
+            forced=forced,
         )
         if isinstance(decision, Refused):
             return Outcome(False, messages.refused(usage(command.name), decision.reason))
@@ -202,9 +211,10 @@ class CommandRunner:
                 actor=c.actor, env=env,
             )  # fmt: skip
         else:
+            asked = deploy_request(command)
             answer = await deploy_command(
                 self.deployer, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
-                actor=c.actor, env=env, sha=command.args[1] if len(command.args) > 1 else None,
+                actor=c.actor, env=env, sha=asked.sha, forced=asked.forced,
             )  # fmt: skip
         return Outcome(not answer.startswith(REFUSED_PREFIX), answer)
 

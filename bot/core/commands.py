@@ -271,8 +271,26 @@ def _job_names(tokens: list[tuple[str, bool]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+FORCE = "--force"  # `/deploy ENV --force`: an admin deploys through a freeze window
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    environment: str
+    sha: str | None  # None: the pull request's head
+    forced: bool
+
+
+def deploy_request(command: Command) -> DeployRequest:
+    """What a parsed `/deploy` asks for."""
+    args = [arg for arg in command.args if arg != FORCE]
+    return DeployRequest(args[0], args[1] if len(args) > 1 else None, FORCE in command.args)
+
+
 def _deploy_args(tokens: list[tuple[str, bool]]) -> tuple[str, ...]:
     deploy_usage = usage(CommandName.DEPLOY)
+    forced = any(text == FORCE and not quoted for text, quoted in tokens)
+    tokens = [(text, quoted) for text, quoted in tokens if quoted or text != FORCE]
     if not tokens:
         raise _Invalid(f"/deploy needs an environment: {deploy_usage}")
     if len(tokens) > 2:
@@ -282,7 +300,8 @@ def _deploy_args(tokens: list[tuple[str, bool]]) -> tuple[str, ...]:
             f'"{tokens[1][0]}" is not a commit SHA (7 to 40 hexadecimal characters): {deploy_usage}'
         )
     environment = tokens[0][0]
-    return (environment, tokens[1][0].lower()) if len(tokens) == 2 else (environment,)
+    args = (environment, tokens[1][0].lower()) if len(tokens) == 2 else (environment,)
+    return (*args, FORCE) if forced else args
 
 
 def _quoted(tokens: list[tuple[str, bool]]) -> str:
@@ -307,7 +326,7 @@ _USAGE: dict[CommandName, str] = {
     CommandName.MERGE_CANCEL: "/merge cancel",
     CommandName.HOLD: "/hold [reason]",
     CommandName.UNHOLD: "/unhold",
-    CommandName.DEPLOY: "/deploy ENV [SHA]",
+    CommandName.DEPLOY: "/deploy ENV [SHA] [--force]",
     CommandName.ROLLBACK: "/rollback ENV",
     CommandName.OK_TO_TEST: "/ok-to-test",
     CommandName.STATUS: "/status",

@@ -50,11 +50,14 @@ _EVERYONE = frozenset({CommandName.STATUS, CommandName.HELP})
 _AUTHOR_MAY = frozenset({CommandName.RETEST, CommandName.CANCEL})
 
 
-def required_permission(cmd: CommandName, *, protected_env: bool) -> Permission:
-    """The access a command needs, ignoring the PR author's own rights."""
+def required_permission(
+    cmd: CommandName, *, protected_env: bool, forced: bool = False
+) -> Permission:
+    """The access a command needs, ignoring the PR author's own rights; `forced`: a
+    `/deploy --force` through a freeze window, which only admins may do."""
     if cmd in _EVERYONE:
         return Permission.NONE
-    if cmd is CommandName.DEPLOY and protected_env:
+    if cmd is CommandName.DEPLOY and (protected_env or forced):
         return Permission.ADMIN
     # /rollback stays at write even for protected environments, as DESIGN.md section 5
     # says: it redeploys what was already live there, and is what people reach for in
@@ -69,15 +72,17 @@ def authorize(
     actor_permission: Permission,
     pr_author: str,
     protected_env: bool = False,
+    forced: bool = False,
 ) -> Authorization:
     """Whether `actor` may run `cmd` on this pull request."""
-    required = required_permission(cmd, protected_env=protected_env)
+    required = required_permission(cmd, protected_env=protected_env, forced=forced)
     if actor_permission >= required:
         return Allowed()
     # GitHub logins are case-insensitive.
     if cmd in _AUTHOR_MAY and actor.lower() == pr_author.lower():
         return Allowed()
-    return Refused(_refusal(cmd, actor, actor_permission, required, protected_env), required)
+    reason = _refusal(cmd, actor, actor_permission, required, protected_env, forced)
+    return Refused(reason, required)
 
 
 def _refusal(
@@ -86,13 +91,14 @@ def _refusal(
     actor_permission: Permission,
     required: Permission,
     protected_env: bool,
+    forced: bool,
 ) -> str:
     who = "the pull request's author or people with" if cmd in _AUTHOR_MAY else "people with"
-    what = (
-        "deploy to a protected environment"
-        if cmd is CommandName.DEPLOY and protected_env
-        else f"use /{cmd}"
-    )
+    what = f"use /{cmd}"
+    if cmd is CommandName.DEPLOY and forced:
+        what = "deploy with --force through a freeze window"
+    elif cmd is CommandName.DEPLOY and protected_env:
+        what = "deploy to a protected environment"
     return f"only {who} {required.label} can {what}; @{actor} has {actor_permission.label}"
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.core.config import Environment, Mode
+from bot.core.freeze import Freeze
 from bot.deploy import messages
 
 # Conclusions that let a required check count as passed (GitHub counts these as passing).
@@ -22,6 +23,12 @@ class Go:
 @dataclass(frozen=True)
 class Refuse:
     reason: str  # Markdown, says why and what would make it possible
+
+
+@dataclass(frozen=True)
+class Hold:
+    reason: str  # plain text for the deployment status: the window and its end
+    until: float  # when to look again
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,28 @@ def may_deploy(facts: ShaFacts) -> Go | Refuse:
         if conclusion not in PASSING:
             return Refuse(messages.required_not_passed(short, name, conclusion))
     return Go()
+
+
+def through_freeze(
+    environment: str,
+    freeze: Freeze | None,
+    *,
+    asked_by_person: bool,
+    forced: bool = False,
+    rollback: bool = False,
+) -> Go | Hold | Refuse:
+    """A freeze window holds automatic deploys until it ends and refuses people's, except
+    an admin's `--force` and rollbacks (what people reach for when a release goes wrong)."""
+    if freeze is None or rollback or forced:
+        return Go()
+    if asked_by_person:
+        return Refuse(
+            messages.frozen(environment, freeze.windows, freeze.until, open_ended=freeze.open_ended)
+        )
+    reason = messages.frozen_waiting(
+        environment, freeze.windows, freeze.until, open_ended=freeze.open_ended
+    )
+    return Hold(reason, freeze.until)
 
 
 def may_replace_live(ancestry: Ancestry, *, asked_by_person: bool) -> Go | Skip:

@@ -6,6 +6,7 @@ User text (environment names, logins, URLs from the config) is escaped before us
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.markdown import code_span, escape, truncate
@@ -112,6 +113,32 @@ def github_refused(reason: str) -> str:
 
 
 # Replies --------------------------------------------------------------------------------------
+
+
+def _until(until: float, open_ended: bool) -> str:
+    moment = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"at least {moment}" if open_ended else moment
+
+
+def frozen(env: str, windows: Sequence[str], until: float, *, open_ended: bool) -> str:
+    names = ", ".join(code_span(name) for name in windows)
+    return (
+        f"{code_span(env)} is frozen by the window {names} until {_until(until, open_ended)}. "
+        f"An admin can deploy anyway with `/deploy {env} --force`; `/rollback {env}` is "
+        "allowed during a freeze."
+    )
+
+
+def frozen_waiting(env: str, windows: Sequence[str], until: float, *, open_ended: bool) -> str:
+    """A deployment status description: plain text, short."""
+    return _short(
+        f"waiting: {env} frozen by {', '.join(windows)} until {_until(until, open_ended)}"
+    )
+
+
+def forced_through(windows: Sequence[str], actor: str) -> str:
+    """The deployment log's record of a forced deploy."""
+    return f"Deployed during the freeze window {', '.join(windows)}: forced by @{actor}.\n"
 
 
 def deploy_queued(env: str, sha: str, actor: str) -> str:

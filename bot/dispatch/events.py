@@ -17,6 +17,10 @@ class WebhookEvent:
     installation_id: int | None
     repo: str | None  # full name, "owner/name"
     payload: dict[str, Any]
+    # Fetched from GitHub's delivery log after it was missed (bot.recovery): the world may
+    # have moved on since, so handlers that act re-read the current state first.
+    recovered: bool = False
+    sent_at: float | None = None  # when GitHub sent it (received, or tried to deliver it)
 
     @property
     def sender(self) -> str:
@@ -48,4 +52,6 @@ def from_delivery(delivery: Delivery, payload: dict[str, Any] | None = None) -> 
         installation_id=delivery.installation_id,
         repo=delivery.repo,
         payload=json.loads(delivery.payload) if payload is None else payload,
+        recovered=delivery.recovered,
+        sent_at=delivery.received_at,
     )

@@ -72,9 +72,11 @@ class Dispatcher(Generic[ContextT]):
             with contextlib.suppress(asyncio.CancelledError):
                 await drainer
 
-    def handles(self, event: str) -> bool:
-        """True when some handler listens to this event."""
-        return event in self._router.events()
+    def handles(self, event: str, action: str | None = None) -> bool:
+        """True when some handler listens to this event (with this action, when given)."""
+        if action is None:
+            return event in self._router.events()
+        return bool(self._router.handlers(event, action))
 
     def submit(self, delivery: Delivery, payload: dict[str, Any] | None = None) -> None:
         """Queue a recorded delivery; `payload`: its body already parsed (else parsed later)."""

@@ -15,6 +15,7 @@ from typing import Any
 from bot.commands.deploys import deploy_button
 from bot.core.markdown import MAX_CHECK_OUTPUT_BYTES, truncate
 from bot.core.permissions import Permission
+from bot.core.recovery import is_stale
 from bot.deploy.messages import REFUSED_PREFIX
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import Checked, requested_action
@@ -47,6 +48,10 @@ async def press_button(event: WebhookEvent, services: Services) -> None:
     """Someone pressed a button on our aggregate check run: do what it says."""
     click = read_click(event)
     if click is None:
+        return
+    if is_stale(recovered=event.recovered, sent_at=event.sent_at, now=services.context.clock()):
+        paragraph = messages.button_came_in_while_down(click.identifier)
+        await explain(services.merging, click, "Nothing done", paragraph)
         return
     button = BUTTONS.get(click.identifier.partition(":")[0])
     if button is None:

@@ -8,6 +8,7 @@ from bot import messages
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import Checked, MergeGroup, PullRequest, Push, Repository
 from bot.dispatch.router import Router
+from bot.github.errors import NotFound
 from bot.pipeline.requests import BuildRequest
 from bot.wiring import Services
 
@@ -83,6 +84,8 @@ async def build_pull_request(event: WebhookEvent, services: Services) -> None:
     if event.installation_id is None:
         return
     request = pull_request_build(Repository.of(event), PullRequest.of(event), event.installation_id)
+    if event.recovered and not await is_current_head(services, event.installation_id, request):
+        return
     pipeline = services.pipeline
     await pipeline.cancel_pull_request(
         request.repo,
@@ -93,12 +96,29 @@ async def build_pull_request(event: WebhookEvent, services: Services) -> None:
     await pipeline.build(request)
 
 
+async def is_current_head(services: Services, installation_id: int, request: BuildRequest) -> bool:
+    """Whether a recovered event's head is still the open pull request's head: one that
+    moved on is built by its own event (or reconciliation), and never cancelled by this."""
+    assert request.pr_number is not None
+    client = services.merging.client(installation_id)
+    pull = await client.pull_request(request.repo, request.pr_number)
+    if pull.state == "open" and pull.head_sha == request.sha:
+        return True
+    log.info("recovered event for %s#%d is out of date", request.repo, request.pr_number)
+    return False
+
+
 @router.register("pull_request", "closed")
 async def stop_closed_pull_request(event: WebhookEvent, services: Services) -> None:
-    """A closed pull request's runs are cancelled."""
+    """A closed pull request's runs are cancelled (unless, recovered, it was reopened since)."""
+    repo, number = Repository.of(event).full_name, PullRequest.of(event).number
+    if event.recovered and event.installation_id is not None:
+        pull = await services.merging.client(event.installation_id).pull_request(repo, number)
+        if pull.state == "open":
+            return
     await services.pipeline.cancel_pull_request(
-        Repository.of(event).full_name,
-        PullRequest.of(event).number,
+        repo,
+        number,
         keep_sha=None,
         reason=messages.pr_closed(),
     )
@@ -110,8 +130,25 @@ async def build_push(event: WebhookEvent, services: Services) -> None:
     if event.installation_id is None:
         return
     request = push_build(Repository.of(event), Push.of(event), event.installation_id)
-    if request is not None:
-        await services.pipeline.build(request)
+    if request is None:
+        return
+    if event.recovered and not await is_branch_tip(services, event.installation_id, request):
+        return
+    await services.pipeline.build(request)
+
+
+async def is_branch_tip(services: Services, installation_id: int, request: BuildRequest) -> bool:
+    """Whether a recovered push is still its branch's tip: an older one is not built (a
+    green default-branch build would deploy a commit older than the live one)."""
+    client = services.merging.client(installation_id)
+    try:
+        comparison = await client.compare(request.repo, request.sha, request.ref)
+    except NotFound:  # the branch was deleted since
+        return False
+    if comparison.status == "identical":
+        return True
+    log.info("recovered push of %s to %s is no longer its tip", request.sha[:7], request.ref)
+    return False
 
 
 @router.register("merge_group", "checks_requested")

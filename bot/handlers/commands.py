@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.commands.runner import CommentContext
 from bot.core.commands import is_command_comment_event, parse_commands
+from bot.core.recovery import is_stale
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import IssueComment
 from bot.dispatch.router import Router
@@ -24,7 +27,9 @@ async def run_commands(event: WebhookEvent, services: Services) -> None:
         return
     parsed = parse_commands(payload.body)
     if parsed:
-        await services.commands.run(comment, parsed)
+        now = services.context.clock()
+        stale = is_stale(recovered=event.recovered, sent_at=event.sent_at, now=now)
+        await services.commands.run(replace(comment, stale=stale), parsed)
 
 
 def command_comment(event: WebhookEvent, payload: IssueComment) -> CommentContext | None:

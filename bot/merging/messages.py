@@ -26,6 +26,13 @@ def refused(command_usage: str, reason: str) -> str:
     return f"{code_span(command_usage)} refused: {escape(reason, limit=SENTENCE_CHARS)}."
 
 
+def came_in_while_down(command_usage: str) -> str:
+    return (
+        f"{code_span(command_usage)} came in while Greenlight was down, and the pull request "
+        "may have changed since; comment it again if it still applies."
+    )
+
+
 def unknown(text: str) -> str:
     return _sentence(escape(text, limit=SENTENCE_CHARS))
 
@@ -112,6 +119,13 @@ def merge_button_no_pull_request() -> tuple[str, str]:
     return (
         "Nothing to merge",
         "**Nothing merged**: this commit is not the head of an open pull request any more.",
+    )
+
+
+def button_came_in_while_down(identifier: str) -> str:
+    return (
+        f"**Nothing done**: the press of {code_span(identifier)} came in while Greenlight "
+        "was down, and things may have changed since; press it again if it still applies."
     )
 
 

@@ -112,6 +112,10 @@ class Pipeline:
             await self.reports.internal_error(run, messages.stopped_before_planning())
             await self._finish_run(run.id, "failure", note="internal error")
 
+    def is_live(self, job_id: int) -> bool:
+        """True while a job is with the executor: handed over and not reported finished."""
+        return job_id in self._started
+
     # Triggers --------------------------------------------------------------------------------
 
     async def build(self, request: BuildRequest) -> Run | None:

@@ -11,7 +11,9 @@ from bot.store.installations import Installations
 from bot.store.leases import Leases, Locks, Replicas
 from bot.store.migrations import migrate
 from bot.store.pull_requests import PullRequests
+from bot.store.recovery import RecoveryPoints
 from bot.store.runs import NewJob, NewRun, Runs
+from bot.store.timers import Timers
 
 __all__ = ["NewJob", "NewRun", "Store", "open_store"]
 
@@ -28,6 +30,8 @@ class Store:
         self.replicas = Replicas(engine)
         self.leases = Leases(engine)
         self.locks = Locks(engine)
+        self.timers = Timers(engine)
+        self.recovery_points = RecoveryPoints(engine)
 
     async def is_healthy(self) -> bool:
         """True when the database answers a query."""

@@ -46,6 +46,7 @@ def _rows(batch: Sequence[Delivery]) -> list[dict[str, Any]]:
             "payload": d.payload,
             "received_at": d.received_at,
             "status": DeliveryStatus.PENDING,
+            "recovered": d.recovered,
         }
         for d in reversed(batch)
     }
@@ -216,9 +217,24 @@ class DeliveryLog:
                 repo=row["repo"],
                 payload=row["payload"],
                 received_at=row["received_at"],
+                recovered=row["recovered"],
             )
             for row in rows
         ]
+
+    async def known(self, ids: Sequence[str]) -> set[str]:
+        """Which of these delivery ids were recorded (received or recovered) before."""
+        if not ids:
+            return set()
+        query = sa.select(deliveries.c.id).where(deliveries.c.id.in_(list(ids)))
+        async with self._engine.connect() as connection:
+            return set((await connection.execute(query)).scalars())
+
+    async def is_empty(self) -> bool:
+        """True when no delivery was ever recorded (a new installation of Greenlight)."""
+        async with self._engine.connect() as connection:
+            first = await connection.execute(sa.select(deliveries.c.id).limit(1))
+            return first.first() is None
 
     async def prune(self, before: float, *, chunk: int = 500) -> int:
         """Delete handled deliveries received before `before`; how many went.

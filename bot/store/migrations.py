@@ -138,6 +138,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             holder TEXT NOT NULL,
             expires_at DOUBLE PRECISION NOT NULL)""",
     ),
+    (  # 7: timers that fire whichever replica is up (a freeze window's end)
+        """CREATE TABLE timers (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            due_at DOUBLE PRECISION NOT NULL,
+            data TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX timers_due ON timers (due_at)",
+    ),
+    (  # 8: recovery from GitHub's delivery log: what was recovered, and how far back it is done
+        "ALTER TABLE deliveries ADD COLUMN recovered BOOLEAN NOT NULL DEFAULT FALSE",
+        """CREATE TABLE recovery_points (
+            name TEXT PRIMARY KEY,
+            newest_id BIGINT NOT NULL,
+            resume_cursor TEXT,
+            resume_top BIGINT,
+            updated_at DOUBLE PRECISION NOT NULL)""",
+    ),
 )
 
 

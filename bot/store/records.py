@@ -28,7 +28,8 @@ class Delivery:
     installation_id: int | None
     repo: str | None
     payload: str
-    received_at: float
+    received_at: float  # for a recovered delivery: when GitHub tried to deliver it
+    recovered: bool = False  # fetched from GitHub's delivery log after it was missed
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,12 @@ class PullRequestState:
     trusted_sha: str | None = None
     merge_refused_sha: str | None = None
     merged_by_app: bool = False
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """How far back GitHub's delivery log has been reconciled (see bot.recovery)."""
+
+    newest_id: int  # every delivery with an id up to this one was looked at
+    resume_cursor: str | None = None  # a walk cut short by its page cap goes on from here…
+    resume_top: int | None = None  # …and, once through, `newest_id` becomes this id

@@ -19,6 +19,8 @@ deliveries = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("handled_at", sa.Float),
+    # Fetched from GitHub's delivery log by the recovery pass (bot.recovery), not received.
+    sa.Column("recovered", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 installations = sa.Table(
@@ -155,4 +157,23 @@ leases = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("holder", sa.Text, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+timers = sa.Table(
+    "timers",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
+recovery_points = sa.Table(
+    "recovery_points",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("newest_id", sa.BigInteger, nullable=False),
+    sa.Column("resume_cursor", sa.Text),
+    sa.Column("resume_top", sa.BigInteger),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )

@@ -12,14 +12,16 @@ from aiohttp import web
 from bot.context import Context
 from bot.dispatch.queue import Dispatcher
 from bot.github.client import GitHubApp
+from bot.github.conditional import ConditionalGitHubAPI
 from bot.handlers.routes import build_router
 from bot.housekeeping import keep_pruning
 from bot.metrics import Metrics
+from bot.recovery.service import Recovery
 from bot.replica import keep_beating, leave
 from bot.settings import Settings
 from bot.store import open_store
 from bot.web import pages, setup
-from bot.web.keys import DISPATCHER, GITHUB, METRICS, SERVICES, SETTINGS, STORE
+from bot.web.keys import DISPATCHER, GITHUB, METRICS, RECOVERY, SERVICES, SETTINGS, STORE
 from bot.web.webhook import MAX_PAYLOAD_BYTES, receive
 from bot.wiring import build_services, running
 
@@ -69,6 +71,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             name="prune deliveries",
         )
         stack.push_async_callback(_cancel, pruning)
+        if settings.recovery_interval > 0:
+            api = ConditionalGitHubAPI(session, base_url=settings.api_url, metrics=app[METRICS])
+            app[RECOVERY] = recovery = Recovery(services, dispatcher, api)
+            recovering = asyncio.create_task(
+                recovery.keep_recovering(settings.recovery_interval), name="recovery"
+            )
+            stack.push_async_callback(_cancel, recovering)
         yield
 
 

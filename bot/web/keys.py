@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.dispatch.queue import Dispatcher
 from bot.github.client import GitHubApp
 from bot.metrics import Metrics
+from bot.recovery.service import Recovery
 from bot.settings import Settings
 from bot.store import Store
 from bot.wiring import Services
@@ -17,3 +18,4 @@ STORE = web.AppKey("store", Store)
 GITHUB = web.AppKey("github", GitHubApp)
 SERVICES = web.AppKey("services", Services)
 DISPATCHER: web.AppKey[Dispatcher[Services]] = web.AppKey("dispatcher")
+RECOVERY = web.AppKey("recovery", Recovery)

@@ -10,8 +10,10 @@ from bot.core.commands import (
     BadArguments,
     Command,
     CommandName,
+    DeployRequest,
     ParsedCommand,
     UnknownCommand,
+    deploy_request,
     is_command_comment_event,
     parse_commands,
     unknown_command_message,
@@ -43,6 +45,13 @@ def cmd(name: CommandName, *args: str, line: int = 1) -> Command:
         ("/deploy production ABCDEF1", (cmd(N.DEPLOY, "production", "abcdef1"),)),
         ("/deploy staging " + "a" * 40, (cmd(N.DEPLOY, "staging", "a" * 40),)),
         ('/deploy "my env"', (cmd(N.DEPLOY, "my env"),)),
+        ("/deploy production --force", (cmd(N.DEPLOY, "production", "--force"),)),
+        (
+            "/deploy production abcdef1 --force",
+            (cmd(N.DEPLOY, "production", "abcdef1", "--force"),),
+        ),
+        ("/deploy --force production", (cmd(N.DEPLOY, "production", "--force"),)),
+        ('/deploy "--force"', (cmd(N.DEPLOY, "--force"),)),  # quoted: a name, not the flag
         ("/rollback production", (cmd(N.ROLLBACK, "production"),)),
         ("/ok-to-test", (cmd(N.OK_TO_TEST),)),
         ("/status", (cmd(N.STATUS),)),
@@ -198,7 +207,7 @@ def test_every_command_has_a_usage_that_parses(name: CommandName) -> None:
     assert text.startswith(f"/{name}")
     example = text.replace(" [JOB…]", " lint").replace(" [merge|squash|rebase]", " squash")
     example = example.replace(" [reason]", " QA").replace(" ENV", " staging")
-    example = example.replace(" [SHA]", " abcdef1")
+    example = example.replace(" [SHA]", " abcdef1").replace(" [--force]", " --force")
     (parsed,) = parse_commands(example)
     assert isinstance(parsed, Command)
     assert parsed.name is name
@@ -286,3 +295,17 @@ def test_quoting_every_line_means_no_commands(body: str) -> None:
 def test_fencing_the_whole_body_means_no_commands(body: str) -> None:
     fence = "`" * (max((len(run) for run in re.findall(r"`+", body)), default=0) + 3)
     assert parse_commands(f"{fence}\n{body}\n{fence}") == ()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("/deploy staging", DeployRequest("staging", None, False)),
+        ("/deploy production abcdef1 --force", DeployRequest("production", "abcdef1", True)),
+        ("/deploy --force production", DeployRequest("production", None, True)),
+    ],
+)
+def test_deploy_request(body: str, expected: DeployRequest) -> None:
+    (command,) = parse_commands(body)
+    assert isinstance(command, Command)
+    assert deploy_request(command) == expected

@@ -63,6 +63,17 @@ def test_required_permission(cmd: CommandName, protected_env: bool, expected: Pe
     assert required_permission(cmd, protected_env=protected_env) is expected
 
 
+def test_forcing_a_deploy_through_a_freeze_takes_an_admin() -> None:
+    assert required_permission(N.DEPLOY, protected_env=False, forced=True) is P.ADMIN
+    refused = authorize(
+        N.DEPLOY, actor="w", actor_permission=P.MAINTAIN, pr_author="w", forced=True
+    )
+    assert isinstance(refused, Refused)
+    assert "deploy with --force through a freeze window" in refused.reason
+    allowed = authorize(N.DEPLOY, actor="a", actor_permission=P.ADMIN, pr_author="w", forced=True)
+    assert isinstance(allowed, Allowed)
+
+
 def test_every_command_has_a_requirement() -> None:
     for cmd in CommandName:
         assert required_permission(cmd, protected_env=False) in (P.NONE, P.WRITE)

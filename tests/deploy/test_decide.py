@@ -7,9 +7,11 @@ from dataclasses import replace
 import pytest
 
 from bot.core.config import Environment, Mode, Step
+from bot.core.freeze import Freeze
 from bot.deploy.decide import (
     Ancestry,
     Go,
+    Hold,
     PastDeploy,
     Refuse,
     ShaFacts,
@@ -22,6 +24,7 @@ from bot.deploy.decide import (
     may_replace_live,
     promotion_chain,
     rollback_target,
+    through_freeze,
 )
 
 STEP = (Step(name="deploy", run="./deploy.sh"),)
@@ -183,3 +186,30 @@ def test_what_a_rollback_redeploys(history: list[PastDeploy], target: str | None
     else:
         assert isinstance(verdict, PastDeploy)
         assert verdict.sha == target
+
+
+FROZEN = Freeze(("weekend",), 1_764_489_600.0)
+
+
+@pytest.mark.parametrize(
+    ("freeze", "person", "forced", "rollback", "expected"),
+    [
+        (None, True, False, False, "go"),
+        (FROZEN, False, False, False, "hold"),  # automatic: waits for the end
+        (FROZEN, True, False, False, "refuse"),  # a person is told when it ends
+        (FROZEN, True, True, False, "go"),  # an admin's --force
+        (FROZEN, True, False, True, "go"),  # rollbacks go out during a freeze
+        (FROZEN, False, False, True, "go"),  # automatic rollbacks too
+    ],
+)
+def test_through_freeze(
+    freeze: Freeze | None, person: bool, forced: bool, rollback: bool, expected: str
+) -> None:
+    verdict = through_freeze(
+        "production", freeze, asked_by_person=person, forced=forced, rollback=rollback
+    )
+    kinds = {Go: "go", Hold: "hold", Refuse: "refuse"}
+    assert kinds[type(verdict)] == expected
+    if isinstance(verdict, Hold):
+        assert verdict.until == FROZEN.until
+        assert verdict.reason == "waiting: production frozen by weekend until 2025-11-30 08:00 UTC"

@@ -8,9 +8,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
+import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -30,6 +34,7 @@ class Delivery:
     delivery_id: str
     status: int | None = None
     error: str | None = None
+    redelivery: bool = False
 
     @property
     def action(self) -> str | None:
@@ -68,11 +73,113 @@ def signed_headers(
 
 
 @dataclass
+class LoggedDelivery:
+    """One attempt in the app's delivery log, as ``GET /app/hook/deliveries`` lists it.
+
+    https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook
+    """
+
+    id: int
+    guid: str
+    delivered_at: datetime
+    redelivery: bool
+    duration: float
+    status: str  # "OK", "Invalid HTTP Response: 503", "failed to connect"
+    status_code: int
+    event: str
+    action: str | None
+    installation_id: int | None
+    repository_id: int | None
+    url: str
+    headers: dict[str, str]
+    payload: Json  # None when GitHub no longer has a readable body
+
+    def summary(self) -> Json:
+        """The list item (``hook-delivery-item``)."""
+        return {
+            "id": self.id,
+            "guid": self.guid,
+            "delivered_at": self.delivered_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "redelivery": self.redelivery,
+            "duration": self.duration,
+            "status": self.status,
+            "status_code": self.status_code,
+            "event": self.event,
+            "action": self.action,
+            "installation_id": self.installation_id,
+            "repository_id": self.repository_id,
+            "throttled_at": None,
+        }
+
+    def detail(self) -> Json:
+        """The whole delivery (``hook-delivery``): the request GitHub made, and the answer."""
+        return {
+            **self.summary(),
+            "url": self.url,
+            "request": {"headers": self.headers, "payload": self.payload},
+            "response": {"headers": {}, "payload": None},
+        }
+
+
+def _id_of(payload: Json, key: str) -> int | None:
+    value = payload.get(key) if isinstance(payload, dict) else None
+    found = value.get("id") if isinstance(value, dict) else None
+    return found if isinstance(found, int) else None
+
+
+@dataclass
+class DeliveryLog:
+    """Every attempt GitHub made, newest last; kept three days like GitHub's (`keep`)."""
+
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    entries: list[LoggedDelivery] = field(default_factory=list)
+    keep: timedelta = timedelta(days=3)  # a test may keep more, to list what is older
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(12_000_000_001))
+
+    def add(self, delivery: Delivery, url: str, headers: dict[str, str], duration: float) -> None:
+        """Record one attempt and how it ended."""
+        if delivery.status is None:
+            status, code = "failed to connect", 502
+        elif 200 <= delivery.status < 300:
+            status, code = "OK", delivery.status
+        else:
+            status, code = f"Invalid HTTP Response: {delivery.status}", delivery.status
+        self.entries.append(
+            LoggedDelivery(
+                id=next(self._ids),
+                guid=delivery.delivery_id,
+                delivered_at=self.clock(),
+                redelivery=delivery.redelivery,
+                duration=round(duration, 2),
+                status=status,
+                status_code=code,
+                event=delivery.event,
+                action=delivery.action,
+                installation_id=_id_of(delivery.payload, "installation"),
+                repository_id=_id_of(delivery.payload, "repository"),
+                url=url,
+                headers=dict(headers),
+                payload=delivery.payload,
+            )
+        )
+
+    def kept(self) -> list[LoggedDelivery]:
+        """The entries GitHub still keeps (three days), newest first."""
+        now = self.clock()
+        return [e for e in reversed(self.entries) if now - e.delivered_at < self.keep]
+
+    def get(self, delivery_id: int) -> LoggedDelivery | None:
+        """One kept entry by its id."""
+        return next((e for e in self.kept() if e.id == delivery_id), None)
+
+
+@dataclass
 class Outbox:
     """Sends deliveries: directly (``send``) or in order in the background (``emit``)."""
 
     target: WebhookTarget | None = None
     deliveries: list[Delivery] = field(default_factory=list)
+    log: DeliveryLog = field(default_factory=DeliveryLog)
     _queue: asyncio.Queue[Delivery] | None = None
     _worker: asyncio.Task[None] | None = None
     _session: aiohttp.ClientSession | None = None
@@ -94,10 +201,16 @@ class Outbox:
 
     def emit(self, event: str, payload: Json) -> None:
         """Queue a delivery GitHub would make after an action, in order."""
+        self._enqueue(Delivery(event, payload, str(uuid.uuid4())))
+
+    def redeliver(self, entry: LoggedDelivery) -> None:
+        """Deliver a logged delivery again, with the same GUID, in the background."""
+        self._enqueue(Delivery(entry.event, entry.payload, entry.guid, redelivery=True))
+
+    def _enqueue(self, delivery: Delivery) -> None:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.get_running_loop().create_task(self._work())
-        delivery = Delivery(event, payload, str(uuid.uuid4()))
         self.deliveries.append(delivery)
         self._queue.put_nowait(delivery)
 
@@ -132,9 +245,11 @@ class Outbox:
         headers = signed_headers(self.target, delivery.event, delivery.delivery_id, body)
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+        started = time.monotonic()
         try:
             async with self._session.post(self.target.url, data=body, headers=headers) as response:
                 await response.read()
                 delivery.status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
             delivery.error = repr(error)
+        self.log.add(delivery, self.target.url, headers, time.monotonic() - started)

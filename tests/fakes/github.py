@@ -28,12 +28,13 @@ from tests.fakes import (
     routes_checks,
     routes_comments,
     routes_deployments,
+    routes_hooks,
     routes_oauth,
     routes_pulls,
     routes_repos,
 )
 from tests.fakes.auth import public_pem, shared_key_pair
-from tests.fakes.delivery import Outbox
+from tests.fakes.delivery import DeliveryLog, Outbox
 from tests.fakes.events import EventsMixin
 from tests.fakes.git_http import GitRequest
 from tests.fakes.render import Renderer
@@ -52,6 +53,7 @@ ROUTE_TABLES = (
     routes_checks,
     routes_comments,
     routes_deployments,
+    routes_hooks,
 )
 # Greenlight's manifest asks for these (bot/app.yml), except `statuses: write`, which lets
 # tests play another CI system with the app's token.
@@ -101,6 +103,7 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         self.validate_responses = validate_responses
         self.violations: list[Violation] = []
         self.request_counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.not_modified = 0  # conditional requests answered 304
         self.faults = Faults()
         self.token_lifetime = timedelta(hours=1)
         self.base_url = ""
@@ -108,7 +111,11 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         # read the repository (see `git_http`); False: they are the bare repositories' paths.
         self.git_over_http = False
         self.git_requests: list[GitRequest] = []
-        self.outbox = Outbox()
+        self.outbox = Outbox(log=DeliveryLog(clock=self.now))
+        # Cut pages of `GET /app/hook/deliveries` to this many items (GitHub may).
+        self.delivery_page_limit: int | None = None
+        # `GET /app/hook/deliveries/{id}` of these ids answers 502 (a pass failing half way).
+        self.failing_deliveries: set[int] = set()
         self.oauth = OAuthFlow()  # "Sign in with GitHub": see routes_oauth
         self.payloads = Payloads(self)
         self._clock_offset = timedelta()

@@ -30,6 +30,7 @@ REQUIRED: dict[tuple[str, str], Need] = {
     ("get", "/repos/{owner}/{repo}/contents/{path}"): _READ_CONTENTS,
     ("get", "/repos/{owner}/{repo}/compare/{basehead}"): _READ_CONTENTS,
     ("delete", "/repos/{owner}/{repo}/git/refs/{ref}"): _WRITE_CONTENTS,
+    ("get", "/repos/{owner}/{repo}/git/ref/{ref}"): _READ_CONTENTS,
     ("get", "/repos/{owner}/{repo}/collaborators/{username}/permission"): _READ_METADATA,
     ("get", "/repos/{owner}/{repo}/rules/branches/{branch}"): _READ_METADATA,
     ("get", "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks"): (

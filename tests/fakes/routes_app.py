@@ -31,6 +31,16 @@ async def list_installations(call: Call) -> web.StreamResponse:
     return call.fake.paginate(call, installations)
 
 
+@routes.add("get", "/app/installations/{installation_id}")
+async def get_installation(call: Call) -> web.StreamResponse:
+    """One installation of the app; 404 once it was uninstalled."""
+    assert call.app is not None
+    installation = call.fake.world.installations.get(int(call.params["installation_id"]))
+    if installation is None or installation.app_id != call.app.id:
+        raise ApiError(404, "Not Found")
+    return json_response(call.r.installation(installation))
+
+
 @routes.add("post", "/app/installations/{installation_id}/access_tokens")
 async def create_token(call: Call) -> web.StreamResponse:
     """An installation token, optionally narrowed to some repositories and permissions.

@@ -190,3 +190,20 @@ async def delete_ref(call: Call) -> web.StreamResponse:
             ),
         )
     return web.Response(status=204)
+
+
+@routes.add("get", "/repos/{owner}/{repo}/git/ref/{ref}")
+async def get_ref(call: Call) -> web.StreamResponse:
+    """One reference (``heads/<branch>`` or ``tags/<tag>``) and the commit it points at."""
+    repo, ref = call.repo, call.params["ref"]
+    sha = repo.git.resolve(f"refs/{ref}") if ref.startswith(("heads/", "tags/")) else None
+    if sha is None:
+        raise ApiError(404, "Not Found")
+    api = call.r.repo_api(repo.full_name)
+    body = {
+        "ref": f"refs/{ref}",
+        "node_id": f"REF_{repo.id}_{ref}",
+        "url": f"{api}/git/refs/{ref}",
+        "object": {"type": "commit", "sha": sha, "url": f"{api}/git/commits/{sha}"},
+    }
+    return json_response(body)

@@ -6,6 +6,7 @@ authenticate → injected failures → handler → (optionally) validate the res
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -223,7 +224,26 @@ async def _dispatch(
         return _finish(fake, request, answer)
     if fake.validate_responses and isinstance(response, web.Response):
         _check_response(fake, request, spec_request, response)
-    return _finish(fake, request, response)
+    return _finish(fake, request, _conditional(fake, request, response))
+
+
+def _conditional(
+    fake: FakeGitHub, request: web.Request, response: web.StreamResponse
+) -> web.StreamResponse:
+    """A GET's answer carries an ETag, tied to the credentials as GitHub's are; asked again
+    with `If-None-Match` and unchanged, it is `304 Not Modified` (free of rate limit).
+    https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
+    """
+    if request.method != "GET" or response.status != 200 or not isinstance(response, web.Response):
+        return response
+    body = response.body if isinstance(response.body, bytes) else b""
+    credentials = request.headers.get("Authorization", "").encode()
+    etag = '"' + hashlib.sha256(body + b"\0" + credentials).hexdigest()[:40] + '"'
+    if request.headers.get("If-None-Match") == etag:
+        fake.not_modified += 1
+        return web.Response(status=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return response
 
 
 async def _prepare(

@@ -144,6 +144,20 @@ def test_delivery_retention(raw: str | None, days: int) -> None:
     assert load_settings(values, env_file=NO_ENV_FILE).delivery_retention_days == days
 
 
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [(None, 300.0), ("0", 0.0), ("5m", 300.0), ("90s", 90.0), ("2", 120.0)]
+)
+def test_recovery_interval(raw: str | None, seconds: float) -> None:
+    values = {} if raw is None else {"GREENLIGHT_RECOVERY_INTERVAL": raw}
+    assert load_settings(values, env_file=NO_ENV_FILE).recovery_interval == seconds
+
+
+@pytest.mark.parametrize("raw", ["1s", "often", "-5m"])
+def test_a_recovery_interval_that_is_no_duration_or_too_short_is_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match=r"GREENLIGHT_RECOVERY_INTERVAL: .* at least 10s"):
+        load_settings({"GREENLIGHT_RECOVERY_INTERVAL": raw}, env_file=NO_ENV_FILE)
+
+
 @pytest.mark.parametrize("raw", ["1", "2", "-5", "a week"])
 def test_a_retention_shorter_than_githubs_redelivery_window_is_refused(raw: str) -> None:
     with pytest.raises(SettingsError, match=r"GREENLIGHT_DELIVERY_RETENTION_DAYS: .* at least 3"):
