@@ -34,8 +34,8 @@ log = logging.getLogger("greenlight.web")
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/runs/{run_id:\\d+}/rerun", rerun)
-    app.router.add_post("/runs/{run_id:\\d+}/cancel", cancel)
+    app.router.add_post("/runs/{run_id:\\d{1,18}}/rerun", rerun)
+    app.router.add_post("/runs/{run_id:\\d{1,18}}/cancel", cancel)
     app.router.add_post("/repos/{owner}/{name}/deploy", deploy)
     app.router.add_post("/repos/{owner}/{name}/rollback", rollback)
 

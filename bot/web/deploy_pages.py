@@ -17,9 +17,9 @@ from bot.web.templating import render
 
 def add_routes(app: web.Application) -> None:
     follow.add_state(app)
-    app.router.add_get("/deployments/{deployment_id:\\d+}/log", deployment_log)
-    app.router.add_get("/deployments/{deployment_id:\\d+}/log.txt", raw_log)
-    app.router.add_get("/deployments/{deployment_id:\\d+}/log/events", log_events)
+    app.router.add_get("/deployments/{deployment_id:\\d{1,18}}/log", deployment_log)
+    app.router.add_get("/deployments/{deployment_id:\\d{1,18}}/log.txt", raw_log)
+    app.router.add_get("/deployments/{deployment_id:\\d{1,18}}/log/events", log_events)
 
 
 async def _deployment(request: web.Request) -> tuple[DeploymentRecord, str]:

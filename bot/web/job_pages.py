@@ -25,10 +25,10 @@ MAX_PAGE_CHARS = 512 * 1024  # a page shows at most the last half megabyte of a 
 
 def add_routes(app: web.Application) -> None:
     follow.add_state(app)
-    app.router.add_get("/jobs/{job_id:\\d+}/log", job_log)
-    app.router.add_get("/jobs/{job_id:\\d+}/log.json", job_log_chunk)
-    app.router.add_get("/jobs/{job_id:\\d+}/log.txt", raw_log)
-    app.router.add_get("/jobs/{job_id:\\d+}/log/events", log_events)
+    app.router.add_get("/jobs/{job_id:\\d{1,18}}/log", job_log)
+    app.router.add_get("/jobs/{job_id:\\d{1,18}}/log.json", job_log_chunk)
+    app.router.add_get("/jobs/{job_id:\\d{1,18}}/log.txt", raw_log)
+    app.router.add_get("/jobs/{job_id:\\d{1,18}}/log/events", log_events)
 
 
 async def _job(request: web.Request) -> tuple[Job, str]:

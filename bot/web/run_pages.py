@@ -36,7 +36,7 @@ class JobGroup:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/runs/{run_id:\\d+}", run_page)
+    app.router.add_get("/runs/{run_id:\\d{1,18}}", run_page)
 
 
 async def run_page(request: web.Request) -> web.Response:

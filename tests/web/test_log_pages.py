@@ -135,3 +135,18 @@ async def test_undecodable_output_and_control_characters_render_safely(
     assert "bad \ufffd\ufffd bytes ok" in page
     assert "\x00" not in page
     assert "\x07" not in page
+
+
+async def test_absurd_addresses_get_a_page_not_a_500(client: Client) -> None:
+    huge = "9" * 30
+    for path in (
+        f"/jobs/{huge}/log",
+        f"/jobs/{huge}/log/events",
+        f"/runs/{huge}",
+        f"/deployments/{huge}/log",
+        f"/jobs/1/log?token={'x' * 3_000}",
+        f"/jobs/1/log/events?token=x&at={huge}&line=-5&section=<b>",
+        "/repos/octo/hello?token=x&pr=%00&status=%ff",
+    ):
+        response = await client.get(path)
+        assert response.status in (403, 404), path
