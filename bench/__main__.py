@@ -13,6 +13,9 @@ USAGE = """usage: python -m bench [intake | pipeline | recovery | scale | all] [
              (needs PostgreSQL and Redis on 127.0.0.1; not part of all)
   all        intake, pipeline and recovery (the default), each with its default options
 
+`python -m bench.logs` (issue 14: a 50 MB log's page, 100 readers of a running log),
+`python -m bench.deploy` and `python -m bench.api_requests` run on their own.
+
 `python -m bench NAME --help` lists the options.
 """
 

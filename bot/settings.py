@@ -105,6 +105,9 @@ class Settings:
     # Encrypts what a Celery ticket carries; the workers hold the same key.
     ticket_key: str | None = field(default=None, repr=False)
     replica_timeout: float = DEFAULT_REPLICA_TIMEOUT_SECONDS  # seconds without a heartbeat
+    # The app's OAuth client, for "Sign in with GitHub" on the web pages (None: no sign-in).
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         sandbox=sandbox,
         ticket_key=ticket_key,
         replica_timeout=float(replica_timeout),
+        client_id=values.get("GITHUB_CLIENT_ID", "").strip() or None,
+        client_secret=values.get("GITHUB_CLIENT_SECRET", "").strip() or None,
     )
 
 

@@ -93,6 +93,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
     ("get", "/repos/{owner}/{repo}/compare/{basehead}"),
     ("get", "/repos/{owner}/{repo}/git/ref/{ref}"),
+    ("get", "/user"),  # who signed in with GitHub on the web pages
 )
 
 EXTRA_MEDIA_TYPES: tuple[tuple[str, str, str], ...] = (

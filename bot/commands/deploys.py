@@ -28,14 +28,15 @@ async def deploy_command(
     *,
     repo: str,
     installation_id: int,
-    pr_number: int,
+    pr_number: int | None,
     actor: str,
     env: str,
     sha: str | None,
     forced: bool = False,
 ) -> str:
-    """Deploy the PR's head (its merge commit once merged), or `sha`, to `env`; `forced`:
-    through a freeze window (admins only, checked by the caller)."""
+    """Deploy the PR's head (its merge commit once merged), or `sha`, to `env` (from a web
+    page, `pr_number` is None and `sha` is given); `forced`: through a freeze window (admins
+    only, checked by the caller)."""
     context = deployer.context
     facts = Facts(context, installation_id, repo)
     default_branch = await facts.default_branch()
@@ -61,13 +62,19 @@ async def deploy_command(
         actor=actor,
         default_branch=default_branch,
         pr_number=pr_number,
-        head_of=pr_number if open_head else None,
+        head_of=pr_number if open_head and pr_number is not None else None,
         forced=forced,
     )
 
 
 async def rollback_command(
-    deployer: Deployer, *, repo: str, installation_id: int, pr_number: int, actor: str, env: str
+    deployer: Deployer,
+    *,
+    repo: str,
+    installation_id: int,
+    pr_number: int | None,
+    actor: str,
+    env: str,
 ) -> str:
     """Redeploy the last successful deployment of `env` before the current one."""
     context = deployer.context
@@ -188,11 +195,13 @@ async def _permission_refusal(facts: Facts, actor: str, target: Environment) -> 
 
 
 async def _target_sha(
-    context: Context, facts: Facts, pr_number: int, sha: str | None
+    context: Context, facts: Facts, pr_number: int | None, sha: str | None
 ) -> tuple[str | None, bool]:
     """The full SHA meant: the one given (short ones found among builds), or the PR's; and
     whether it is the head of the open pull request."""
     if sha is None:
+        if pr_number is None:
+            return None, False
         pr = await facts.client.pull_request(facts.repo, pr_number)
         if pr.merged_at and pr.merge_commit_sha:
             return pr.merge_commit_sha, False

@@ -21,7 +21,7 @@ from bot.replica import beat_seconds, keep_beating, leave
 from bot.settings import Settings
 from bot.store import open_store
 from bot.store.exclusive import only_web_process
-from bot.web import deploy_pages, pages, setup
+from bot.web import pages, setup
 from bot.web.keys import DISPATCHER, GITHUB, METRICS, RECOVERY, SERVICES, SETTINGS, STORE
 from bot.web.webhook import MAX_PAYLOAD_BYTES, receive
 from bot.wiring import build_services, running
@@ -42,7 +42,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/", setup.home)
     app.router.add_get("/setup/callback", setup.callback)
     pages.add_routes(app)
-    deploy_pages.add_routes(app)
     return app
 
 

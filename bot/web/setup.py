@@ -28,8 +28,11 @@ from aiohttp import web
 
 from bot.github.errors import GitHubError
 from bot.settings import AppCredentials
-from bot.web.keys import GITHUB, SERVICES, SETTINGS, STORE
+from bot.web.home import status_page
+from bot.web.keys import GITHUB, SETTINGS
 from bot.web.pages import page
+from bot.web.sessions import OAUTH
+from bot.web.sign_in import CALLBACK_PATH
 
 log = logging.getLogger("greenlight.setup")
 MANIFEST_PATH = Path(__file__).resolve().parents[1] / "app.yml"
@@ -46,6 +49,7 @@ def load_manifest(public_url: str) -> dict[str, Any]:
     manifest["hook_attributes"]["url"] = f"{public_url}/webhook"
     manifest["redirect_url"] = f"{public_url}/setup/callback"
     manifest["setup_url"] = f"{public_url}/"
+    manifest["callback_urls"] = [f"{public_url}{CALLBACK_PATH}"]  # "Sign in with GitHub"
     return manifest
 
 
@@ -88,20 +92,8 @@ def write_env(env_file: Path, values: dict[str, str]) -> None:
 
 async def home(request: web.Request) -> web.Response:
     """The setup page before the app exists; a short status page after."""
-    github = request.app[GITHUB]
-    if github.credentials is not None:
-        installations = await request.app[STORE].installations.all()
-        rows = "".join(
-            f"<li>{html.escape(i.account)}{' (suspended)' if i.suspended else ''}</li>"
-            for i in installations
-        )
-        sandbox = await request.app[SERVICES].pipeline.report_sandbox()
-        return page(
-            "Greenlight is running",
-            f"<p>App id {html.escape(github.credentials.app_id)}.</p>"
-            f"<p>{html.escape(sandbox)}</p>"
-            f"<h2>Installations</h2><ul>{rows or '<li>none yet</li>'}</ul>",
-        )
+    if request.app[GITHUB].credentials is not None:
+        return await status_page(request)
     return _setup_page(request)
 
 
@@ -151,15 +143,28 @@ async def callback(request: web.Request) -> web.Response:
             status=502,
         )
     credentials = AppCredentials(str(app["id"]), app["pem"], app["webhook_secret"])
+    # The conversion also returns the app's OAuth client: "Sign in with GitHub" uses it.
+    oauth = {
+        name: str(app[key])
+        for name, key in (
+            ("GITHUB_CLIENT_ID", "client_id"),
+            ("GITHUB_CLIENT_SECRET", "client_secret"),
+        )
+        if app.get(key)
+    }
     write_env(
         request.app[SETTINGS].env_file,
         {
             "GITHUB_APP_ID": credentials.app_id,
             "GITHUB_PRIVATE_KEY": credentials.private_key,
             "GITHUB_WEBHOOK_SECRET": credentials.webhook_secret,
+            **oauth,
         },
     )
     github.credentials = credentials
+    client = request.app[OAUTH]
+    client.client_id = oauth.get("GITHUB_CLIENT_ID")
+    client.client_secret = oauth.get("GITHUB_CLIENT_SECRET")
     install_url = f"{app['html_url']}/installations/new"
     return page(
         "Greenlight is registered",

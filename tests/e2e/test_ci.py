@@ -445,7 +445,7 @@ async def test_the_log_page_needs_the_signed_link(greenlight: Greenlight) -> Non
         assert run_page.status == 200
         run_text = await run_page.text()
         assert "hello" in run_text
-        repo_link = re.search(r"href='(/repos/[^']+)'", run_text)
+        repo_link = re.search(r"href=[\"'](/repos/[^\"']+)[\"']", run_text)
         assert repo_link is not None
         repo_page = await session.get(greenlight.server.make_url(html.unescape(repo_link[1])))
         assert repo_page.status == 200

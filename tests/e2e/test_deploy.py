@@ -3,6 +3,7 @@ marker files written by real deploy scripts, one per environment."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -228,9 +229,10 @@ async def what_is_live_shows(greenlight: Greenlight, expected: dict[str, str]) -
     async with aiohttp.ClientSession() as session:
         page = await session.get(greenlight.server.make_url(links.repo_url("", REPO, secret)))
         text = await page.text()
-    live = text.split("<h2>Live</h2>")[1].split("</table>")[0]
-    for environment, sha in expected.items():
-        assert f"<td>{environment}</td><td>{sha[:7]}</td>" in live
+    live = text.split('id="live"')[1].split("</table>")[0]
+    row = r'data-label="Environment">([^<]+)</th>.*?<code>(\w+)</code>'
+    rows = dict(re.findall(row, live, re.DOTALL))
+    assert rows == {environment: sha[:7] for environment, sha in expected.items()}
     assert "/deployments/" in text
 
 

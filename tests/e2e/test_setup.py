@@ -48,6 +48,7 @@ async def test_the_manifest_flow_registers_and_applies_the_app(
             manifest = json.loads(html.unescape(re.search(r'value="([^"]+)"', page)[1]))  # type: ignore[index]
             assert manifest["hook_attributes"]["url"] == "https://ci.example.org/webhook"
             assert manifest["redirect_url"] == "https://ci.example.org/setup/callback"
+            assert manifest["callback_urls"] == ["https://ci.example.org/auth/callback"]
             state = action.split("state=")[1]
 
             stale = await session.get(server.make_url("/setup/callback?code=x&state=forged"))
@@ -65,6 +66,13 @@ async def test_the_manifest_flow_registers_and_applies_the_app(
             assert "PRIVATE KEY" in (saved["GITHUB_PRIVATE_KEY"] or "")
             secret = saved["GITHUB_WEBHOOK_SECRET"] or ""
             assert load_settings({}, env_file=env_file).credentials is not None
+            assert (saved["GITHUB_CLIENT_ID"] or "").startswith("Iv1.")
+            assert (saved["GITHUB_CLIENT_SECRET"] or "").startswith("fake-client-secret-")
+            sign_in = await session.get(server.make_url("/auth/login"), allow_redirects=False)
+            assert sign_in.status == 302  # sign-in works without a restart too
+            assert sign_in.headers["Location"].startswith(
+                f"https://github.example/login/oauth/authorize?client_id={saved['GITHUB_CLIENT_ID']}"
+            )
 
             body = json.dumps(fixture_payload("installation.created")).encode()
             accepted = await session.post(

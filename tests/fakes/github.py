@@ -29,6 +29,7 @@ from tests.fakes import (
     routes_comments,
     routes_deployments,
     routes_hooks,
+    routes_oauth,
     routes_pulls,
     routes_repos,
 )
@@ -37,6 +38,7 @@ from tests.fakes.delivery import DeliveryLog, Outbox
 from tests.fakes.events import EventsMixin
 from tests.fakes.git_http import GitRequest
 from tests.fakes.render import Renderer
+from tests.fakes.routes_oauth import OAuthFlow
 from tests.fakes.scenario import ScenarioMixin
 from tests.fakes.server import ApiError, Call, Faults, Violation, create_application, json_response
 from tests.fakes.state import App, World, iso
@@ -45,6 +47,7 @@ from tests.fakes.webhooks import Payloads
 Json = Any
 ROUTE_TABLES = (
     routes_app,
+    routes_oauth,
     routes_repos,
     routes_pulls,
     routes_checks,
@@ -113,10 +116,11 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         self.delivery_page_limit: int | None = None
         # `GET /app/hook/deliveries/{id}` of these ids answers 502 (a pass failing half way).
         self.failing_deliveries: set[int] = set()
+        self.oauth = OAuthFlow()  # "Sign in with GitHub": see routes_oauth
         self.payloads = Payloads(self)
         self._clock_offset = timedelta()
         handlers = {key: h for table in ROUTE_TABLES for key, h in table.routes.handlers.items()}
-        self.app = create_application(self, handlers)
+        self.app = create_application(self, handlers, (routes_oauth.add_web_routes,))
 
     # ------------------------------------------------------------------ apps and clock
 

@@ -268,6 +268,8 @@ class ScenarioMixin:
         slug = str(manifest.get("name", f"app-{app_id}")).lower().replace(" ", "-")
         app = self.add_app(app_id, slug, public)
         app.webhook_secret = f"fake-webhook-secret-{app_id}"
+        # Sign-in redirects must go under these, or GitHub refuses them (routes_oauth).
+        self.oauth.callback_urls = [str(url) for url in manifest.get("callback_urls", [])]
         return app, private
 
     # ------------------------------------------------------------------ other apps and CI

@@ -96,6 +96,7 @@ class Call:
     app: App | None = None
     token: Token | None = None
     repo_: Repo | None = None
+    user: User | None = None  # the person a user access token names (``GET /user``)
 
     @property
     def params(self) -> dict[str, str]:
@@ -171,7 +172,9 @@ def error_response(status: int, message: str, errors: list[Json] | None = None) 
 
 
 def create_application(
-    fake: FakeGitHub, handlers: dict[tuple[str, str], Handler]
+    fake: FakeGitHub,
+    handlers: dict[tuple[str, str], Handler],
+    web_routes: tuple[Callable[[web.Application], None], ...] = (),
 ) -> web.Application:
     """The aiohttp application serving the fake API."""
     application = web.Application()
@@ -185,6 +188,8 @@ def create_application(
         return await git_http.serve(fake, request)
 
     application.router.add_route("*", git_http.ROUTE, serve_git)
+    for add_routes in web_routes:  # pages of GitHub's web host, before the API's catch-all
+        add_routes(application)
     application.router.add_route("*", "/{tail:.*}", dispatch)
     return application
 
@@ -280,6 +285,12 @@ def _authenticate(fake: FakeGitHub, call: Call) -> None:
     if template.startswith("/app-manifests/"):
         return
     credentials = split_authorization(call.request.headers.get("Authorization"))
+    if template == "/user":  # a user access token, from the OAuth web flow
+        login = fake.oauth.tokens.get(credentials[1]) if credentials else None
+        if login is None:
+            raise ApiError(401, "Bad credentials", violation=credentials is None)
+        call.user = fake.world.user(login)
+        return
     try:
         if template.startswith("/app"):
             if credentials is None or credentials[0] != "bearer":
