@@ -14,13 +14,14 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, assert_never
 
 from bot import links
 from bot.context import Context
 from bot.core.checks import check_run_actions
 from bot.core.config import Environment
-from bot.deploy import decide, messages
+from bot.core.health import HealthCheck, Rollback, StayFailed, Unhealthy
+from bot.deploy import decide, health, messages
 from bot.deploy.facts import Facts
 from bot.deploy.notices import Notices
 from bot.deploy.turns import Queue, Turns, queue_lock
@@ -49,9 +50,20 @@ class DeployRequest:
     def key(self) -> tuple[str, str]:
         return self.run.repo, self.environment.name
 
+    @property
+    def automatic(self) -> bool:
+        """Sent by the mode (a green build, a promotion), not by a person nor a rollback."""
+        return self.requested_by is None and not self.rollback
+
 
 class Deployer:
-    def __init__(self, context: Context, *, executor: Executor, tickets: TicketMaker) -> None:
+    def __init__(
+        self,
+        context: Context,
+        *,
+        executor: Executor,
+        tickets: TicketMaker,
+    ) -> None:
         self.context = context
         self.store = Deployments(context.store.engine)
         self.notices = Notices(context, self.store)
@@ -212,7 +224,7 @@ class Deployer:
         Another app's check completing later on the same SHA calls `reconsider`, which
         must not re-run a deploy that failed (a half-applied migration, say).
         """
-        if request.requested_by is not None:
+        if not request.automatic:
             return None
         last = await self.store.last_of_sha(*request.key, request.run.sha)
         if last is None or last.state != DeployState.FAILURE:
@@ -223,7 +235,7 @@ class Deployer:
         self, request: DeployRequest, live: DeploymentRecord | None
     ) -> decide.Skip | None:
         """An automatic deploy of a SHA not newer than what is live."""
-        if request.requested_by is not None:
+        if not request.automatic:
             return None
         facts = Facts(self.context, request.run.installation_id or 0, request.run.repo)
         ancestry = await facts.ancestry(live.sha if live else None, request.run.sha)
@@ -233,7 +245,7 @@ class Deployer:
     async def _behind_queue(self, request: DeployRequest) -> decide.Skip | None:
         """An automatic deploy must not repeat the running one nor replace a newer waiting
         one (on any replica)."""
-        if request.requested_by is not None:
+        if not request.automatic:
             return None
         running = await self.store.of_state(*request.key, DeployState.IN_PROGRESS)
         if any(record.sha == request.run.sha for record in running):
@@ -331,16 +343,22 @@ class Deployer:
             conclusion = "failure"
         else:
             conclusion = await self._run_steps(ticket, cancel)
+        unhealthy: str | None = None  # what the failed probe saw
+        if conclusion == "success" and env.health is not None:
+            conclusion, unhealthy = await self._check_health(record, ticket, env.health, cancel)
         success = conclusion == "success"
         state = DeployState.SUCCESS if success else DeployState.FAILURE
         record = await self.store.update(
             record.id, state=state, conclusion=conclusion, finished_at=self.context.clock()
         )
         extra: dict[str, Any] = {"environment_url": env.url} if success and env.url else {}
-        await self._status(
-            record, state.value, description=messages.status_done(env.name, conclusion), **extra
-        )
+        done = messages.status_done(env.name, conclusion)
+        if unhealthy is not None:
+            done = messages.status_unhealthy(env.name, unhealthy)
+        await self._status(record, state.value, description=done, **extra)
         log_url = self.log_url(record.id)
+        if unhealthy is not None:
+            return False, await self._after_unhealthy(record, request, unhealthy, since)
         follow_ups: list[Coroutine[Any, Any, None]] = []
         if not request.rollback:  # a rollback's reply says who asked; no PR's change arrives
             follow_ups.append(
@@ -358,6 +376,76 @@ class Deployer:
                 self.notices.failed_check(record, conclusion=conclusion, log_url=log_url)
             )
         return success, follow_ups
+
+    async def _check_health(
+        self, record: DeploymentRecord, ticket: Ticket, check: HealthCheck, cancel: asyncio.Event
+    ) -> tuple[str, str | None]:
+        """Probe the environment where the steps ran, holding its lease all along: how the
+        deploy ends, and what the failed probe saw if it was unhealthy."""
+        await self._status(record, "in_progress", description=messages.status_checking_health())
+        await self.store.update(record.id, conclusion=None)  # the probe loop's to write
+        start = len(await self.store.read_log(record.id))  # the steps' lines are not probes
+        ended = await self._run_steps(health.health_ticket(ticket, check), cancel)
+        if cancel.is_set():
+            return ended, None
+        verdict = health.verdict_from_log(check, (await self.store.read_log(record.id))[start:])
+        if isinstance(verdict, Unhealthy):
+            await self.store.append_log(record.id, messages.health_failed_log(verdict.probe.detail))
+            return "failure", verdict.probe.detail
+        await self.store.append_log(record.id, messages.health_passed_log(verdict.probes))
+        return "success", None
+
+    async def _after_unhealthy(
+        self,
+        record: DeploymentRecord,
+        request: DeployRequest,
+        detail: str,
+        since: DeploymentRecord | None,
+    ) -> list[Coroutine[Any, Any, None]]:
+        """Roll back to the last good deploy (unless that is off, or this was a rollback),
+        and say so on the deployment log, the commit and the merged pull requests."""
+        decision = await health.after_failed_health(self.store, record, request.environment)
+        rollback_to: str | None = None
+        match decision:
+            case Rollback(to_sha=sha):
+                refusal = await self._roll_back(request, sha)
+                rollback_to, because = (sha, "") if refusal is None else (None, refusal)
+            case StayFailed(because=because):
+                pass
+            case _:
+                assert_never(decision)
+        note = messages.rolling_back_log(rollback_to) if rollback_to else None
+        await self.store.append_log(record.id, note or messages.not_rolling_back_log(because))
+        log_url, env = self.log_url(record.id), request.environment
+        output = messages.unhealthy_check(
+            env.name, record.sha, detail, log_url, rollback_to=rollback_to, because=because
+        )
+        follow_ups = [
+            self.notices.failed_check(record, conclusion="failure", log_url=log_url, output=output)
+        ]
+        if not request.rollback:
+            follow_ups.append(
+                self.notices.tell(
+                    record,
+                    url=env.url,
+                    log_url=log_url,
+                    since=since.sha if since else None,
+                    order=tuple(e.name for e in request.environments),
+                    extra_pr=request.pr_number,
+                    detail=messages.notice_unhealthy(detail, rollback_to),
+                )
+            )
+        return follow_ups
+
+    async def _roll_back(self, request: DeployRequest, sha: str) -> str | None:
+        """Queue the redeploy of `sha`, the environment's last good release; why not, if
+        it could not be."""
+        run = await self.context.store.runs.for_sha(request.run.repo, sha)
+        if run is None:
+            return messages.never_built(sha[:7])
+        back = DeployRequest(run, request.environment, request.environments, rollback=True)
+        queued = await self.submit(back)
+        return queued if isinstance(queued, str) else None
 
     async def _run_steps(self, ticket: Ticket, cancel: asyncio.Event) -> str:
         """Run the deploy's steps on the executor, stopped when `cancel` is set; how they ended."""
