@@ -23,6 +23,7 @@ from bot.core.config import Environment
 from bot.core.health import HealthCheck, Rollback, StayFailed, Unhealthy
 from bot.deploy import decide, health, messages
 from bot.deploy.facts import Facts
+from bot.deploy.freeze import FreezeGate
 from bot.deploy.notices import Notices
 from bot.deploy.turns import Queue, Turns, queue_lock
 from bot.executor.base import Executor, Target, TargetKind, Ticket
@@ -31,6 +32,7 @@ from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
 from bot.store.owners import Work
 from bot.store.records import Run
+from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("greenlight.deploy")
 
@@ -63,6 +65,7 @@ class Deployer:
         *,
         executor: Executor,
         tickets: TicketMaker,
+        timekeeper: Timekeeper,
     ) -> None:
         self.context = context
         self.store = Deployments(context.store.engine)
@@ -75,6 +78,7 @@ class Deployer:
         self._executor.listeners.add(TargetKind.DEPLOY, finished=self._steps_ended)
         self._ended: dict[int, asyncio.Event] = {}  # deployment id → its steps ended
         self._turns = Turns(context, self.store)
+        self._freezes = FreezeGate(context, timekeeper, self._thawed)
 
     # Life cycle --------------------------------------------------------------------------------
 
@@ -181,7 +185,14 @@ class Deployer:
     # The queue --------------------------------------------------------------------------------
 
     async def submit(self, request: DeployRequest) -> DeploymentRecord | str:
-        """Queue a deploy (replacing an older waiting one); a string says why it did not."""
+        """Queue a deploy (replacing an older waiting one); a string says why it did not.
+
+        An automatic deploy that a freeze window holds waits for the window's end instead.
+        """
+        if request.automatic:
+            held = await self._freezes.hold(request.run, request.environment.name, request.chain)
+            if held is not None:
+                return held.reason
         queue = self._queues.setdefault(request.key, Queue())
         async with self.context.store.locks.hold(queue_lock(request.key)):
             queued = await self._enqueue(queue, request)
@@ -446,6 +457,23 @@ class Deployer:
         back = DeployRequest(run, request.environment, request.environments, rollback=True)
         queued = await self.submit(back)
         return queued if isinstance(queued, str) else None
+
+    async def _thawed(self, run_id: int, environment: str, chain: tuple[str, ...]) -> None:
+        """A freeze that held an automatic deploy ended: submit it again (and so look at
+        the calendar again: another window may hold it now)."""
+        run = await self.context.store.runs.get(run_id)
+        if run is None or run.installation_id is None:
+            return
+        config = await Facts(self.context, run.installation_id, run.repo).config(run.sha)
+        target = config.deploy.environment(environment) if config is not None else None
+        if config is None or target is None:
+            return
+        request = DeployRequest(run, target, config.deploy.environments, chain=chain)
+        outcome = await self.submit(request)
+        if isinstance(outcome, str):
+            log.info(
+                "not deploying %s of %s to %s: %s", run.sha[:7], run.repo, environment, outcome
+            )
 
     async def _run_steps(self, ticket: Ticket, cancel: asyncio.Event) -> str:
         """Run the deploy's steps on the executor, stopped when `cancel` is set; how they ended."""
