@@ -1,6 +1,6 @@
 """A health endpoint for the end-to-end tests: a raw TCP server on 127.0.0.1 whose answer
-is whatever the last deploy wrote to a file (so the release that runs decides whether it
-is healthy, as in life), or what a test forces.
+is whatever the last deploy wrote to a file or sent to /install/ANSWER (so the release
+that runs decides whether it is healthy, as in life), or what a test forces.
 
 Answers: a status code ("200", "503"), "redirect" (a 302), "garbage" (not HTTP), "hang"
 (never answers), "drip" (the status line a byte at a time, slower than any probe waits).
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 
 
@@ -18,7 +19,9 @@ class HealthEndpoint:
         self.release_file = release_file
         self.forced: str | None = None
         self.hits = 0
+        self.answered: list[tuple[float, str]] = []  # (time.monotonic(), answer) per probe
         self.url = ""  # set by start
+        self.installed: str | None = None  # what a deploy said with GET /install/ANSWER
         self._stop = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -27,6 +30,8 @@ class HealthEndpoint:
     def answer(self) -> str:
         if self.forced is not None:
             return self.forced
+        if self.installed is not None:
+            return self.installed
         text = self.release_file.read_text().strip() if self.release_file.exists() else ""
         return text or "503"
 
@@ -48,9 +53,16 @@ class HealthEndpoint:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            await reader.readuntil(b"\r\n\r\n")
+            request = await reader.readuntil(b"\r\n\r\n")
+            path = request.split(b" ", 2)[1].decode()
+            if path.startswith("/install/"):  # a deploy in a sandbox, where files are its own
+                self.installed = path.removeprefix("/install/")
+                await self._answer("200", writer)
+                return
             self.hits += 1
-            await self._answer(self.answer, writer)
+            answer = self.answer
+            self.answered.append((time.monotonic(), answer))
+            await self._answer(answer, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
