@@ -25,15 +25,16 @@ from bot.context import Context
 from bot.core.freeze import freeze_at
 from bot.deploy import decide, messages
 from bot.deploy.facts import Facts
+from bot.deploy.requests import DeployRequest
 from bot.github.errors import GitHubError
+from bot.store.deployments import DeploymentRecord
 from bot.store.records import Run
 from bot.store.timers import Timer
 from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("greenlight.deploy")
 THAWED = "deploy-thawed"
-# What the timer sends again: the build, the environment and the environments after it.
-Resubmit = Callable[[int, str, tuple[str, ...]], Awaitable[None]]
+Submit = Callable[[DeployRequest], Awaitable[DeploymentRecord | str]]
 
 
 def timer_name(repo: str, environment: str) -> str:
@@ -41,10 +42,10 @@ def timer_name(repo: str, environment: str) -> str:
 
 
 class FreezeGate:
-    def __init__(self, context: Context, timekeeper: Timekeeper, resubmit: Resubmit) -> None:
+    def __init__(self, context: Context, timekeeper: Timekeeper, submit: Submit) -> None:
         self._context = context
         self._timekeeper = timekeeper
-        self._resubmit = resubmit
+        self._submit = submit
         timekeeper.handle(THAWED, self._thawed)
 
     async def hold(self, run: Run, environment: str, chain: tuple[str, ...]) -> decide.Hold | None:
@@ -69,8 +70,23 @@ class FreezeGate:
         return verdict
 
     async def _thawed(self, timer: Timer) -> None:
+        """The freeze ended: submit the held deploy again, which looks at the calendar
+        again (a window added or extended meanwhile holds it once more)."""
         run_id, environment, chain = json.loads(timer.data)
-        await self._resubmit(int(run_id), str(environment), tuple(str(name) for name in chain))
+        run = await self._context.store.runs.get(int(run_id))
+        if run is None or run.installation_id is None:
+            return
+        config = await Facts(self._context, run.installation_id, run.repo).config(run.sha)
+        target = config.deploy.environment(str(environment)) if config is not None else None
+        if config is None or target is None:
+            return
+        chain = tuple(str(name) for name in chain)
+        request = DeployRequest(run, target, config.deploy.environments, chain=chain)
+        outcome = await self._submit(request)
+        if isinstance(outcome, str):
+            log.info(
+                "not deploying %s of %s to %s: %s", run.sha[:7], run.repo, target.name, outcome
+            )
 
     async def _show(self, run: Run, environment: str, held: decide.Hold) -> None:
         title, summary = messages.held_check(environment, run.sha, held.reason)

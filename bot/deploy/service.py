@@ -13,18 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
-from typing import Any, assert_never
+from dataclasses import replace
+from typing import Any
 
 from bot import links
 from bot.context import Context
 from bot.core.checks import check_run_actions
-from bot.core.config import Environment
-from bot.core.health import HealthCheck, Rollback, StayFailed, Unhealthy
-from bot.deploy import decide, health, messages
+from bot.deploy import decide, messages
+from bot.deploy.checkup import Checkup
 from bot.deploy.facts import Facts
 from bot.deploy.freeze import FreezeGate
 from bot.deploy.notices import Notices
+from bot.deploy.requests import DeployRequest
 from bot.deploy.turns import Queue, Turns, queue_lock
 from bot.executor.base import Executor, Target, TargetKind, Ticket
 from bot.github.errors import GitHubError
@@ -35,27 +35,7 @@ from bot.store.records import Run
 from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("greenlight.deploy")
-
-
-@dataclass(frozen=True)
-class DeployRequest:
-    run: Run  # Greenlight's build of the SHA: where the code comes from
-    environment: Environment
-    environments: tuple[Environment, ...]  # the promotion order, from the config used
-    chain: tuple[str, ...] = ()  # environments to promote to after this one
-    requested_by: str | None = None  # None: automatic
-    rollback: bool = False
-    pr_number: int | None = None  # the PR a command came from, told too
-    live_id: int | None = None  # what was live when it was queued: re-check if it changed
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.run.repo, self.environment.name
-
-    @property
-    def automatic(self) -> bool:
-        """Sent by the mode (a green build, a promotion), not by a person nor a rollback."""
-        return self.requested_by is None and not self.rollback
+__all__ = ["DeployRequest", "Deployer"]  # the request, for the commands that make them
 
 
 class Deployer:
@@ -78,7 +58,16 @@ class Deployer:
         self._executor.listeners.add(TargetKind.DEPLOY, finished=self._steps_ended)
         self._ended: dict[int, asyncio.Event] = {}  # deployment id → its steps ended
         self._turns = Turns(context, self.store)
-        self._freezes = FreezeGate(context, timekeeper, self._thawed)
+        self._freezes = FreezeGate(context, timekeeper, self.submit)
+        self._checkup = Checkup(
+            context,
+            self.store,
+            self.notices,
+            run_steps=self._run_steps,
+            post_status=self._status,
+            submit=self.submit,
+            log_url=self.log_url,
+        )
 
     # Life cycle --------------------------------------------------------------------------------
 
@@ -356,7 +345,7 @@ class Deployer:
             conclusion = await self._run_steps(ticket, cancel)
         unhealthy: str | None = None  # what the failed probe saw
         if conclusion == "success" and env.health is not None:
-            conclusion, unhealthy = await self._check_health(record, ticket, env.health, cancel)
+            conclusion, unhealthy = await self._checkup.check(record, ticket, env.health, cancel)
         success = conclusion == "success"
         state = DeployState.SUCCESS if success else DeployState.FAILURE
         record = await self.store.update(
@@ -369,7 +358,7 @@ class Deployer:
         await self._status(record, state.value, description=done, **extra)
         log_url = self.log_url(record.id)
         if unhealthy is not None:
-            return False, await self._after_unhealthy(record, request, unhealthy, since)
+            return False, await self._checkup.after_unhealthy(record, request, unhealthy, since)
         follow_ups: list[Coroutine[Any, Any, None]] = []
         if not request.rollback:  # a rollback's reply says who asked; no PR's change arrives
             follow_ups.append(
@@ -387,93 +376,6 @@ class Deployer:
                 self.notices.failed_check(record, conclusion=conclusion, log_url=log_url)
             )
         return success, follow_ups
-
-    async def _check_health(
-        self, record: DeploymentRecord, ticket: Ticket, check: HealthCheck, cancel: asyncio.Event
-    ) -> tuple[str, str | None]:
-        """Probe the environment where the steps ran, holding its lease all along: how the
-        deploy ends, and what the failed probe saw if it was unhealthy."""
-        await self._status(record, "in_progress", description=messages.status_checking_health())
-        await self.store.update(record.id, conclusion=None)  # the probe loop's to write
-        start = len(await self.store.read_log(record.id))  # the steps' lines are not probes
-        ended = await self._run_steps(health.health_ticket(ticket, check), cancel)
-        if cancel.is_set():
-            return ended, None
-        verdict = health.verdict_from_log(check, (await self.store.read_log(record.id))[start:])
-        if isinstance(verdict, Unhealthy):
-            await self.store.append_log(record.id, messages.health_failed_log(verdict.probe.detail))
-            return "failure", verdict.probe.detail
-        await self.store.append_log(record.id, messages.health_passed_log(verdict.probes))
-        return "success", None
-
-    async def _after_unhealthy(
-        self,
-        record: DeploymentRecord,
-        request: DeployRequest,
-        detail: str,
-        since: DeploymentRecord | None,
-    ) -> list[Coroutine[Any, Any, None]]:
-        """Roll back to the last good deploy (unless that is off, or this was a rollback),
-        and say so on the deployment log, the commit and the merged pull requests."""
-        decision = await health.after_failed_health(self.store, record, request.environment)
-        rollback_to: str | None = None
-        match decision:
-            case Rollback(to_sha=sha):
-                refusal = await self._roll_back(request, sha)
-                rollback_to, because = (sha, "") if refusal is None else (None, refusal)
-            case StayFailed(because=because):
-                pass
-            case _:
-                assert_never(decision)
-        note = messages.rolling_back_log(rollback_to) if rollback_to else None
-        await self.store.append_log(record.id, note or messages.not_rolling_back_log(because))
-        log_url, env = self.log_url(record.id), request.environment
-        output = messages.unhealthy_check(
-            env.name, record.sha, detail, log_url, rollback_to=rollback_to, because=because
-        )
-        follow_ups = [
-            self.notices.failed_check(record, conclusion="failure", log_url=log_url, output=output)
-        ]
-        if not request.rollback:
-            follow_ups.append(
-                self.notices.tell(
-                    record,
-                    url=env.url,
-                    log_url=log_url,
-                    since=since.sha if since else None,
-                    order=tuple(e.name for e in request.environments),
-                    extra_pr=request.pr_number,
-                    detail=messages.notice_unhealthy(detail, rollback_to),
-                )
-            )
-        return follow_ups
-
-    async def _roll_back(self, request: DeployRequest, sha: str) -> str | None:
-        """Queue the redeploy of `sha`, the environment's last good release; why not, if
-        it could not be."""
-        run = await self.context.store.runs.for_sha(request.run.repo, sha)
-        if run is None:
-            return messages.never_built(sha[:7])
-        back = DeployRequest(run, request.environment, request.environments, rollback=True)
-        queued = await self.submit(back)
-        return queued if isinstance(queued, str) else None
-
-    async def _thawed(self, run_id: int, environment: str, chain: tuple[str, ...]) -> None:
-        """A freeze that held an automatic deploy ended: submit it again (and so look at
-        the calendar again: another window may hold it now)."""
-        run = await self.context.store.runs.get(run_id)
-        if run is None or run.installation_id is None:
-            return
-        config = await Facts(self.context, run.installation_id, run.repo).config(run.sha)
-        target = config.deploy.environment(environment) if config is not None else None
-        if config is None or target is None:
-            return
-        request = DeployRequest(run, target, config.deploy.environments, chain=chain)
-        outcome = await self.submit(request)
-        if isinstance(outcome, str):
-            log.info(
-                "not deploying %s of %s to %s: %s", run.sha[:7], run.repo, environment, outcome
-            )
 
     async def _run_steps(self, ticket: Ticket, cancel: asyncio.Event) -> str:
         """Run the deploy's steps on the executor, stopped when `cancel` is set; how they ended."""
