@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.context import Context
 from bot.core.freeze import freeze_at
@@ -56,43 +57,57 @@ class FreezeGate:
         windows = tip.freeze if tip is not None else ()
         freeze = freeze_at(windows, environment, self._context.clock())
         verdict = decide.through_freeze(environment, freeze, asked_by_person=False)
-        if not isinstance(verdict, decide.Hold):
+        if freeze is None or not isinstance(verdict, decide.Hold):
             return None
         log.info(
             "holding the deploy of %s of %s to %s: %s", run.sha[:7], run.repo, environment,
             verdict.reason,
         )  # fmt: skip
-        data = json.dumps([run.id, environment, list(chain)])
-        await self._timekeeper.set(
-            Timer(timer_name(run.repo, environment), THAWED, verdict.until, data)
+        name = timer_name(run.repo, environment)
+        before = _Held.read(await self._context.store.timers.get(name))
+        output = messages.held_check(
+            environment, run.sha, freeze.windows, freeze.until, open_ended=freeze.open_ended
         )
-        await self._show(run, environment, verdict)
+        check_id = await self._show(run, environment, output, before)
+        held = _Held(run.id, environment, chain, check_id)
+        await self._timekeeper.set(Timer(name, THAWED, verdict.until, held.dump()))
         return verdict
 
     async def _thawed(self, timer: Timer) -> None:
         """The freeze ended: submit the held deploy again, which looks at the calendar
         again (a window added or extended meanwhile holds it once more)."""
-        run_id, environment, chain = json.loads(timer.data)
-        run = await self._context.store.runs.get(int(run_id))
+        held = _Held.read(timer)
+        assert held is not None
+        run = await self._context.store.runs.get(held.run_id)
         if run is None or run.installation_id is None:
             return
         config = await Facts(self._context, run.installation_id, run.repo).config(run.sha)
-        target = config.deploy.environment(str(environment)) if config is not None else None
+        target = config.deploy.environment(held.environment) if config is not None else None
         if config is None or target is None:
             return
-        chain = tuple(str(name) for name in chain)
-        request = DeployRequest(run, target, config.deploy.environments, chain=chain)
+        request = DeployRequest(run, target, config.deploy.environments, chain=held.chain)
         outcome = await self._submit(request)
-        if isinstance(outcome, str):
-            log.info(
-                "not deploying %s of %s to %s: %s", run.sha[:7], run.repo, target.name, outcome
-            )
+        again = await self._context.store.timers.get(timer.name)
+        if again is not None and again.due_at != timer.due_at:
+            return  # held once more: its check run says until when already
+        reason = outcome if isinstance(outcome, str) else None
+        if reason is not None:
+            log.info("not deploying %s of %s to %s: %s", run.sha[:7], run.repo, target.name, reason)
+        await self._update(run, held.check_id, messages.held_over(target.name, run.sha, reason))
 
-    async def _show(self, run: Run, environment: str, held: decide.Hold) -> None:
-        title, summary = messages.held_check(environment, run.sha, held.reason)
+    async def _show(
+        self, run: Run, environment: str, output: tuple[str, str], before: _Held | None
+    ) -> int | None:
+        """Show the wait on the commit: the check run of an earlier wait of the same build
+        is updated; one of an older build says a newer one replaced it."""
+        if before is not None and before.run_id == run.id and before.check_id is not None:
+            await self._update(run, before.check_id, output)
+            return before.check_id
+        if before is not None and before.check_id is not None:
+            await self._update(run, before.check_id, messages.held_replaced(environment, run.sha))
         client = self._context.github.installation(run.installation_id or 0)
         try:
-            await client.create_check_run(
+            created = await client.create_check_run(
                 run.repo,
                 {
                     "name": messages.check_name(environment),
@@ -100,8 +115,41 @@ class FreezeGate:
                     "external_id": f"held:{environment}",
                     "status": "completed",
                     "conclusion": "neutral",
-                    "output": {"title": title, "summary": summary},
+                    "output": {"title": output[0], "summary": output[1]},
                 },
             )
         except GitHubError as error:
             log.warning("could not show the held deploy of %s: %s", run.sha[:7], error)
+            return None
+        return created.id
+
+    async def _update(self, run: Run, check_id: int | None, output: tuple[str, str]) -> None:
+        if check_id is None:
+            return
+        client = self._context.github.installation(run.installation_id or 0)
+        body = {"output": {"title": output[0], "summary": output[1]}}
+        try:
+            await client.update_check_run(run.repo, check_id, body)
+        except GitHubError as error:
+            log.warning("could not update the held deploy's check %s: %s", check_id, error)
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What a freeze's timer keeps of the deploy it holds."""
+
+    run_id: int
+    environment: str
+    chain: tuple[str, ...]
+    check_id: int | None  # the check run that shows the wait on the commit
+
+    def dump(self) -> str:
+        return json.dumps([self.run_id, self.environment, list(self.chain), self.check_id])
+
+    @classmethod
+    def read(cls, timer: Timer | None) -> _Held | None:
+        if timer is None:
+            return None
+        run_id, environment, chain, *rest = json.loads(timer.data)
+        check_id = rest[0] if rest and isinstance(rest[0], int) else None
+        return cls(int(run_id), str(environment), tuple(str(n) for n in chain), check_id)

@@ -242,15 +242,41 @@ def plan_pending(short: str) -> str:
 # Freeze windows holding automatic deploys --------------------------------------------------
 
 
-def held_check(env: str, sha: str, reason: str) -> tuple[str, str]:
+def held_check(
+    env: str, sha: str, windows: Sequence[str], until: float, *, open_ended: bool
+) -> tuple[str, str]:
     """The neutral check run on a commit whose automatic deploy a freeze holds."""
+    names = ", ".join(code_span(name) for name in windows)
     title = f"Waiting: {env} is frozen"
     summary = (
-        f"The automatic deploy of `{sha[:7]}` to {code_span(env)} waits: {escape(reason)}. "
-        "It goes out by itself when the freeze ends, unless a newer commit replaces it; "
-        f"an admin can deploy now with `/deploy {escape(env)} --force`."
+        f"The automatic deploy of `{sha[:7]}` to {code_span(env)} waits: it is frozen by the "
+        f"window {names} until {_until(until, open_ended)}. It goes out by itself when the "
+        "freeze ends, unless a newer commit replaces it; an admin can deploy now with "
+        f"`/deploy {escape(env)} --force`."
     )
     return title, summary
+
+
+def held_replaced(env: str, newer: str) -> tuple[str, str]:
+    """The held check run of a commit whose waiting deploy a newer commit replaced."""
+    return (
+        f"Replaced: {newer[:7]} waits for {env}",
+        f"A newer commit, `{newer[:7]}`, now waits for the freeze of {code_span(env)} to end; "
+        "this one will not be deployed there by itself.",
+    )
+
+
+def held_over(env: str, sha: str, reason: str | None) -> tuple[str, str]:
+    """The held check run once the freeze ended: deployed, or why not."""
+    if reason is None:
+        return (
+            f"Freeze over: deploying to {env}",
+            f"The freeze of {code_span(env)} ended; `{sha[:7]}` went out to it.",
+        )
+    return (
+        f"Freeze over: not deployed to {env}",
+        f"The freeze of {code_span(env)} ended; `{sha[:7]}` was not deployed: {escape(reason)}.",
+    )
 
 
 # Health checks and automatic rollback ----------------------------------------------------------

@@ -88,7 +88,7 @@ async def test_a_freeze_holds_automatic_deploys_and_lets_the_newest_go_when_it_e
     first = await merge_pr(fake, await open_pr(frozen, "one", {"a.txt": "1\n"}))
     await deployed(frozen, "staging", first)  # staging is not frozen
     await wait_until(lambda: held_check(frozen, first), deadline=30, message="the held check")
-    assert "frozen by release-freeze until" in held_check(frozen, first)
+    assert "frozen by the window `release-freeze` until" in held_check(frozen, first)
     second = await merge_pr(fake, await open_pr(frozen, "two", {"a.txt": "2\n"}))
     await deployed(frozen, "staging", second)
     await wait_until(lambda: held_check(frozen, second), deadline=30, message="the held check")
@@ -113,10 +113,18 @@ async def test_a_freeze_holds_automatic_deploys_and_lets_the_newest_go_when_it_e
     await settled(frozen)
     assert fake.deployments(REPO, "production") == []
 
+    later = datetime.fromtimestamp(end + HOUR, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    assert f"frozen by the window `extended` until {later}" in held_check(frozen, second)
+
     clock.shift = 2 * HOUR + 1
     await frozen.services.timekeeper.fire_due()
     await deployed(frozen, "production", second)
     assert marked(frozen, "production") == [second]  # the newest; the older never went
+    assert frozen.checks(REPO, first)["deploy: production"].output["title"] == (
+        f"Replaced: {second[:7]} waits for production"
+    )
+    shown = fake.check_runs(REPO, second, name="deploy: production")
+    assert [check.output["title"] for check in shown] == ["Freeze over: deploying to production"]
 
 
 async def _is_due_at(greenlight: Greenlight, due_at: float) -> bool:
