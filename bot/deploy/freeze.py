@@ -65,6 +65,8 @@ class FreezeGate:
         )  # fmt: skip
         name = timer_name(run.repo, environment)
         before = _Held.read(await self._context.store.timers.get(name))
+        if before is not None and await self._is_behind(facts, before, run):
+            return verdict  # a newer build waits already: this one never goes by itself
         output = messages.held_check(
             environment, run.sha, freeze.windows, freeze.until, open_ended=freeze.open_ended
         )
@@ -72,6 +74,16 @@ class FreezeGate:
         held = _Held(run.id, environment, chain, check_id)
         await self._timekeeper.set(Timer(name, THAWED, verdict.until, held.dump()))
         return verdict
+
+    async def _is_behind(self, facts: Facts, held: _Held, run: Run) -> bool:
+        """Whether `run` is not newer than the build already held (the queue's rule)."""
+        if held.run_id == run.id:
+            return False
+        other = await self._context.store.runs.get(held.run_id)
+        if other is None:
+            return False
+        ancestry = await facts.ancestry(other.sha, run.sha)
+        return ancestry in {decide.Ancestry.OLDER, decide.Ancestry.SAME}
 
     async def _thawed(self, timer: Timer) -> None:
         """The freeze ended: submit the held deploy again, which looks at the calendar

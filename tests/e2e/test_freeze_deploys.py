@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.deploy.facts import Facts
 from bot.deploy.freeze import timer_name
+from bot.deploy.requests import DeployRequest
 from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.e2e.executors import ExecutorUnderTest
 from tests.e2e.test_deploy import (
@@ -98,6 +100,10 @@ async def test_a_freeze_holds_automatic_deploys_and_lets_the_newest_go_when_it_e
     newest = await frozen.store.runs.for_sha(REPO, second)
     assert newest is not None
     assert json.loads(timer.data)[0] == newest.id  # one timer per environment: the newest
+    await _deploy_automatically(frozen, first, "production")  # an older one, late
+    timer = await frozen.store.timers.get(timer_name(REPO, "production"))
+    assert timer is not None
+    assert json.loads(timer.data)[0] == newest.id  # the older did not replace the newest
     # Meanwhile the freeze is extended, on the default branch, by a commit that builds nothing.
     longer = fake.read_file(REPO, "main", CONFIG).decode() + window(
         "extended", end - 60, end + HOUR
@@ -130,3 +136,14 @@ async def test_a_freeze_holds_automatic_deploys_and_lets_the_newest_go_when_it_e
 async def _is_due_at(greenlight: Greenlight, due_at: float) -> bool:
     timer = await greenlight.store.timers.get(timer_name(REPO, "production"))
     return timer is not None and timer.due_at == due_at
+
+
+async def _deploy_automatically(greenlight: Greenlight, sha: str, env: str) -> None:
+    run = await greenlight.store.runs.for_sha(REPO, sha)
+    assert run is not None
+    config = await Facts(greenlight.context, run.installation_id or 0, REPO).config(sha)
+    assert config is not None
+    target = config.deploy.environment(env)
+    assert target is not None
+    request = DeployRequest(run, target, config.deploy.environments)
+    assert "frozen" in str(await greenlight.services.deployer.submit(request))
