@@ -254,3 +254,25 @@ async def test_a_check_script_that_never_ends_is_killed_at_the_probe_timeout(
         "failure",
         "staging unhealthy: the check did not finish within 0.2s",
     )
+
+
+@pytest.mark.one_executor("the probe loop's command probes; the hanging endpoint runs on both")
+async def test_a_check_script_runs_in_the_deploys_checkout_and_its_exit_code_decides(
+    deploying: Greenlight,
+) -> None:
+    fake = deploying.fake
+    files = health_config(deploying, "http://unused.invalid/")
+    files[CONFIG] = files[CONFIG].replace(
+        "http: http://unused.invalid/", "run: echo checking; grep -q 200 health.txt"
+    )
+    fake.create_repo(REPO, files)
+    _, good = await release(deploying, "good", "200")
+    await deployed(deploying, "production", good)
+    _, bad = await release(deploying, "bad", "503")
+    await deployed(deploying, "staging", bad, "failure")
+
+    assert ("failure", "staging unhealthy: exit 1") in descriptions(deploying, "staging", bad)
+    (failed,) = [d for d in await deploying.services.deployer.store.history(REPO, "staging")
+                 if d.sha == bad]  # fmt: skip
+    log = await deploying.services.deployer.store.read_log(failed.id)
+    assert "    checking" in log  # the script's output, indented under its probe
