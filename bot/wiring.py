@@ -49,7 +49,9 @@ def build_services(context: Context) -> Services:
     pipeline = Pipeline(context)
     merging = Merging(context, timekeeper)
     # Deploys run their steps on the pipeline's executor, with tickets made as for jobs.
-    deployer = Deployer(context, executor=pipeline.executor, tickets=pipeline.tickets)
+    deployer = Deployer(
+        context, executor=pipeline.executor, tickets=pipeline.tickets, timekeeper=timekeeper
+    )
     # One of our runs completed: its pull request may be mergeable now (auto-merge), and a
     # green default-branch build goes as far as the deploy mode takes it. In this order.
     pipeline.on_run_completed.append(merging.on_run_completed)

@@ -156,6 +156,8 @@ def rollback_queued(env: str, sha: str, current: str, actor: str) -> str:
 
 
 def description(env: str, sha: str, *, actor: str | None, rollback: bool) -> str:
+    if rollback and actor is None:
+        return description_automatic_rollback(env, sha)
     if rollback:
         return _short(f"Rollback of {env} to {sha[:7]}, asked by @{actor}")
     who = f"asked by @{actor}" if actor else "automatic"
@@ -220,7 +222,14 @@ def _notice_line(env: str, line: Mapping[str, Any]) -> str:
         return f"- ✅ live in {escape(env)}{where} (`{sha}`)"
     if state == "in_progress":
         return f"- ⏳ deploying to {escape(env)} (`{sha}`)…"
-    return f"- ❌ deploy to {escape(env)} {escape(state)} (`{sha}`): [log]({log_url})"
+    detail = f": {escape(str(line['detail']))}" if line.get("detail") else ""
+    return f"- ❌ deploy to {escape(env)} {escape(state)} (`{sha}`){detail}: [log]({log_url})"
+
+
+def notice_unhealthy(detail: str, rollback_to: str | None) -> str:
+    """What a merged PR's notice says of a deploy that failed its health check."""
+    then = f"; rolling back to {rollback_to[:7]}" if rollback_to else ""
+    return f"health check failed ({detail}){then}"
 
 
 def plan_pending(short: str) -> str:
@@ -228,3 +237,104 @@ def plan_pending(short: str) -> str:
         f"`{short}` was built for its push; the pull request's own jobs have not been planned "
         "yet. Try again once its checks have run."
     )
+
+
+# Freeze windows holding automatic deploys --------------------------------------------------
+
+
+def held_check(
+    env: str, sha: str, windows: Sequence[str], until: float, *, open_ended: bool
+) -> tuple[str, str]:
+    """The neutral check run on a commit whose automatic deploy a freeze holds."""
+    names = ", ".join(code_span(name) for name in windows)
+    title = f"Waiting: {env} is frozen"
+    summary = (
+        f"The automatic deploy of `{sha[:7]}` to {code_span(env)} waits: it is frozen by the "
+        f"window {names} until {_until(until, open_ended)}. It goes out by itself when the "
+        "freeze ends, unless a newer commit replaces it; an admin can deploy now with "
+        f"`/deploy {escape(env)} --force`."
+    )
+    return title, summary
+
+
+def held_replaced(env: str, newer: str) -> tuple[str, str]:
+    """The held check run of a commit whose waiting deploy a newer commit replaced."""
+    return (
+        f"Replaced: {newer[:7]} waits for {env}",
+        f"A newer commit, `{newer[:7]}`, now waits for the freeze of {code_span(env)} to end; "
+        "this one will not be deployed there by itself.",
+    )
+
+
+def held_over(env: str, sha: str, reason: str | None) -> tuple[str, str]:
+    """The held check run once the freeze ended: deployed, or why not."""
+    if reason is None:
+        return (
+            f"Freeze over: deploying to {env}",
+            f"The freeze of {code_span(env)} ended; `{sha[:7]}` went out to it.",
+        )
+    return (
+        f"Freeze over: not deployed to {env}",
+        f"The freeze of {code_span(env)} ended; `{sha[:7]}` was not deployed: {escape(reason)}.",
+    )
+
+
+# Health checks and automatic rollback ----------------------------------------------------------
+
+
+def health_step() -> str:
+    return "health check"
+
+
+def status_checking_health() -> str:
+    return "checking health"
+
+
+def health_never_started() -> str:
+    return "the health check did not start (see the deployment log)"
+
+
+def health_cut_short(probes: int) -> str:
+    return f"the health check stopped after {probes} probe(s), before its period was over"
+
+
+def health_failed_log(detail: str) -> str:
+    return f"Health check failed: {detail}\n"
+
+
+def health_passed_log(probes: int) -> str:
+    return f"Health check passed: {probes} probe(s), all healthy.\n"
+
+
+def status_unhealthy(env: str, detail: str) -> str:
+    return _short(f"{env} unhealthy: {detail}")
+
+
+def description_automatic_rollback(env: str, sha: str) -> str:
+    return _short(f"Automatic rollback of {env} to {sha[:7]}: health check failed")
+
+
+def rolling_back_log(sha: str) -> str:
+    return f"Rolling back automatically to {sha[:7]}, the last good deploy.\n"
+
+
+def not_rolling_back_log(because: str) -> str:
+    return f"No automatic rollback: {because}.\n"
+
+
+def unhealthy_check(
+    env: str, sha: str, detail: str, log_url: str, *, rollback_to: str | None, because: str
+) -> tuple[str, str]:
+    """The failed check run on the commit whose deploy failed its health check."""
+    title = f"Deploy to {env}: health check failed"
+    then = (
+        f"Greenlight is rolling {code_span(env)} back to `{rollback_to[:7]}`, the last good "
+        "deploy; promotion stopped here."
+        if rollback_to is not None
+        else f"Promotion stopped here; no automatic rollback: {escape(because)}."
+    )
+    summary = (
+        f"`{sha[:7]}` was deployed to {code_span(env)}, then failed its health check: "
+        f"{escape(detail)}. {then} [Deploy log]({log_url})"
+    )
+    return title, summary

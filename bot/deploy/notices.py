@@ -30,6 +30,7 @@ class Notices:
         since: str | None,
         order: tuple[str, ...],
         extra_pr: int | None,
+        detail: str | None = None,
     ) -> None:
         """Update the deploy comment of every PR this deployment carries."""
         facts = Facts(self._context, record.installation_id or 0, record.repo)
@@ -43,6 +44,7 @@ class Notices:
                     "sha": record.sha,
                     "url": url,
                     "log_url": log_url,
+                    "detail": detail,
                 }
                 for number in numbers:
                     await self._update(facts, number, record.environment, line, order)
@@ -62,10 +64,17 @@ class Notices:
         await self._store.save_notice(facts.repo, number, comment_id=comment_id, lines=lines)
 
     async def failed_check(
-        self, record: DeploymentRecord, *, conclusion: str, log_url: str
+        self,
+        record: DeploymentRecord,
+        *,
+        conclusion: str,
+        log_url: str,
+        output: tuple[str, str] | None = None,
     ) -> None:
         """A failed deploy shows on the commit too, where people look for red."""
-        title, summary = messages.failed_check(record.environment, record.sha, conclusion, log_url)
+        title, summary = output or messages.failed_check(
+            record.environment, record.sha, conclusion, log_url
+        )
         client = self._context.github.installation(record.installation_id or 0)
         try:
             await client.create_check_run(

@@ -13,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from bot import links
 from bot.context import Context
 from bot.core.checks import check_run_actions
-from bot.core.config import Environment
 from bot.deploy import decide, messages
+from bot.deploy.checkup import Checkup
 from bot.deploy.facts import Facts
+from bot.deploy.freeze import FreezeGate
 from bot.deploy.notices import Notices
+from bot.deploy.requests import DeployRequest
 from bot.deploy.turns import Queue, Turns, queue_lock
 from bot.executor.base import Executor, Target, TargetKind, Ticket
 from bot.github.errors import GitHubError
@@ -30,28 +32,21 @@ from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
 from bot.store.owners import Work
 from bot.store.records import Run
+from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("greenlight.deploy")
-
-
-@dataclass(frozen=True)
-class DeployRequest:
-    run: Run  # Greenlight's build of the SHA: where the code comes from
-    environment: Environment
-    environments: tuple[Environment, ...]  # the promotion order, from the config used
-    chain: tuple[str, ...] = ()  # environments to promote to after this one
-    requested_by: str | None = None  # None: automatic
-    rollback: bool = False
-    pr_number: int | None = None  # the PR a command came from, told too
-    live_id: int | None = None  # what was live when it was queued: re-check if it changed
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.run.repo, self.environment.name
+__all__ = ["DeployRequest", "Deployer"]  # the request, for the commands that make them
 
 
 class Deployer:
-    def __init__(self, context: Context, *, executor: Executor, tickets: TicketMaker) -> None:
+    def __init__(
+        self,
+        context: Context,
+        *,
+        executor: Executor,
+        tickets: TicketMaker,
+        timekeeper: Timekeeper,
+    ) -> None:
         self.context = context
         self.store = Deployments(context.store.engine)
         self.notices = Notices(context, self.store)
@@ -63,6 +58,16 @@ class Deployer:
         self._executor.listeners.add(TargetKind.DEPLOY, finished=self._steps_ended)
         self._ended: dict[int, asyncio.Event] = {}  # deployment id → its steps ended
         self._turns = Turns(context, self.store)
+        self._freezes = FreezeGate(context, timekeeper, self.submit)
+        self._checkup = Checkup(
+            context,
+            self.store,
+            self.notices,
+            run_steps=self._run_steps,
+            post_status=self._status,
+            submit=self.submit,
+            log_url=self.log_url,
+        )
 
     # Life cycle --------------------------------------------------------------------------------
 
@@ -169,7 +174,14 @@ class Deployer:
     # The queue --------------------------------------------------------------------------------
 
     async def submit(self, request: DeployRequest) -> DeploymentRecord | str:
-        """Queue a deploy (replacing an older waiting one); a string says why it did not."""
+        """Queue a deploy (replacing an older waiting one); a string says why it did not.
+
+        An automatic deploy that a freeze window holds waits for the window's end instead.
+        """
+        if request.automatic:
+            held = await self._freezes.hold(request.run, request.environment.name, request.chain)
+            if held is not None:
+                return held.reason
         queue = self._queues.setdefault(request.key, Queue())
         async with self.context.store.locks.hold(queue_lock(request.key)):
             queued = await self._enqueue(queue, request)
@@ -212,7 +224,7 @@ class Deployer:
         Another app's check completing later on the same SHA calls `reconsider`, which
         must not re-run a deploy that failed (a half-applied migration, say).
         """
-        if request.requested_by is not None:
+        if not request.automatic:
             return None
         last = await self.store.last_of_sha(*request.key, request.run.sha)
         if last is None or last.state != DeployState.FAILURE:
@@ -223,7 +235,7 @@ class Deployer:
         self, request: DeployRequest, live: DeploymentRecord | None
     ) -> decide.Skip | None:
         """An automatic deploy of a SHA not newer than what is live."""
-        if request.requested_by is not None:
+        if not request.automatic:
             return None
         facts = Facts(self.context, request.run.installation_id or 0, request.run.repo)
         ancestry = await facts.ancestry(live.sha if live else None, request.run.sha)
@@ -233,7 +245,7 @@ class Deployer:
     async def _behind_queue(self, request: DeployRequest) -> decide.Skip | None:
         """An automatic deploy must not repeat the running one nor replace a newer waiting
         one (on any replica)."""
-        if request.requested_by is not None:
+        if not request.automatic:
             return None
         running = await self.store.of_state(*request.key, DeployState.IN_PROGRESS)
         if any(record.sha == request.run.sha for record in running):
@@ -331,16 +343,22 @@ class Deployer:
             conclusion = "failure"
         else:
             conclusion = await self._run_steps(ticket, cancel)
+        unhealthy: str | None = None  # what the failed probe saw
+        if conclusion == "success" and env.health is not None:
+            conclusion, unhealthy = await self._checkup.check(record, ticket, env.health, cancel)
         success = conclusion == "success"
         state = DeployState.SUCCESS if success else DeployState.FAILURE
         record = await self.store.update(
             record.id, state=state, conclusion=conclusion, finished_at=self.context.clock()
         )
         extra: dict[str, Any] = {"environment_url": env.url} if success and env.url else {}
-        await self._status(
-            record, state.value, description=messages.status_done(env.name, conclusion), **extra
-        )
+        done = messages.status_done(env.name, conclusion)
+        if unhealthy is not None:
+            done = messages.status_unhealthy(env.name, unhealthy)
+        await self._status(record, state.value, description=done, **extra)
         log_url = self.log_url(record.id)
+        if unhealthy is not None:
+            return False, await self._checkup.after_unhealthy(record, request, unhealthy, since)
         follow_ups: list[Coroutine[Any, Any, None]] = []
         if not request.rollback:  # a rollback's reply says who asked; no PR's change arrives
             follow_ups.append(

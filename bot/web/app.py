@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
@@ -22,15 +23,16 @@ from bot.settings import Settings
 from bot.store import open_store
 from bot.store.exclusive import only_web_process
 from bot.web import pages, setup
-from bot.web.keys import DISPATCHER, GITHUB, METRICS, RECOVERY, SERVICES, SETTINGS, STORE
+from bot.web.keys import CLOCK, DISPATCHER, GITHUB, METRICS, RECOVERY, SERVICES, SETTINGS, STORE
 from bot.web.webhook import MAX_PAYLOAD_BYTES, receive
 from bot.wiring import build_services, running
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The whole service as one aiohttp application."""
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+    """The whole service as one aiohttp application; `clock` tells its time."""
     app = web.Application(client_max_size=MAX_PAYLOAD_BYTES + 1024)
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[METRICS] = Metrics()
     app[setup.SETUP_STATE] = set()
     app[setup.SETUP_CODE] = setup.new_setup_code()  # `python -m bot` prints it
@@ -58,7 +60,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     github = GitHubApp(
         session, api_url=settings.api_url, credentials=settings.credentials, metrics=app[METRICS]
     )
-    context = Context(settings=settings, store=store, github=github, metrics=app[METRICS])
+    context = Context(
+        settings=settings, store=store, github=github, metrics=app[METRICS], clock=app[CLOCK]
+    )
     services = build_services(context)
     dispatcher = Dispatcher(
         store,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from bot.dispatch.queue import Dispatcher
@@ -19,3 +21,5 @@ GITHUB = web.AppKey("github", GitHubApp)
 SERVICES = web.AppKey("services", Services)
 DISPATCHER: web.AppKey[Dispatcher[Services]] = web.AppKey("dispatcher")
 RECOVERY = web.AppKey("recovery", Recovery)
+# The time the services read (freeze windows, timers, leases); tests move it forward.
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")

@@ -3,7 +3,8 @@ on each executor (tests/e2e/executors.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,13 @@ class Greenlight:
         return latest
 
 
-async def start_greenlight(fake: FakeGitHub, tmp_path: Path, **settings: str) -> TestServer:
+async def start_greenlight(
+    fake: FakeGitHub,
+    tmp_path: Path,
+    *,
+    clock: Callable[[], float] = time.time,
+    **settings: str,
+) -> TestServer:
     options = {
         "GITHUB_API_URL": fake.base_url,
         "GITHUB_APP_ID": str(fake.app_id),
@@ -105,7 +112,7 @@ async def start_greenlight(fake: FakeGitHub, tmp_path: Path, **settings: str) ->
     }
     key = fake.private_key_pem
     pem = key.decode() if isinstance(key, bytes) else key
-    app = create_app(make_settings(tmp_path, pem, **options))
+    app = create_app(make_settings(tmp_path, pem, **options), clock=clock)
     server = TestServer(app)
     await server.start_server()
     fake.configure_webhooks(str(server.make_url("/webhook")), WEBHOOK_SECRET)
