@@ -52,7 +52,9 @@ async def keep_beating(
     """Beat every `interval` seconds until cancelled; a failed beat is logged and retried."""
     while True:
         try:
-            await store.replicas.beat(replica_id, now=clock())
+            # Shielded: a beat cancelled half way (at shutdown) could leave SQLite's write
+            # lock taken until its busy timeout, stalling the stop.
+            await asyncio.shield(store.replicas.beat(replica_id, now=clock()))
         except Exception:  # the store may be down for a while: beat again later
             log.exception("could not record that replica %s is alive", replica_id)
         await asyncio.sleep(interval)

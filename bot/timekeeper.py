@@ -21,6 +21,7 @@ Handler = Callable[[Timer], Awaitable[None]]
 LEASE = "timers"
 TICK_SECONDS = 5.0  # the longest a due timer waits for a replica to notice it
 RETRY_SECONDS = 30.0  # after a handler failed
+STOP_SECONDS = 10.0  # how long `stop` lets a pass finish
 
 
 class Timekeeper:
@@ -38,6 +39,7 @@ class Timekeeper:
         self._tick = tick
         self._handlers: dict[str, Handler] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
 
     def handle(self, kind: str, handler: Handler) -> None:
@@ -50,11 +52,18 @@ class Timekeeper:
         self._wakeup.set()
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._keep_firing(), name="timers")
 
     async def stop(self) -> None:
+        """Stop between two passes, never inside one: a store call cancelled half way can
+        leave SQLite's write lock taken until its busy timeout."""
+        self._stopping.set()
+        self._wakeup.set()
         if self._task is not None:
-            self._task.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_SECONDS)
+            self._task.cancel()  # a pass stuck longer than that (the store hangs)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -89,13 +98,15 @@ class Timekeeper:
         return 1
 
     async def _keep_firing(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.fire_due()
             except Exception:  # the store may be down for a while
                 log.exception("could not fire due timers; trying again later")
             self._wakeup.clear()
             pause = await self._pause()
+            if self._stopping.is_set():
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=pause)
 
