@@ -11,6 +11,7 @@ from bot.store.installations import Installations
 from bot.store.migrations import migrate
 from bot.store.pull_requests import PullRequests
 from bot.store.runs import NewJob, NewRun, Runs
+from bot.store.write_budget import WriteBudget
 
 __all__ = ["NewJob", "NewRun", "Store", "open_store"]
 
@@ -24,6 +25,12 @@ class Store:
         self.installations = Installations(engine)
         self.runs = Runs(engine)
         self.pull_requests = PullRequests(engine)
+        self.write_budget = WriteBudget(engine)
+
+    @property
+    def is_shared(self) -> bool:
+        """True when several processes may use this database (PostgreSQL, not SQLite)."""
+        return self.engine.dialect.name != "sqlite"
 
     async def is_healthy(self) -> bool:
         """True when the database answers a query."""

@@ -128,6 +128,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN plans TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE runs ADD COLUMN ignored_marker TEXT",
     ),
+    (  # GitHub's write budget per installation, shared by every replica on one database
+        """CREATE TABLE github_writes (
+            installation_id BIGINT NOT NULL,
+            sent_at DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX github_writes_installation ON github_writes (installation_id, sent_at)",
+        """CREATE TABLE github_pauses (
+            installation_id BIGINT PRIMARY KEY,
+            until_at DOUBLE PRECISION NOT NULL)""",
+    ),
 )
 
 

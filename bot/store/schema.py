@@ -140,3 +140,17 @@ deploy_notices = sa.Table(
     sa.Column("comment_id", sa.BigInteger),
     sa.Column("lines", sa.Text, nullable=False),
 )
+
+github_writes = sa.Table(
+    "github_writes",
+    metadata,
+    sa.Column("installation_id", sa.BigInteger, nullable=False),
+    sa.Column("sent_at", sa.Float, nullable=False),
+)
+
+github_pauses = sa.Table(
+    "github_pauses",
+    metadata,
+    sa.Column("installation_id", sa.BigInteger, primary_key=True),
+    sa.Column("until_at", sa.Float, nullable=False),
+)

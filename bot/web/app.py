@@ -46,7 +46,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     store = await open_store(settings.database_url)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
     github = GitHubApp(
-        session, api_url=settings.api_url, credentials=settings.credentials, metrics=app[METRICS]
+        session,
+        api_url=settings.api_url,
+        credentials=settings.credentials,
+        metrics=app[METRICS],
+        # Replicas on one PostgreSQL database share each installation's write budget.
+        budget=store.write_budget if store.is_shared else None,
     )
     context = Context(settings=settings, store=store, github=github, metrics=app[METRICS])
     services = build_services(context)
