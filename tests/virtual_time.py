@@ -13,6 +13,7 @@ class VirtualTime:
 
     offset: float = 0.0
     waits: list[float] = field(default_factory=list)
+    woke: list[float] = field(default_factory=list)  # the clock as each wait ended
 
     def clock(self) -> float:
         """Now (epoch s), moved on by the waits so far."""
@@ -22,4 +23,5 @@ class VirtualTime:
         """Record the wait and let it pass."""
         self.waits.append(seconds)
         self.offset += max(0.0, seconds)
+        self.woke.append(self.clock())
         await asyncio.sleep(0)
