@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from bot.dispatch.events import WebhookEvent, from_delivery
 from bot.dispatch.router import Router
+from bot.github.backlog import Backlog, is_worth_retrying
 from bot.logcontext import current_delivery
 from bot.metrics import Metrics
 from bot.store import Store
@@ -41,8 +43,11 @@ class Dispatcher(Generic[ContextT]):
         *,
         workers: int = 4,
         clock: Callable[[], float] = time.time,
+        backlog: Backlog | None = None,
     ) -> None:
         self._store = store
+        # Where a handler that failed because GitHub did goes to be run again later.
+        self._backlog = backlog
         self._router = router
         self._context = context
         self._metrics = metrics
@@ -136,6 +141,17 @@ class Dispatcher(Generic[ContextT]):
                 await handler(event, self._context)
             except Exception as error:  # the dispatch boundary: log it, keep going
                 self._metrics.handler_errors.labels(event.name).inc()
+                failures.append(f"{handler.__qualname__}: {type(error).__name__}: {error}")
+                if self._backlog is not None and is_worth_retrying(error):
+                    # Handlers re-read the state they act on, so running one again later
+                    # does what is right then.
+                    self._backlog.again(
+                        (extra["delivery"], handler.__qualname__),
+                        functools.partial(handler, event, self._context),
+                        what=f"{handler.__qualname__} on {event.name}.{event.action}",
+                        error=error,
+                    )
+                    continue
                 log.exception(
                     "handler %s failed on %s.%s",
                     handler.__qualname__,
@@ -143,7 +159,6 @@ class Dispatcher(Generic[ContextT]):
                     event.action,
                     extra=extra,
                 )
-                failures.append(f"{handler.__qualname__}: {type(error).__name__}: {error}")
         return failures
 
     async def _finish(self, delivery: Delivery, status: DeliveryStatus, error: str | None) -> None:

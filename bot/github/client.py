@@ -16,6 +16,7 @@ import gidgethub
 
 from bot.github.api import MeteredGitHubAPI
 from bot.github.auth import InstallationToken, TokenCache, app_jwt, parse_expiry
+from bot.github.backlog import Backlog
 from bot.github.calls import LookUp
 from bot.github.errors import GitHubError, map_error
 from bot.github.models import App
@@ -57,6 +58,7 @@ class GitHubApp:
         self.sleep = sleep
         self.retry = retry or RetryPolicy()
         self.budget: Budget = budget if budget is not None else MemoryBudget()
+        self.backlog = Backlog(sleep=self.wait)  # work that failed after its retries
         self.tokens = TokenCache[int](self._fetch_token, clock=self.now)
         self.code_tokens = TokenCache[RepositoryKey](self._fetch_code_token, clock=self.now)
         self._clients: dict[int, InstallationClient] = {}

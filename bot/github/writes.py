@@ -27,10 +27,8 @@ class Writes(Reads):
         external_id = body.get("external_id")
 
         async def look_up() -> Any:
-            found = lookups.check_run_with(
-                await self.check_runs_named(repo, body["head_sha"], body["name"]),
-                external_id=str(external_id),
-                app_id=self.app_id,
+            found = await self.find_check_run(
+                repo, body["head_sha"], body["name"], str(external_id)
             )
             return None if found is None else {"id": found.id, "name": found.name}
 
@@ -42,6 +40,16 @@ class Writes(Reads):
                 data=dict(body),
                 look_up=look_up if external_id else None,
             )
+        )
+
+    async def find_check_run(
+        self, repo: str, sha: str, name: str, external_id: str
+    ) -> CheckRun | None:
+        """This app's check run called `name` on `sha` that carries `external_id`, if any."""
+        return lookups.check_run_with(
+            await self.check_runs_named(repo, sha, name),
+            external_id=external_id,
+            app_id=self.app_id,
         )
 
     async def merge(
@@ -138,9 +146,10 @@ class Writes(Reads):
         return int(created["id"])
 
     async def create_deployment_status(
-        self, repo: str, deployment_id: int, body: Mapping[str, Any]
+        self, repo: str, deployment_id: int, body: Mapping[str, Any], *, look_first: bool = False
     ) -> None:
-        """Add a status (`in_progress`, `success`…) to a GitHub Deployment."""
+        """Add a status (`in_progress`, `success`…) to a GitHub Deployment (`look_first`:
+        unless its newest status already is this one, as after an earlier failed try)."""
         owner, name = repo.split("/", 1)
         where = {"owner": owner, "repo": name, "deployment_id": deployment_id}
 
@@ -152,6 +161,8 @@ class Writes(Reads):
             )
             return True if lookups.has_status(statuses, body) else None
 
+        if look_first and await look_up():
+            return
         await self._call(
             "post",
             "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",

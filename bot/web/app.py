@@ -55,11 +55,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     context = Context(settings=settings, store=store, github=github, metrics=app[METRICS])
     services = build_services(context)
-    dispatcher = Dispatcher(store, build_router(), services, app[METRICS])
+    dispatcher = Dispatcher(store, build_router(), services, app[METRICS], backlog=github.backlog)
     app[STORE], app[GITHUB], app[SERVICES], app[DISPATCHER] = store, github, services, dispatcher
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
         stack.push_async_callback(session.close)
+        stack.push_async_callback(github.backlog.close)
         await stack.enter_async_context(running(services))
         await dispatcher.start()
         stack.push_async_callback(dispatcher.stop)
