@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.github.client import GitHubApp
 from bot.metrics import Metrics
+from bot.replica import new_replica_id
 from bot.settings import Settings
 from bot.store import Store
 
@@ -19,3 +20,5 @@ class Context:
     github: GitHubApp
     metrics: Metrics
     clock: Callable[[], float] = field(default=time.time)
+    # This process among the replicas sharing the store (see bot.replica).
+    replica_id: str = field(default_factory=new_replica_id)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.core.config import CONFIG_PATH, Config, ConfigError
 from bot.core.config_parser import parse_config
+from bot.core.freeze import FreezeWindow
 from bot.github.client import InstallationClient
 
 
@@ -39,6 +40,15 @@ async def read_config(client: InstallationClient, repo: str, sha: str) -> RepoCo
         return NO_CONFIG
     parsed = parse_config(text)
     return parsed if isinstance(parsed, Config) else ConfigErrors(parsed)
+
+
+async def freeze_windows(
+    client: InstallationClient, repo: str, default_branch: str
+) -> tuple[FreezeWindow, ...]:
+    """The freeze windows of the default branch's tip: a pull request cannot lift a freeze
+    by editing them on its own branch."""
+    config = usable(await read_config(client, repo, default_branch))
+    return () if config is None else config.freeze
 
 
 def usable(config: RepoConfig) -> Config | None:

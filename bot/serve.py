@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.logcontext import DeliveryContextFilter
 from bot.settings import DEFAULT_HOST, Settings, SettingsError, load_settings
+from bot.store.migrations import SchemaTooNew
 
 
 def listening(settings: Settings) -> str:
@@ -80,7 +81,11 @@ def serve() -> int:
         if settings.credentials is None:
             print(setup_invitation(setup_url(settings.public_url, app[SETUP_CODE])), flush=True)
 
-    web.run_app(app, sock=sockets, print=started)
+    try:
+        web.run_app(app, sock=sockets, print=started)
+    except SchemaTooNew as error:
+        print(f"Greenlight cannot start: {error}", file=sys.stderr)
+        return 3
     return 0
 
 

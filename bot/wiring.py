@@ -16,6 +16,7 @@ from bot.context import Context
 from bot.deploy.service import Deployer
 from bot.merging.service import Merging
 from bot.pipeline.service import Pipeline
+from bot.timekeeper import Timekeeper
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Services:
     merging: Merging
     deployer: Deployer
     commands: Commands
+    timekeeper: Timekeeper  # the store's timers, fired on one replica
 
     @property
     def own_app_id(self) -> str | None:
@@ -38,8 +40,9 @@ class Services:
 
 def build_services(context: Context) -> Services:
     """Build the app's services on `context` and hook them to one another."""
+    timekeeper = Timekeeper(context.store, context.replica_id, clock=context.clock)
     pipeline = Pipeline(context)
-    merging = Merging(context)
+    merging = Merging(context, timekeeper)
     # Deploys run their steps on the pipeline's executor, with tickets made as for jobs.
     deployer = Deployer(context, executor=pipeline.executor, tickets=pipeline.tickets)
     # One of our runs completed: its pull request may be mergeable now (auto-merge), and a
@@ -47,7 +50,7 @@ def build_services(context: Context) -> Services:
     pipeline.on_run_completed.append(merging.on_run_completed)
     pipeline.on_run_completed.append(deployer.on_run_completed)
     commands = Commands(merging=merging, pipeline=pipeline, deployer=deployer)
-    return Services(context, pipeline, merging, deployer, commands)
+    return Services(context, pipeline, merging, deployer, commands, timekeeper)
 
 
 @contextlib.asynccontextmanager
@@ -55,8 +58,10 @@ async def running(services: Services) -> AsyncIterator[None]:
     """The services started (unfinished work resumed) for the body, then stopped."""
     await services.pipeline.start()
     await services.deployer.recover()
+    services.timekeeper.start()
     try:
         yield
     finally:
+        await services.timekeeper.stop()
         await services.deployer.stop()
         await services.pipeline.stop()

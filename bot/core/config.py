@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.freeze import FreezeWindow
+from bot.core.health import HealthCheck
+
 CONFIG_PATH = ".github/greenlight.yml"
 
 
@@ -77,6 +80,8 @@ class Environment:
     secret_files: tuple[str, ...] = ()
     protected: bool = False
     timeout_seconds: float = 30 * 60
+    health: HealthCheck | None = None  # probed after each deploy, before `success`
+    rollback_automatic: bool = True  # a failed health check redeploys the last good release
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class Config:
     deploy: DeployConfig = field(default_factory=DeployConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
     skip_markers: tuple[str, ...] = DEFAULT_SKIP_MARKERS
+    freeze: tuple[FreezeWindow, ...] = ()  # read from the default branch only
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,9 @@ EXPECTED_CONDITION = "a condition like branch == 'main'"
 EXPECTED_DURATION = "a duration like 90s, 15m or 1h30m"
 EXPECTED_ONE_OF = "one of the listed words"
 EXPECTED_ENVIRONMENTS = "a mapping of environment names to environments, in promotion order"
-EXPECTED_ENVIRONMENT = "a mapping with `run` or `steps`, and optionally url, secrets, protected"
+EXPECTED_ENVIRONMENT = (
+    "a mapping with `run` or `steps`, and optionally url, secrets, protected, health, rollback"
+)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -382,3 +384,81 @@ def condition_too_long(limit: int) -> str:
 
 def condition_too_deep(limit: int) -> str:
     return f"the condition nests deeper than {limit} levels; simplify it"
+
+
+# --- freeze windows ------------------------------------------------------------------
+
+EXPECTED_FREEZE = "a list of windows, each a mapping with a name and cron or from"
+EXPECTED_WINDOW = "a mapping with name, and cron with duration, or from with until"
+EXPECTED_TIME = "a date and time like 2026-12-20T00:00:00Z"
+
+
+def window_without_name() -> str:
+    return "each freeze window needs a `name`, like `name: weekend`; it is shown while it holds"
+
+
+def duplicate_window(name: str) -> str:
+    return f"two freeze windows are called `{name}`; give each its own name"
+
+
+def window_without_time() -> str:
+    return (
+        "say when the window is: `cron` and `duration` for a recurring one "
+        '(cron: "0 18 * * FRI", duration: 62h), or `from` and `until` for one window'
+    )
+
+
+def window_of_both_kinds() -> str:
+    return (
+        "a window is either recurring (`cron`, `duration`) or one-off (`from`, `until`), not both"
+    )
+
+
+def window_needs(key: str, other: str) -> str:
+    return f"`{other}` needs `{key}` beside it"
+
+
+def bad_cron(expression: str, detail: str) -> str:
+    return (
+        f"{_quoted(expression)} is not a cron expression ({detail}); "
+        'write five fields, minute hour day month weekday, like "0 18 * * FRI"'
+    )
+
+
+def unknown_timezone(name: str) -> str:
+    return f"{_quoted(name)} is not a time zone; use an IANA name like Europe/Berlin, or UTC"
+
+
+def not_a_time(value: str) -> str:
+    return f"{_quoted(value)} is not a date and time; write it like 2026-12-20T00:00:00Z"
+
+
+def until_not_after_from(start: str, end: str) -> str:
+    return f"the window ends ({end}) before it starts ({start}); `until` must be after `from`"
+
+
+def unknown_freeze_target(name: str, choices: Iterable[str]) -> str:
+    choices = tuple(choices)
+    hint = did_you_mean(name, choices)
+    return (
+        f"`{name}` is neither `merge` nor an environment of deploy.environments"
+        f"{hint or '; the choices are ' + _listing(choices)}"
+    )
+
+
+# --- health checks and rollback --------------------------------------------------------
+
+EXPECTED_HEALTH = "a mapping with http or run, and optionally expect, every, for"
+EXPECTED_ROLLBACK = "a mapping like {automatic: false}"
+
+
+def health_without_probe() -> str:
+    return "say how to check health: `http: https://example.com/healthz` or `run: ./check-health`"
+
+
+def health_with_both() -> str:
+    return "a health check is `http` or `run`, not both; keep one"
+
+
+def not_a_status_code(found: str) -> str:
+    return f"must be an HTTP status code from 100 to 599, like 200, not {found}"

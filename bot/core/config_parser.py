@@ -39,6 +39,8 @@ from bot.core.config_yaml import (
     line_of,
     parse_duration,
 )
+from bot.core.freeze_parser import parse_freeze
+from bot.core.health_parser import parse_health, parse_rollback
 from bot.core.plan import (
     EXPRESSION,
     MATRIX_REFERENCE,
@@ -54,7 +56,7 @@ CHECK_NAME_LIMIT = 100  # keeps check-run names readable in GitHub's checks list
 ENVIRONMENT_NAME_LIMIT = 255  # GitHub's limit for environment names
 
 # fmt: off
-TOP_KEYS = ("mode", "jobs", "merge", "deploy", "trust", "skip_markers")
+TOP_KEYS = ("mode", "jobs", "merge", "deploy", "trust", "skip_markers", "freeze")
 JOB_KEYS = ("run", "steps", "needs", "env", "matrix", "timeout", "reports", "secrets",
             "secret_files", "if", "paths")
 STEP_KEYS = ("name", "run")
@@ -62,7 +64,9 @@ MERGE_KEYS = ("auto", "method", "approvals", "block_labels", "require_labels", "
               "update_branch")
 # fmt: on
 DEPLOY_KEYS = ("environments",)
-ENVIRONMENT_KEYS = ("run", "steps", "url", "secrets", "secret_files", "protected", "timeout")
+ENVIRONMENT_KEYS = (
+    "run", "steps", "url", "secrets", "secret_files", "protected", "timeout", "health", "rollback"
+)  # fmt: skip
 TRUST_KEYS = ("authors",)
 
 _AXIS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -401,6 +405,8 @@ def _environment(reader: Reader, owner: Pair) -> Environment:
         secret_files=reader.names(fields.get("secret_files"), f"{key}.secret_files"),
         protected=reader.boolean(fields.get("protected"), f"{key}.protected", False),
         timeout_seconds=reader.duration(fields.get("timeout"), f"{key}.timeout"),
+        health=parse_health(reader, fields.get("health"), f"{key}.health"),
+        rollback_automatic=parse_rollback(reader, fields.get("rollback"), f"{key}.rollback"),
     )
 
 
@@ -415,11 +421,14 @@ def _config(reader: Reader, root: MappingNode) -> Config:
     fields = reader.fields(root, "", TOP_KEYS, msg.EXPECTED_SECTION) or {}
     mode = reader.choice(fields.get("mode"), "mode", Mode.INTEGRATION)
     trust = reader.fields(fields.get("trust"), "trust", TRUST_KEYS, msg.EXPECTED_SECTION) or {}
+    deploy = _deploy(reader, fields.get("deploy"))
+    environments = tuple(environment.name for environment in deploy.environments)
     return Config(
         mode=mode,
         jobs=_jobs(reader, fields.get("jobs")),
         merge=_merge(reader, fields.get("merge"), mode),
-        deploy=_deploy(reader, fields.get("deploy")),
+        deploy=deploy,
+        freeze=parse_freeze(reader, fields.get("freeze"), environments),
         trust=TrustConfig(
             authors=reader.choice(
                 trust.get("authors"), "trust.authors", TrustedAuthors.COLLABORATORS

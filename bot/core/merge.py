@@ -27,6 +27,9 @@ Choices where GitHub or the design leave room:
   pull request's plan is added, it waits.
 - A job skipped by a skip marker never counts as passed: it waits (a pull request head is
   always built, so its build replaces that skip).
+- A freeze window that applies to `merge` (read from the default branch's config, so a
+  pull request cannot lift it) makes it wait, with the window and its end; whatever else
+  holds it is still listed, so people can get it ready during the freeze.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot.core.config import MergeConfig, MergeMethod
+from bot.core.freeze import Freeze, as_utc
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class MergeFacts:
     config: MergeConfig
     plan_pending: bool = False  # the head's run has not yet planned this PR's jobs
     skipped_by_marker: tuple[str, ...] = ()  # own jobs on the head skipped by a skip marker
+    freeze: Freeze | None = None  # a freeze window holding merges now
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,7 @@ _IMPORTANCE = (
     "untrusted",
     "missing_label",
     "approvals",
+    "freeze",
     "check_pending",
     "check_missing",
     "plan_pending",
@@ -187,6 +193,8 @@ def decide_merge(facts: MergeFacts) -> Decision:
         *_check_reasons(facts, summary),
         *_mergeability_reasons(facts),
     ]
+    if facts.freeze is not None:
+        reasons.append(_freeze_reason(facts.freeze))
     if not reasons and facts.mergeable_state == "blocked":
         reasons.append(_reason("blocked_by_github"))
     if not (facts.config.auto or facts.merge_requested_by):
@@ -361,6 +369,15 @@ _FIXED_MESSAGES = {
 
 def _reason(code: str) -> Reason:
     return Reason(code, _FIXED_MESSAGES[code])
+
+
+def _freeze_reason(freeze: Freeze) -> Reason:
+    windows = ", ".join(freeze.windows)
+    until = f"{'at least ' if freeze.open_ended else ''}{as_utc(freeze.until):%Y-%m-%d %H:%M} UTC"
+    return Reason(
+        f"freeze:{windows}",
+        f"merging is frozen by the window {windows} until {until}; it merges when the window ends",
+    )
 
 
 def _label_reason(label: str) -> Reason:

@@ -140,6 +140,7 @@ class PullRequest:
     base_ref: str
     base_repo: str | None
     html_url: str
+    default_branch: str | None = None  # the base repository's, where the payload has it
 
     @classmethod
     def from_json(cls, data: Json) -> PullRequest:
@@ -164,6 +165,7 @@ class PullRequest:
             base_ref=text_at(base, "ref"),
             base_repo=optional_text_at(object_at(base, "repo"), "full_name"),
             html_url=text_at(data, "html_url"),
+            default_branch=optional_text_at(object_at(base, "repo"), "default_branch"),
         )
 
 

@@ -10,11 +10,13 @@ it was tried on; it is tried again only when those facts change (never in a loop
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from typing import assert_never
 
 from bot.context import Context
+from bot.core.freeze import Freeze
 from bot.core.merge import Block, Decision, MergeNow, UpdateBranch, Wait, decide_merge
 from bot.core.merge_messages import MERGE_REFUSED_MARKER, merge_comment, merge_refused_comment
 from bot.github import models
@@ -24,14 +26,24 @@ from bot.merging import messages
 from bot.merging.access import PermissionCache
 from bot.merging.comments import upsert_marked
 from bot.merging.facts import PullRequest, Snapshot, fingerprint, gather
+from bot.store.timers import Timer
+from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("greenlight.merging")
 _REFUSALS = (NotMergeable, Conflict, ValidationFailed)  # 405, 409, 422
+THAWED = "merge-thawed"  # the timer that evaluates a pull request again when a freeze ends
 
 
 class Evaluator:
-    def __init__(self, context: Context, permissions: PermissionCache, bot_login: str) -> None:
+    def __init__(
+        self,
+        context: Context,
+        permissions: PermissionCache,
+        bot_login: str,
+        timekeeper: Timekeeper,
+    ) -> None:
         self.context = context
+        self.timekeeper = timekeeper
         self.permissions = permissions
         self.bot_login = bot_login  # "<slug>[bot]": finds the bot's own comments
         self._locks: dict[tuple[str, int], asyncio.Lock] = {}
@@ -62,7 +74,9 @@ class Evaluator:
         """The facts and the decision for a pull request, without acting (`/status`)."""
         data = await client.pull_request(repo, number)
         pull = PullRequest.from_github(repo, data)
-        snapshot = await gather(client, self.context.store, self.permissions, pull, data)
+        snapshot = await gather(
+            client, self.context.store, self.permissions, pull, data, now=self.context.clock()
+        )
         return snapshot, (decide_merge(snapshot.facts) if snapshot else None)
 
     async def _evaluate(
@@ -72,7 +86,9 @@ class Evaluator:
         pull = PullRequest.from_github(repo, data)
         if not pull.is_open:
             return None
-        snapshot = await gather(client, self.context.store, self.permissions, pull, data)
+        snapshot = await gather(
+            client, self.context.store, self.permissions, pull, data, now=self.context.clock()
+        )
         if snapshot is None:
             return None
         decision = decide_merge(snapshot.facts)
@@ -81,11 +97,26 @@ class Evaluator:
                 await self._merge(client, snapshot, decision)
             case UpdateBranch(sha=sha):
                 await self._update_branch(client, pull, sha)
+            case Wait() if snapshot.facts.freeze is not None:
+                await self._wake_when_thawed(client, pull, snapshot.facts.freeze)
             case Wait() | Block():
                 pass  # /status shows the reasons; nothing to do until something changes
             case _:
                 assert_never(decision)
         return decision
+
+    async def _wake_when_thawed(
+        self, client: InstallationClient, pull: PullRequest, freeze: Freeze
+    ) -> None:
+        """Evaluate again when the freeze ends, even if no webhook comes then."""
+        await self.timekeeper.set(
+            Timer(
+                name=f"{THAWED}:{pull.repo.lower()}#{pull.number}",
+                kind=THAWED,
+                due_at=freeze.until,
+                data=json.dumps([client.installation_id, pull.repo, pull.number]),
+            )
+        )
 
     async def _merge(
         self, client: InstallationClient, snapshot: Snapshot, decision: MergeNow

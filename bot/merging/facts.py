@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.check_facts import check_facts
 from bot.core.config import Config, MergeMethod
+from bot.core.freeze import MERGE, freeze_at
 from bot.core.merge import MergeFacts, Review, latest_checks
 from bot.core.permissions import Permission
 from bot.core.replan import lacks_plan
@@ -21,7 +22,7 @@ from bot.github.client import InstallationClient
 from bot.merging.access import PermissionCache
 from bot.pipeline.check_runs import AGGREGATE
 from bot.pipeline.jobspec import load_job
-from bot.repo_config import NoConfig, read_config, usable
+from bot.repo_config import NoConfig, freeze_windows, read_config, usable
 from bot.store import Store
 from bot.store.records import PullRequestState, Run, Status
 
@@ -76,15 +77,18 @@ async def gather(
     permissions: PermissionCache,
     pull: PullRequest,
     data: models.PullRequest,
+    *,
+    now: float,
 ) -> Snapshot | None:
-    """The snapshot of an open pull request; None for a repository without a config."""
+    """The snapshot of an open pull request at `now`; None for a repository without a config."""
     repo, sha = pull.repo, pull.head_sha
-    repo_config, reviews, check_runs, statuses, required = await asyncio.gather(
+    repo_config, reviews, check_runs, statuses, required, windows = await asyncio.gather(
         read_config(client, repo, sha),
         client.reviews(repo, pull.number),
         client.check_runs_for_ref(repo, sha),
         client.commit_statuses(repo, sha),
         client.required_checks(repo, pull.base_ref),
+        freeze_windows(client, repo, data.default_branch or pull.base_ref),
     )
     if isinstance(repo_config, NoConfig):
         return None
@@ -112,6 +116,7 @@ async def gather(
         config=(config or Config()).merge,
         plan_pending=_plan_pending(run, pull.number),
         skipped_by_marker=await _skipped_by_marker(store, run),
+        freeze=freeze_at(windows, MERGE, now),
     )
     return Snapshot(pull, facts, config, state)
 

@@ -7,6 +7,7 @@ Greenlight's own runs; handlers get it in the `Services` they are given.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from bot.context import Context
@@ -15,15 +16,19 @@ from bot.core.merge import Block, Decision, Wait
 from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError
 from bot.merging.access import PermissionCache
-from bot.merging.evaluator import Evaluator, pull_numbers
+from bot.merging.evaluator import THAWED, Evaluator, pull_numbers
 from bot.store.records import Run
+from bot.store.timers import Timer
+from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("greenlight.merging")
 
 
 class Merging:
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, timekeeper: Timekeeper) -> None:
         self.context = context
+        self.timekeeper = timekeeper
+        timekeeper.handle(THAWED, self._thawed)
         self.permissions = PermissionCache()
         self._slug: str | None = None
         self._slug_lock = asyncio.Lock()
@@ -41,11 +46,18 @@ class Merging:
 
     async def evaluator(self) -> Evaluator:
         if self._evaluator is None:
-            self._evaluator = Evaluator(self.context, self.permissions, await self.bot_login())
+            self._evaluator = Evaluator(
+                self.context, self.permissions, await self.bot_login(), self.timekeeper
+            )
         return self._evaluator
 
     async def evaluate(self, installation_id: int, repo: str, number: int) -> Decision | None:
         return await (await self.evaluator()).evaluate(installation_id, repo, number)
+
+    async def _thawed(self, timer: Timer) -> None:
+        """A freeze that held a pull request ended: evaluate it again."""
+        installation_id, repo, number = json.loads(timer.data)
+        await self.evaluate(int(installation_id), str(repo), int(number))
 
     async def evaluate_commit(self, installation_id: int, repo: str, sha: str) -> None:
         """Evaluate every open pull request whose head is `sha` (forks included).

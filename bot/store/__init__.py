@@ -8,9 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.store.deliveries import DeliveryLog
 from bot.store.engine import make_engine
 from bot.store.installations import Installations
+from bot.store.leases import Leases, Locks, Replicas
 from bot.store.migrations import migrate
 from bot.store.pull_requests import PullRequests
 from bot.store.runs import NewJob, NewRun, Runs
+from bot.store.timers import Timers
 from bot.store.write_budget import WriteBudget
 
 __all__ = ["NewJob", "NewRun", "Store", "open_store"]
@@ -25,6 +27,10 @@ class Store:
         self.installations = Installations(engine)
         self.runs = Runs(engine)
         self.pull_requests = PullRequests(engine)
+        self.replicas = Replicas(engine)
+        self.leases = Leases(engine)
+        self.locks = Locks(engine)
+        self.timers = Timers(engine)
         self.write_budget = WriteBudget(engine)
 
     @property
@@ -50,6 +56,10 @@ class Store:
 async def open_store(database_url: str) -> Store:
     """Connect and bring the schema up to date."""
     engine = make_engine(database_url)
-    async with engine.begin() as connection:
-        await migrate(connection)
+    try:
+        async with engine.begin() as connection:
+            await migrate(connection)
+    except BaseException:
+        await engine.dispose()
+        raise
     return Store(engine)

@@ -128,7 +128,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN plans TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE runs ADD COLUMN ignored_marker TEXT",
     ),
-    (  # GitHub's write budget per installation, shared by every replica on one database
+    (  # 6: several replicas on one database: who is alive, and named leases with an expiry
+        """CREATE TABLE replicas (
+            id TEXT PRIMARY KEY,
+            started_at DOUBLE PRECISION NOT NULL,
+            beat_at DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL)""",
+    ),
+    (  # 7: timers that fire whichever replica is up (a freeze window's end)
+        """CREATE TABLE timers (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            due_at DOUBLE PRECISION NOT NULL,
+            data TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX timers_due ON timers (due_at)",
+    ),
+    (  # 8: GitHub's write budget per installation, shared by every replica on one database
         """CREATE TABLE github_writes (
             installation_id BIGINT NOT NULL,
             sent_at DOUBLE PRECISION NOT NULL)""",
@@ -149,14 +167,40 @@ def _dialect_sql(statement: str, dialect: str) -> str:
     return statement.replace("{pk}", pk)
 
 
+# Any fixed number: every replica takes the same advisory lock around its migrations.
+_MIGRATION_LOCK = 0x67726E6C  # "grnl"
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer Greenlight than this one."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"the database's schema is at version {found}, but this Greenlight knows only "
+            f"{known}: a newer Greenlight has upgraded it. Start this replica (or worker) "
+            "from the same release as the others."
+        )
+
+
 async def migrate(connection: AsyncConnection, *, target: int = len(MIGRATIONS)) -> int:
     """Apply the migrations newer than the stored version, up to `target` (all of them
-    unless a test stops earlier to check an upgrade); return the version reached."""
+    unless a test stops earlier to check an upgrade); return the version reached.
+
+    On PostgreSQL the migrations run under an advisory lock held until the transaction
+    ends, so replicas starting together apply each migration once. A schema newer than
+    this code raises `SchemaTooNew`: old code must not write to tables it does not know.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+        )
     await connection.execute(
         sa.text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     )
     current = await connection.execute(sa.text("SELECT MAX(version) FROM schema_version"))
     version = current.scalar() or 0
+    if version > len(MIGRATIONS):
+        raise SchemaTooNew(version, len(MIGRATIONS))
     dialect = connection.dialect.name
     for number, statements in enumerate(MIGRATIONS[:target], start=1):
         if number <= version:

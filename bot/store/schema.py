@@ -141,6 +141,31 @@ deploy_notices = sa.Table(
     sa.Column("lines", sa.Text, nullable=False),
 )
 
+replicas = sa.Table(
+    "replicas",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("beat_at", sa.Float, nullable=False),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+timers = sa.Table(
+    "timers",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
 github_writes = sa.Table(
     "github_writes",
     metadata,

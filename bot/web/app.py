@@ -15,6 +15,7 @@ from bot.github.client import GitHubApp
 from bot.handlers.routes import build_router
 from bot.housekeeping import keep_pruning
 from bot.metrics import Metrics
+from bot.replica import keep_beating, leave
 from bot.settings import Settings
 from bot.store import open_store
 from bot.web import deploy_pages, pages, setup
@@ -61,6 +62,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         stack.push_async_callback(store.close)
         stack.push_async_callback(session.close)
         stack.push_async_callback(github.backlog.close)
+        await store.replicas.beat(context.replica_id, now=context.clock())
+        stack.push_async_callback(leave, store, context.replica_id)
+        beating = asyncio.create_task(
+            keep_beating(store, context.replica_id, clock=context.clock), name="replica beat"
+        )
+        stack.push_async_callback(_cancel, beating)
         await stack.enter_async_context(running(services))
         await dispatcher.start()
         stack.push_async_callback(dispatcher.stop)

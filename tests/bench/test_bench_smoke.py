@@ -6,7 +6,11 @@ Speed is never asserted here (the benchmarks print figures and ratios; see bench
 from __future__ import annotations
 
 import math
+import sqlite3
+from pathlib import Path
 from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
 
 from bench import intake, percentile, pipeline
 
@@ -21,12 +25,14 @@ def test_intake_measures_the_app_and_both_baselines() -> None:
          "--rate-requests", "10"]
     )  # fmt: skip
     summary = intake.run(args)
-    assert set(summary["servers"]) == set(summary["paced"]) == {"app", "gidgethub", "bare"}
+    servers = {"app", "gidgethub+sqlite", "gidgethub", "bare"}
+    assert set(summary["servers"]) == set(summary["paced"]) == servers
     for figures in [*summary["servers"].values(), *summary["paced"].values()]:
         assert figures["all_202"]  # signed, unique deliveries: every server accepted them all
         assert figures["p50_ms"] <= figures["p99_ms"]
         for key in ("requests_per_second", "p50_ms", "p99_ms"):
             assert finite_positive(figures[key])
+    assert finite_positive(summary["app_vs_peer"])
     assert finite_positive(summary["app_vs_gidgethub"])
     assert finite_positive(summary["app_vs_bare"])
 
@@ -72,3 +78,22 @@ def test_percentile_is_nearest_rank() -> None:
         99.0,
         100.0,
     )
+
+
+async def test_the_fair_peer_keeps_every_delivery_once(tmp_path: Path) -> None:
+    """The peer must do the work it is compared for: each delivery committed, once."""
+    body = intake.payload_body()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "pull_request",
+        "X-Hub-Signature-256": intake.signature(body),
+    }
+    async with TestClient(TestServer(intake.gidgethub_sqlite_app(tmp_path))) as client:
+        for delivery in ("a", "b", "a"):
+            answer = await client.post(
+                "/webhook", data=body, headers={**headers, "X-GitHub-Delivery": delivery}
+            )
+            assert answer.status == 202
+    with sqlite3.connect(tmp_path / "peer.db") as database:
+        rows = database.execute("SELECT id, length(payload) FROM deliveries ORDER BY id").fetchall()
+    assert rows == [("a", len(body)), ("b", len(body))]

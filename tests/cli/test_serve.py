@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bot.store.migrations import MIGRATIONS
 
 # Unset for these tests: the service starts as on a first run, without an app.
 APP_VARIABLES = (
@@ -157,3 +160,20 @@ def test_serve_starts_on_embedded_defaults(tmp_path: Path, args: tuple[str, ...]
             page = without_code.read().decode()
         assert "enter the setup code" in page
         assert "Register the GitHub App" not in page
+
+
+def test_a_replica_older_than_the_schema_refuses_to_start(tmp_path: Path) -> None:
+    """Another replica was upgraded first: this one must not write to tables it does not know."""
+    database = tmp_path / "greenlight.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS) + 1,))
+    with running_service(tmp_path, PORT=str(free_port())) as service:
+        poll(service.has_exited, deadline=60, message="the service to give up")
+    assert service.process.returncode == 3
+    assert "listening" not in service.stdout
+    assert (
+        f"Greenlight cannot start: the database's schema is at version {len(MIGRATIONS) + 1}"
+        in service.stderr
+    )
+    assert "Traceback" not in service.stderr

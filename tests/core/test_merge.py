@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from bot.core.config import MergeConfig, MergeMethod
+from bot.core.freeze import Freeze
 from bot.core.merge import (
     Block,
     CheckFact,
@@ -170,6 +171,14 @@ def test_block(merge_facts: MergeFacts, expected: tuple[str, ...]) -> None:
 
 
 WAIT_CASES = [
+    pytest.param(
+        facts(freeze=Freeze(("weekend",), 1_764_489_600.0)), ("freeze:weekend",), id="freeze"
+    ),
+    pytest.param(
+        facts(reviews=(), freeze=Freeze(("a", "b"), 1_764_489_600.0)),
+        ("approvals", "freeze:a, b"),
+        id="freeze-keeps-other-reasons",
+    ),
     pytest.param(facts(draft=True), ("draft",), id="draft"),
     pytest.param(facts(mergeable_state="draft"), ("draft",), id="draft-state"),
     pytest.param(facts(head_trusted=False, is_fork=True), ("untrusted",), id="untrusted"),
@@ -256,6 +265,18 @@ def test_wait(merge_facts: MergeFacts, expected: tuple[str, ...]) -> None:
     assert codes(decision) == expected
 
 
+def test_a_freeze_says_which_window_holds_and_until_when() -> None:
+    decision = decide_merge(facts(freeze=Freeze(("weekend",), 1_764_489_600.0)))
+    assert isinstance(decision, Wait)
+    assert decision.reasons[0].message == (
+        "merging is frozen by the window weekend until 2025-11-30 08:00 UTC; "
+        "it merges when the window ends"
+    )
+    endless = decide_merge(facts(freeze=Freeze(("always",), 1_764_489_600.0, open_ended=True)))
+    assert isinstance(endless, Wait)
+    assert "until at least 2025-11-30 08:00 UTC" in endless.reasons[0].message
+
+
 def test_every_reason_code_is_covered_and_classified() -> None:
     seen = {
         code.partition(":")[0]
@@ -278,6 +299,7 @@ def test_every_reason_code_is_covered_and_classified() -> None:
         "untrusted",
         "missing_label",
         "approvals",
+        "freeze",
         "check_pending",
         "check_missing",
         "mergeability_unknown",

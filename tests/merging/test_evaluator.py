@@ -9,6 +9,7 @@ from bot.core.merge_messages import MERGED_MARKER
 from bot.github.models import PullRequest
 from bot.merging.access import PermissionCache
 from bot.merging.evaluator import Evaluator, pull_numbers
+from bot.timekeeper import Timekeeper
 from tests.fakes.github import FakeGitHub
 from tests.merging.conftest import client_for
 from tests.merging.flows import BOT, MERGE, REPO, config
@@ -29,7 +30,7 @@ async def test_a_burst_of_triggers_merges_once(
 ) -> None:
     number = green_pull_request(fake_github)
     installation = client_for(context, fake_github).installation_id
-    evaluator = Evaluator(context, permissions, BOT)
+    evaluator = Evaluator(context, permissions, BOT, Timekeeper(context.store, "test"))
 
     await asyncio.gather(*(evaluator.evaluate(installation, REPO, number) for _ in range(10)))
 
@@ -49,7 +50,8 @@ async def test_a_closed_pull_request_is_left_alone(
     number = green_pull_request(fake_github)
     fake_github.pull(REPO, number).state = "closed"
     installation = client_for(context, fake_github).installation_id
-    await Evaluator(context, permissions, BOT).evaluate(installation, REPO, number)
+    evaluator = Evaluator(context, permissions, BOT, Timekeeper(context.store, "test"))
+    await evaluator.evaluate(installation, REPO, number)
     assert fake_github.request_counts[MERGE] == 0
     assert fake_github.comments(REPO, number) == []
 

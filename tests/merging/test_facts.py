@@ -24,7 +24,7 @@ async def snapshot_of(
     client = client_for(context, fake)
     data = await client.pull_request(REPO, number)
     pull = PullRequest.from_github(REPO, data)
-    return await gather(client, context.store, permissions, pull, data)
+    return await gather(client, context.store, permissions, pull, data, now=context.clock())
 
 
 async def test_facts_gather_reviews_checks_statuses_and_rules(
