@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import weakref
 from collections.abc import Sequence
 
 from bot import links, messages
@@ -40,6 +42,14 @@ def _note(run: Run) -> str | None:
 class Reports:
     def __init__(self, context: Context) -> None:
         self._context = context
+        # One report at a time per job, so a start delayed by GitHub (a retry, a rate-limit
+        # pause) never lands after the job's completion and leaves it `in_progress`.
+        self._job_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def _job_lock(self, job: Job) -> asyncio.Lock:
+        return self._job_locks.setdefault(job.id, asyncio.Lock())
 
     def _reporter(self, run: Run, *, strict: bool = False) -> CheckReporter:
         client = self._context.github.installation(run.installation_id or 0)
@@ -179,21 +189,26 @@ class Reports:
     async def job_started(
         self, run: Run, job: Job, *, reporter: CheckReporter | None = None
     ) -> None:
-        await (reporter or self._reporter(run)).start(
-            job.check_run_id,
-            started_at=job.started_at or self._context.clock(),
-            title=messages.job_started(),
-        )
+        async with self._job_lock(job):
+            current = await self._context.store.runs.job(job.id)
+            if current is not None and current.status == Status.COMPLETED:
+                return  # its completion was reported first
+            await (reporter or self._reporter(run)).start(
+                job.check_run_id,
+                started_at=job.started_at or self._context.clock(),
+                title=messages.job_started(),
+            )
 
     async def job_done(self, run: Run, job: Job, *, reporter: CheckReporter | None = None) -> None:
         log_text, _ = await self._context.store.runs.read_log(job.id)
         view = job_view(job, log_text=log_text, log_url=self._log_url(job))
-        await (reporter or self._reporter(run)).complete(
-            job.check_run_id,
-            conclusion=job.conclusion or "failure",
-            output=render_job_output(view),
-            now=self._context.clock(),
-        )
+        async with self._job_lock(job):
+            await (reporter or self._reporter(run)).complete(
+                job.check_run_id,
+                conclusion=job.conclusion or "failure",
+                output=render_job_output(view),
+                now=self._context.clock(),
+            )
 
     async def aggregate_done(
         self, run: Run, jobs: Sequence[Job], *, reporter: CheckReporter | None = None
