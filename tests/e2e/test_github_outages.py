@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.core.merge_messages import MERGED_MARKER
 from bot.logcontext import DeliveryContextFilter
 from tests.e2e.conftest import Greenlight
 from tests.e2e.test_github_faults import DEPLOYING, EXPECTED, PIPELINE
@@ -190,3 +191,24 @@ async def test_a_deployment_status_github_kept_failing_is_posted_later_once(
     (staging,) = fake.deployments(REPO, "staging")
     assert [s.state for s in fake.deployment_statuses(staging.id)] == ["in_progress", "success"]
     assert len(put_off(caplog)) == (0 if applied else 1)
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["refused", "applied"])
+async def test_a_merge_comment_github_kept_failing_is_posted_later_once(
+    outage: Greenlight, caplog: pytest.LogCaptureFixture, applied: bool
+) -> None:
+    fake = outage.fake
+    fake.inject(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        times=OUTAGE,
+        after_applying=applied,
+        where=lambda call: MERGED_MARKER in call.body.get("body", ""),
+    )
+    pr = await open_pull_request(outage, "merge: {auto: true}\njobs:\n  test:\n    run: echo ok\n")
+    await wait_merged(outage, pr.number, deadline=60)
+    await quiet(outage)
+    merged = [c for c in fake.comments(REPO, pr.number) if MERGED_MARKER in c.body]
+    assert len(merged) == 1
+    assert len(put_off(caplog)) == (0 if applied else 1)  # applied: found on the first retry
+    fake.assert_no_violations()
