@@ -143,6 +143,7 @@ class Dispatcher(Generic[ContextT]):
                 self._metrics.handler_errors.labels(event.name).inc()
                 failures.append(f"{handler.__qualname__}: {type(error).__name__}: {error}")
                 if self._backlog is not None and is_worth_retrying(error):
+                    failures[-1] += " (run again later)"
                     # Handlers re-read the state they act on, so running one again later
                     # does what is right then.
                     self._backlog.again(

@@ -8,9 +8,12 @@ from pathlib import Path
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.queue import Dispatcher
 from bot.dispatch.router import Router
+from bot.github.backlog import Backlog
+from bot.github.errors import Transient
 from bot.metrics import Metrics
 from bot.store import open_store
 from bot.store.records import Delivery, DeliveryStatus
+from tests.virtual_time import VirtualTime
 
 
 def delivery(ident: str, repo: str) -> Delivery:
@@ -71,5 +74,35 @@ async def test_a_failing_handler_stops_no_other(tmp_path: Path) -> None:
     assert seen == ["d"]
     assert await store.deliveries.status("d") == DeliveryStatus.FAILED
     assert "greenlight_handler_errors_total" in metrics.render().decode()
+    await dispatcher.stop()
+    await store.close()
+
+
+async def test_a_handler_github_failed_runs_again_later(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    time = VirtualTime()
+    backlog = Backlog(sleep=time.sleep, delays=(30, 120))
+    calls: list[str] = []
+    router: Router[None] = Router()
+
+    @router.register("push")
+    async def flaky(event: WebhookEvent, _context: None) -> None:
+        calls.append(event.delivery_id)
+        if len(calls) == 1:
+            raise Transient("502 Server Error", status=502)
+
+    @router.register("push")
+    async def broken(event: WebhookEvent, _context: None) -> None:
+        raise RuntimeError("a bug is not run again")
+
+    dispatcher = Dispatcher(store, router, None, Metrics(), backlog=backlog)
+    await dispatcher.start()
+    await store.deliveries.record(delivery("d", "o/r"))
+    dispatcher.submit(delivery("d", "o/r"))
+    await dispatcher.wait_idle()
+    await backlog.wait_idle()
+    assert calls == ["d", "d"]
+    assert time.waits == [30]
+    assert await store.deliveries.status("d") == DeliveryStatus.FAILED
     await dispatcher.stop()
     await store.close()
