@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.core.merge_messages import MERGED_MARKER
-from tests.e2e.conftest import Greenlight
+from bot.web.keys import SERVICES
+from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.fakes.github import FakeGitHub
 from tests.fakes.server import Call
 from tests.helpers import wait_until
 from tests.merging.flows import BOT, open_pull_request, wait_merged
+from tests.services import postgres_database
 from tests.virtual_time import VirtualTime
 
 REPO = "octo/hello"
@@ -227,3 +230,37 @@ async def test_a_deployment_status(
     assert fake.faults.injected  # met (and, where the status had landed, found again)
     fake.assert_no_violations()
     waited_enough()
+
+
+@pytest.mark.postgres
+async def test_two_replicas_on_postgresql_share_the_write_budget(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    fake_github.create_repo(REPO, {"README.md": "hi\n"})
+    installation = fake_github.world.installation_for(REPO, fake_github.app_id)
+    assert installation is not None
+    time = VirtualTime()
+    async with postgres_database() as url:
+        servers = []
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            servers.append(await start_greenlight(fake_github, tmp_path / name, DATABASE_URL=url))
+        try:
+            pacers = []
+            for server in servers:
+                github = server.app[SERVICES].context.github
+                github.clock, github.sleep = time.clock, time.sleep
+                pacer = github.installation(installation.id).writes
+                pacer.limit = 2
+                pacers.append(pacer)
+            start = time.clock()
+            for pacer in (pacers[0], pacers[1], pacers[0]):
+                await pacer.wait()
+            assert time.clock() - start >= 60  # two a minute between them, not two each
+            await pacers[1].pause_until(time.clock() + 42)
+            before = time.clock()
+            await pacers[0].wait()  # the other replica's pause holds here too
+            assert time.clock() - before >= 42
+        finally:
+            for server in servers:
+                await server.close()
