@@ -24,6 +24,10 @@ from bot.store import Store
 from bot.store.records import Delivery, DeliveryStatus
 
 log = logging.getLogger("greenlight.dispatch")
+# A person's command or button acts once: when GitHub fails its reply, the action itself has
+# happened, and running the handler again would do it twice (a second deploy, say). Those
+# failures are logged and the person asks again.
+ACTS_ONCE = {("issue_comment", "created"), ("check_run", "requested_action")}
 ContextT = TypeVar("ContextT")
 
 
@@ -142,7 +146,7 @@ class Dispatcher(Generic[ContextT]):
             except Exception as error:  # the dispatch boundary: log it, keep going
                 self._metrics.handler_errors.labels(event.name).inc()
                 failures.append(f"{handler.__qualname__}: {type(error).__name__}: {error}")
-                if self._backlog is not None and is_worth_retrying(error):
+                if self._backlog is not None and may_run_again(event, error):
                     failures[-1] += " (run again later)"
                     # Handlers re-read the state they act on, so running one again later
                     # does what is right then.
@@ -166,3 +170,9 @@ class Dispatcher(Generic[ContextT]):
         # Written with the next batch; if that fails the delivery stays pending and is
         # handled again after a restart (the writer logs it).
         self._store.deliveries.finish_soon(delivery.id, status, now=self._clock(), error=error)
+
+
+def may_run_again(event: WebhookEvent, error: Exception) -> bool:
+    """Whether a handler that failed with `error` is run again later: GitHub failed it, and
+    running it again cannot act twice."""
+    return is_worth_retrying(error) and (event.name, event.action) not in ACTS_ONCE

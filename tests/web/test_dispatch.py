@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.dispatch.events import WebhookEvent
-from bot.dispatch.queue import Dispatcher
+from bot.dispatch.queue import Dispatcher, may_run_again
 from bot.dispatch.router import Router
 from bot.github.backlog import Backlog
 from bot.github.errors import Transient
@@ -106,3 +108,19 @@ async def test_a_handler_github_failed_runs_again_later(tmp_path: Path) -> None:
     assert await store.deliveries.status("d") == DeliveryStatus.FAILED
     await dispatcher.stop()
     await store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "action", "again"),
+    [
+        ("push", None, True),
+        ("pull_request", "opened", True),
+        ("check_run", "completed", True),
+        ("issue_comment", "created", False),  # a command acts once
+        ("check_run", "requested_action", False),  # so does a button
+    ],
+)
+def test_which_handlers_run_again(name: str, action: str | None, again: bool) -> None:
+    event = WebhookEvent(name, action, "d", 1, "o/r", {})
+    assert may_run_again(event, Transient("502", status=502)) is again
+    assert may_run_again(event, RuntimeError("a bug")) is False
