@@ -18,7 +18,7 @@ from tests.e2e.test_github_faults import DEPLOYING, EXPECTED, PIPELINE
 from tests.fakes.github import FakeGitHub
 from tests.fakes.server import Call
 from tests.helpers import wait_until
-from tests.merging.flows import BOT, open_pull_request, wait_merged
+from tests.merging.flows import BOT, comment, open_pull_request, wait_merged
 from tests.virtual_time import VirtualTime
 
 REPO = "octo/hello"
@@ -211,4 +211,22 @@ async def test_a_merge_comment_github_kept_failing_is_posted_later_once(
     merged = [c for c in fake.comments(REPO, pr.number) if MERGED_MARKER in c.body]
     assert len(merged) == 1
     assert len(put_off(caplog)) == (0 if applied else 1)  # applied: found on the first retry
+    fake.assert_no_violations()
+
+
+async def test_a_merge_asked_by_command_is_made_later_once_and_the_command_runs_once(
+    outage: Greenlight, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = outage.fake
+    pr = await open_pull_request(outage, "jobs:\n  test:\n    run: echo ok\n")
+    await outage.run_for(REPO, fake.pull(REPO, pr.number).head_sha)
+    await quiet(outage)
+    fake.fail_next("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", times=OUTAGE)
+    note = await comment(outage, pr.number, "octo", "/merge")
+    await wait_merged(outage, pr.number, deadline=60)
+    await quiet(outage)
+    assert [r.content for r in fake.reactions(note.id)] == ["eyes", "+1"]  # acted once
+    merged = [c for c in fake.comments(REPO, pr.number) if MERGED_MARKER in c.body]
+    assert len(merged) == 1
+    assert len(put_off(caplog)) == 1
     fake.assert_no_violations()
