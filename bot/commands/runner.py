@@ -261,7 +261,7 @@ class CommandRunner:
 
     async def _evaluated(self) -> Outcome:
         c = self.comment
-        await self.merging.evaluate(c.installation_id, c.repo, c.number)
+        await self.merging.evaluate_or_later(c.installation_id, c.repo, c.number)
         return Outcome(True)
 
     async def _upsert(self, marker: str, body: str) -> None:

@@ -112,6 +112,10 @@ def github_refused(reason: str) -> str:
     return f"GitHub refused the deployment: {escape(reason, limit=500)}"
 
 
+def github_failing(reason: str) -> str:
+    return f"GitHub failed to create the deployment ({escape(reason, limit=500)}); trying again"
+
+
 # Replies --------------------------------------------------------------------------------------
 
 

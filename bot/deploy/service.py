@@ -11,6 +11,7 @@ stops the chain there.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Coroutine
 from dataclasses import replace
@@ -27,6 +28,8 @@ from bot.deploy.notices import Notices
 from bot.deploy.requests import DeployRequest
 from bot.deploy.turns import Queue, Turns, queue_lock
 from bot.executor.base import Executor, Target, TargetKind, Ticket
+from bot.github.backlog import is_worth_retrying
+from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError
 from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState, NewDeployment
@@ -205,6 +208,8 @@ class Deployer:
         try:
             record = await self._create(request)
         except GitHubError as error:
+            if is_worth_retrying(error):
+                raise  # the caller's work is put off and asked again (see bot.github.backlog)
             return messages.github_refused(str(error))
         for older in await self.store.of_state(*request.key, DeployState.QUEUED):
             if older.id != record.id:  # waiting here or on another replica
@@ -302,13 +307,30 @@ class Deployer:
             now=self.context.clock(),
         )
         client = self.context.github.installation(run.installation_id or 0)
-        github_id = await client.create_deployment(
+        try:
+            github_id = await self._create_on_github(client, request, record)
+        except GitHubError as error:
+            # Never left queued: a refusal is a failure; an outage is tried again whole.
+            failing = is_worth_retrying(error)
+            state = DeployState.SKIPPED if failing else DeployState.FAILURE
+            text = (messages.github_failing if failing else messages.github_refused)(str(error))
+            await self._finish(record, state, text)
+            raise
+        # No `queued` status: writes are paced (80 a minute), and a deployment without
+        # statuses already shows as waiting on GitHub.
+        return await self.store.update(record.id, github_id=github_id)
+
+    async def _create_on_github(
+        self, client: InstallationClient, request: DeployRequest, record: DeploymentRecord
+    ) -> int:
+        run, env = request.run, request.environment
+        return await client.create_deployment(
             run.repo,
             {
                 "ref": run.sha,
                 "task": "deploy",
                 "environment": env.name,
-                "description": description,
+                "description": record.description,
                 # The pipeline already gated the SHA; GitHub must neither merge the default
                 # branch in (auto_merge) nor re-check contexts, or it answers 409.
                 # https://docs.github.com/en/rest/deployments/deployments#create-a-deployment
@@ -318,9 +340,6 @@ class Deployer:
                 "payload": {"greenlight_deployment": record.id, "rollback": request.rollback},
             },
         )
-        # No `queued` status: writes are paced (80 a minute), and a deployment without
-        # statuses already shows as waiting on GitHub.
-        return await self.store.update(record.id, github_id=github_id)
 
     async def _deploy(
         self, record: DeploymentRecord, request: DeployRequest, cancel: asyncio.Event
@@ -418,7 +437,23 @@ class Deployer:
         try:
             await client.create_deployment_status(record.repo, record.github_id, body)
         except GitHubError as error:
-            log.warning("deployment status %s of %s failed: %s", state, record.github_id, error)
+            if not is_worth_retrying(error):
+                log.warning("deployment status %s of %s failed: %s", state, record.github_id, error)
+                return
+            # Sent again later, once: unless the newest status already says it.
+            again = functools.partial(
+                client.create_deployment_status,
+                record.repo,
+                record.github_id,
+                body,
+                look_first=True,
+            )
+            self.context.github.backlog.again(
+                ("deployment-status", record.id, state),
+                again,
+                what=f"deployment status {state} of {record.repo} deployment {record.github_id}",
+                error=error,
+            )
 
     def log_url(self, deployment_id: int) -> str:
         settings = self.context.settings

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from typing import Any, Generic, TypeVar
 from bot.dispatch.claims import CLAIM_SECONDS, SCAN_SECONDS, Claims
 from bot.dispatch.events import WebhookEvent, from_delivery
 from bot.dispatch.router import Router
+from bot.github.backlog import Backlog, is_worth_retrying
 from bot.logcontext import current_delivery
 from bot.metrics import Metrics
 from bot.replica import new_replica_id
@@ -25,6 +27,10 @@ from bot.store import Store
 from bot.store.records import Claim, Delivery, DeliveryStatus
 
 log = logging.getLogger("greenlight.dispatch")
+# A person's command or button acts once: when GitHub fails its reply, the action itself has
+# happened, and running the handler again would do it twice (a second deploy, say). Those
+# failures are logged and the person asks again.
+ACTS_ONCE = {("issue_comment", "created"), ("check_run", "requested_action")}
 ContextT = TypeVar("ContextT")
 
 
@@ -49,8 +55,11 @@ class Dispatcher(Generic[ContextT]):
         replica_id: str | None = None,
         claim_seconds: float = CLAIM_SECONDS,
         scan_seconds: float = SCAN_SECONDS,
+        backlog: Backlog | None = None,
     ) -> None:
         self._store = store
+        # Where a handler that failed because GitHub did goes to be run again later.
+        self._backlog = backlog
         self._router = router
         self._context = context
         self._metrics = metrics
@@ -209,6 +218,18 @@ class Dispatcher(Generic[ContextT]):
                 await handler(event, self._context)
             except Exception as error:  # the dispatch boundary: log it, keep going
                 self._metrics.handler_errors.labels(event.name).inc()
+                failures.append(f"{handler.__qualname__}: {type(error).__name__}: {error}")
+                if self._backlog is not None and may_run_again(event, error):
+                    failures[-1] += " (run again later)"
+                    # Handlers re-read the state they act on, so running one again later
+                    # does what is right then.
+                    self._backlog.again(
+                        (extra["delivery"], handler.__qualname__),
+                        functools.partial(handler, event, self._context),
+                        what=f"{handler.__qualname__} on {event.name}.{event.action}",
+                        error=error,
+                    )
+                    continue
                 log.exception(
                     "handler %s failed on %s.%s",
                     handler.__qualname__,
@@ -216,10 +237,15 @@ class Dispatcher(Generic[ContextT]):
                     event.action,
                     extra=extra,
                 )
-                failures.append(f"{handler.__qualname__}: {type(error).__name__}: {error}")
         return failures
 
     async def _finish(self, delivery: Delivery, status: DeliveryStatus, error: str | None) -> None:
         # Written with the next batch; if that fails the delivery stays pending and is
         # handled again after a restart (the writer logs it).
         self._store.deliveries.finish_soon(delivery.id, status, now=self._clock(), error=error)
+
+
+def may_run_again(event: WebhookEvent, error: Exception) -> bool:
+    """Whether a handler that failed with `error` is run again later: GitHub failed it, and
+    running it again cannot act twice."""
+    return is_worth_retrying(error) and (event.name, event.action) not in ACTS_ONCE

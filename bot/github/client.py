@@ -7,37 +7,38 @@ installation, which authenticates with the installation's cached token.
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 import gidgethub
 
-from bot.github.api import RetryingGitHubAPI
+from bot.github.api import MeteredGitHubAPI
 from bot.github.auth import InstallationToken, TokenCache, app_jwt, parse_expiry
-from bot.github.errors import GitHubError, NotFound, map_error
-from bot.github.models import (
-    App,
-    CheckRun,
-    Comment,
-    CommitStatus,
-    Comparison,
-    PullRequest,
-    Repository,
-    Review,
-)
-from bot.github.pacing import WritePacer
+from bot.github.backlog import Backlog
+from bot.github.calls import LookUp
+from bot.github.errors import GitHubError, map_error
+from bot.github.models import App
+from bot.github.pacing import Budget, MemoryBudget, WritePacer
+from bot.github.retry import Attempts, RetryPolicy, with_retries
+from bot.github.writes import Writes
 from bot.metrics import Metrics
 from bot.settings import AppCredentials
 
-MAX_NETWORK_ATTEMPTS = 3
 RepositoryKey = tuple[int, int]  # (installation id, repository id)
+# Reads, edits and deletions may be sent again as they are; a POST or PUT that may have
+# been applied is looked up first (see `bot.github.retry`).
+REPEATABLE_METHODS = frozenset({"get", "patch", "delete"})
 
 
 class GitHubApp:
-    """The app's identity on GitHub, with one HTTP session for the app's life."""
+    """The app's identity on GitHub, with one HTTP session for the app's life.
+
+    `clock` and `sleep` are what the retries and the write pacing wait by; tests replace
+    them to measure waits without waiting. `budget` counts writes per installation: in
+    memory for one process, in the store when replicas share it.
+    """
 
     def __init__(
         self,
@@ -47,19 +48,34 @@ class GitHubApp:
         credentials: AppCredentials | None,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        retry: RetryPolicy | None = None,
+        budget: Budget | None = None,
     ) -> None:
-        self.api = RetryingGitHubAPI(session, base_url=api_url, metrics=metrics)
+        self.api = MeteredGitHubAPI(session, base_url=api_url, metrics=metrics)
         self.credentials = credentials
-        self._clock = clock
-        self.tokens = TokenCache[int](self._fetch_token, clock=clock)
-        self.code_tokens = TokenCache[RepositoryKey](self._fetch_code_token, clock=clock)
+        self.clock = clock
+        self.sleep = sleep
+        self.retry = retry or RetryPolicy()
+        self.budget: Budget = budget if budget is not None else MemoryBudget()
+        self.backlog = Backlog(sleep=self.wait)  # work that failed after its retries
+        self.tokens = TokenCache[int](self._fetch_token, clock=self.now)
+        self.code_tokens = TokenCache[RepositoryKey](self._fetch_code_token, clock=self.now)
         self._clients: dict[int, InstallationClient] = {}
+
+    def now(self) -> float:
+        """The current time by `clock` (epoch s)."""
+        return self.clock()
+
+    async def wait(self, seconds: float) -> None:
+        """Wait by `sleep`."""
+        await self.sleep(seconds)
 
     def jwt(self) -> str:
         """The app's JWT, for the calls made as the app itself."""
         if self.credentials is None:
             raise GitHubError("the app has no credentials yet; finish the setup page first")
-        return app_jwt(self.credentials.app_id, self.credentials.private_key, now=self._clock())
+        return app_jwt(self.credentials.app_id, self.credentials.private_key, now=self.now())
 
     async def _fetch_token(self, installation_id: int) -> InstallationToken:
         return await self._issue_token(installation_id, {})
@@ -75,12 +91,14 @@ class GitHubApp:
     async def _issue_token(
         self, installation_id: int, scope: Mapping[str, Any]
     ) -> InstallationToken:
+        # A second token made because the first answer was lost costs nothing: repeatable.
         data = await self.call(
             "post",
             "/app/installations/{installation_id}/access_tokens",
             {"installation_id": installation_id},
             data=dict(scope),
             jwt=self.jwt(),
+            repeatable=True,
         )
         return InstallationToken(token=data["token"], expires_at=parse_expiry(data["expires_at"]))
 
@@ -106,6 +124,26 @@ class GitHubApp:
             await self.call("post", "/app-manifests/{code}/conversions", {"code": code}, data={})
         )
 
+    def attempts(
+        self,
+        method: str,
+        url: str,
+        *,
+        repeatable: bool | None = None,
+        look_up: LookUp | None = None,
+        on_rate_limited: Callable[[float], Awaitable[None]] | None = None,
+    ) -> Attempts[Any]:
+        """How a request is tried again (see `bot.github.retry`)."""
+        return Attempts(
+            describe=f"{method.upper()} {url}",
+            policy=self.retry,
+            clock=self.now,
+            sleep=self.wait,
+            repeatable=method in REPEATABLE_METHODS if repeatable is None else repeatable,
+            look_up=look_up,
+            on_rate_limited=on_rate_limited,
+        )
+
     async def call(
         self,
         method: str,
@@ -116,50 +154,74 @@ class GitHubApp:
         accept: str = "application/vnd.github+json",
         jwt: str | None = None,
         oauth_token: str | None = None,
+        repeatable: bool | None = None,
+        look_up: LookUp | None = None,
     ) -> Any:
-        """One request, with errors mapped to our family."""
+        """One request, tried again within bounds, with errors mapped to our family."""
+
+        async def send() -> Any:
+            return await self.send_once(
+                method, url, url_vars, data=data, accept=accept, jwt=jwt, oauth_token=oauth_token
+            )
+
+        how = self.attempts(method, url, repeatable=repeatable, look_up=look_up)
+        return await with_retries(send, how)
+
+    async def send_once(
+        self,
+        method: str,
+        url: str,
+        url_vars: Mapping[str, Any],
+        *,
+        data: Any = b"",
+        accept: str = "application/vnd.github+json",
+        jwt: str | None = None,
+        oauth_token: str | None = None,
+    ) -> Any:
+        """One try of one request, with errors mapped to our family."""
         kwargs: dict[str, Any] = {"accept": accept}
         if jwt is not None:
             kwargs["jwt"] = jwt
         if oauth_token is not None:
             kwargs["oauth_token"] = oauth_token
-        for attempt in range(1, MAX_NETWORK_ATTEMPTS + 1):
-            try:
-                if method == "get":
-                    return await self.api.getitem(url, url_vars, **kwargs)
-                if method == "delete":
-                    await self.api.delete(url, url_vars, **kwargs)
-                    return None
-                return await getattr(self.api, method)(url, url_vars, data=data, **kwargs)
-            except (aiohttp.ClientConnectionError, TimeoutError) as error:
-                # Reads are safe to repeat; a write may have landed, so it is not repeated.
-                if method != "get" or attempt == MAX_NETWORK_ATTEMPTS:
-                    raise map_error(error, now=self._clock()) from error
-                await asyncio.sleep(0.2 * 2**attempt)
-            except (gidgethub.GitHubException, aiohttp.ClientError) as error:
-                raise map_error(error, now=self._clock()) from error
-        raise AssertionError("unreachable")
+        try:
+            if method == "get":
+                return await self.api.getitem(url, url_vars, **kwargs)
+            if method == "delete":
+                await self.api.delete(url, url_vars, **kwargs)
+                return None
+            return await getattr(self.api, method)(url, url_vars, data=data, **kwargs)
+        except (gidgethub.GitHubException, aiohttp.ClientError, TimeoutError) as error:
+            raise map_error(error, now=self.now()) from error
+        except ValueError as error:  # an answer that is not the JSON it says it is
+            raise map_error(error, now=self.now()) from error
 
     async def iterate(
         self, url: str, url_vars: Mapping[str, Any], *, oauth_token: str, key: str | None = None
     ) -> AsyncIterator[Any]:
-        """Every item of a paginated list (following `Link: next`)."""
+        """Every item of a paginated list (following `Link: next`), in one try."""
         try:
             async for item in self.api.getiter(
                 url, url_vars, oauth_token=oauth_token, iterable_key=key
             ):
                 yield item
-        except (gidgethub.GitHubException, aiohttp.ClientError, TimeoutError) as error:
-            raise map_error(error, now=self._clock()) from error
+        except (gidgethub.GitHubException, aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise map_error(error, now=self.now()) from error
 
 
-class InstallationClient:
-    """Calls made as one installation. Reads return the frozen models of `models`."""
+class InstallationClient(Writes):
+    """Calls made as one installation: its token, its write pacing, tries within bounds."""
 
     def __init__(self, app: GitHubApp, installation_id: int) -> None:
         self._app = app
         self.installation_id = installation_id
-        self.writes = WritePacer()
+        self.writes = WritePacer(installation_id, budget=app.budget, clock=app.now, sleep=app.wait)
+
+    @property
+    def app_id(self) -> str | None:
+        """The app's id (None before the setup page has registered the app)."""
+        credentials = self._app.credentials
+        return credentials.app_id if credentials is not None else None
 
     async def token(self) -> str:
         """The installation's access token (cached until shortly before it expires)."""
@@ -169,65 +231,42 @@ class InstallationClient:
         """A token that can only read the code of one repository: the one git fetches with."""
         return await self._app.code_tokens.token((self.installation_id, repository_id))
 
-    async def _call(self, method: str, url: str, url_vars: Mapping[str, Any], **kwargs: Any) -> Any:
-        if method != "get":
-            await self.writes.wait()
-        return await self._app.call(method, url, url_vars, oauth_token=await self.token(), **kwargs)
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        url_vars: Mapping[str, Any],
+        *,
+        look_up: LookUp | None = None,
+        repeatable: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        token = await self.token()
+
+        async def send() -> Any:
+            if method != "get":
+                await self.writes.wait()  # every try counts against GitHub's write limit
+            return await self._app.send_once(method, url, url_vars, oauth_token=token, **kwargs)
+
+        how = self._app.attempts(
+            method,
+            url,
+            repeatable=repeatable,
+            look_up=look_up,
+            on_rate_limited=self.writes.pause_until,
+        )
+        return await with_retries(send, how)
 
     async def _list(
         self, url: str, url_vars: Mapping[str, Any], key: str | None = None
     ) -> list[Any]:
         token = await self.token()
-        return [item async for item in self._app.iterate(url, url_vars, oauth_token=token, key=key)]
 
-    # Repositories and their contents ---------------------------------------------------
+        async def send() -> list[Any]:
+            pages = self._app.iterate(url, url_vars, oauth_token=token, key=key)
+            return [item async for item in pages]
 
-    async def repository(self, repo: str) -> Repository:
-        """The repository itself: its default branch."""
-        owner, name = repo.split("/", 1)
-        return Repository.from_json(
-            await self._call("get", "/repos/{owner}/{repo}", {"owner": owner, "repo": name})
-        )
-
-    async def compare(self, repo: str, base: str, head: str) -> Comparison:
-        """Where `head` stands against `base`, and the commits it has that `base` lacks."""
-        owner, name = repo.split("/", 1)
-        return Comparison.from_json(
-            await self._call(
-                "get",
-                "/repos/{owner}/{repo}/compare/{basehead}",
-                {"owner": owner, "repo": name, "basehead": f"{base}...{head}"},
-            )
-        )
-
-    async def file_text(self, repo: str, path: str, ref: str) -> str | None:
-        """The text of `path` at `ref`, or None when the file does not exist there."""
-        owner, name = repo.split("/", 1)
-        try:
-            data = await self._call(
-                "get",
-                "/repos/{owner}/{repo}/contents/{path}{?ref}",
-                {"owner": owner, "repo": name, "path": path, "ref": ref},
-            )
-        except NotFound:
-            return None
-        if not isinstance(data, dict) or data.get("type") != "file":
-            return None
-        return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
-
-    # Check runs ------------------------------------------------------------------------
-
-    async def create_check_run(self, repo: str, body: Mapping[str, Any]) -> CheckRun:
-        """Create a check run on a commit."""
-        owner, name = repo.split("/", 1)
-        return CheckRun.from_json(
-            await self._call(
-                "post",
-                "/repos/{owner}/{repo}/check-runs",
-                {"owner": owner, "repo": name},
-                data=dict(body),
-            )
-        )
+        return await with_retries(send, self._app.attempts("get", url))
 
     async def update_check_run(self, repo: str, check_run_id: int, body: Mapping[str, Any]) -> None:
         """Change a check run: status, conclusion, output or buttons."""
@@ -239,91 +278,6 @@ class InstallationClient:
             data=dict(body),
         )
 
-    async def check_runs_for_ref(self, repo: str, ref: str) -> tuple[CheckRun, ...]:
-        """Every check run on a commit, from every app."""
-        owner, name = repo.split("/", 1)
-        items = await self._list(
-            "/repos/{owner}/{repo}/commits/{ref}/check-runs{?per_page}",
-            {"owner": owner, "repo": name, "ref": ref, "per_page": 100},
-            key="check_runs",
-        )
-        return tuple(map(CheckRun.from_json, items))
-
-    async def commit_statuses(self, repo: str, ref: str) -> tuple[CommitStatus, ...]:
-        """The latest status of each context on `ref` (the statuses API, not check runs)."""
-        owner, name = repo.split("/", 1)
-        data = await self._call(
-            "get",
-            "/repos/{owner}/{repo}/commits/{ref}/status{?per_page}",
-            {"owner": owner, "repo": name, "ref": ref, "per_page": 100},
-        )
-        return tuple(map(CommitStatus.from_json, data.get("statuses") or []))
-
-    # Pull requests ---------------------------------------------------------------------
-
-    async def pull_request(self, repo: str, number: int) -> PullRequest:
-        """One pull request."""
-        owner, name = repo.split("/", 1)
-        return PullRequest.from_json(
-            await self._call(
-                "get",
-                "/repos/{owner}/{repo}/pulls/{pull_number}",
-                {"owner": owner, "repo": name, "pull_number": number},
-            )
-        )
-
-    async def pull_requests_for_commit(self, repo: str, sha: str) -> tuple[PullRequest, ...]:
-        """Pull requests that contain the commit: merged ones, and open ones at any head."""
-        owner, name = repo.split("/", 1)
-        items = await self._list(
-            "/repos/{owner}/{repo}/commits/{commit_sha}/pulls",
-            {"owner": owner, "repo": name, "commit_sha": sha},
-        )
-        return tuple(map(PullRequest.from_json, items))
-
-    async def open_pull_requests(self, repo: str) -> tuple[PullRequest, ...]:
-        """Every open pull request of the repository."""
-        owner, name = repo.split("/", 1)
-        items = await self._list(
-            "/repos/{owner}/{repo}/pulls{?state,per_page}",
-            {"owner": owner, "repo": name, "state": "open", "per_page": 100},
-        )
-        return tuple(map(PullRequest.from_json, items))
-
-    async def reviews(self, repo: str, number: int) -> tuple[Review, ...]:
-        """Every review of a pull request, oldest first."""
-        owner, name = repo.split("/", 1)
-        items = await self._list(
-            "/repos/{owner}/{repo}/pulls/{pull_number}/reviews{?per_page}",
-            {"owner": owner, "repo": name, "pull_number": number, "per_page": 100},
-        )
-        return tuple(map(Review.from_json, items))
-
-    async def merge(
-        self, repo: str, number: int, *, method: str, sha: str, title: str | None = None
-    ) -> None:
-        """Merge at exactly `sha`: GitHub answers 409 when the head moved meanwhile."""
-        owner, name = repo.split("/", 1)
-        body: dict[str, Any] = {"merge_method": method, "sha": sha}
-        if title is not None:
-            body["commit_title"] = title
-        await self._call(
-            "put",
-            "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
-            {"owner": owner, "repo": name, "pull_number": number},
-            data=body,
-        )
-
-    async def update_branch(self, repo: str, number: int, *, expected_head: str) -> None:
-        """Merge the base into the pull request's branch, if its head is still `expected_head`."""
-        owner, name = repo.split("/", 1)
-        await self._call(
-            "put",
-            "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
-            {"owner": owner, "repo": name, "pull_number": number},
-            data={"expected_head_sha": expected_head},
-        )
-
     async def delete_branch(self, repo: str, branch: str) -> None:
         """Delete a branch (the head of a merged pull request)."""
         owner, name = repo.split("/", 1)
@@ -331,44 +285,6 @@ class InstallationClient:
             "delete",
             "/repos/{owner}/{repo}/git/refs/{ref}",
             {"owner": owner, "repo": name, "ref": f"heads/{branch}"},
-        )
-
-    async def required_checks(self, repo: str, branch: str) -> tuple[str, ...]:
-        """Check names the branch requires, from classic protection and from rulesets."""
-        owner, name = repo.split("/", 1)
-        names: list[str] = []
-        try:
-            protection = await self._call(
-                "get",
-                "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
-                {"owner": owner, "repo": name, "branch": branch},
-            )
-            names += [c["context"] for c in protection.get("checks") or []]
-            names += list(protection.get("contexts") or [])
-        except NotFound:
-            pass  # no classic protection on this branch
-        rules = await self._list(
-            "/repos/{owner}/{repo}/rules/branches/{branch}",
-            {"owner": owner, "repo": name, "branch": branch},
-        )
-        for rule in rules:
-            if rule.get("type") == "required_status_checks":
-                checks = (rule.get("parameters") or {}).get("required_status_checks") or []
-                names += [check["context"] for check in checks]
-        return tuple(dict.fromkeys(names))
-
-    # Comments, reactions, permissions ------------------------------------------------------
-
-    async def comment(self, repo: str, number: int, body: str) -> Comment:
-        """Post a comment on an issue or pull request."""
-        owner, name = repo.split("/", 1)
-        return Comment.from_json(
-            await self._call(
-                "post",
-                "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-                {"owner": owner, "repo": name, "issue_number": number},
-                data={"body": body},
-            )
         )
 
     async def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
@@ -381,15 +297,6 @@ class InstallationClient:
             data={"body": body},
         )
 
-    async def comments(self, repo: str, number: int) -> tuple[Comment, ...]:
-        """Every comment on an issue or pull request, oldest first."""
-        owner, name = repo.split("/", 1)
-        items = await self._list(
-            "/repos/{owner}/{repo}/issues/{issue_number}/comments{?per_page}",
-            {"owner": owner, "repo": name, "issue_number": number, "per_page": 100},
-        )
-        return tuple(map(Comment.from_json, items))
-
     async def react(self, repo: str, comment_id: int, content: str) -> None:
         """Add a reaction (`eyes`, `+1`…) to a comment."""
         owner, name = repo.split("/", 1)
@@ -398,42 +305,5 @@ class InstallationClient:
             "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
             {"owner": owner, "repo": name, "comment_id": comment_id},
             data={"content": content},
-        )
-
-    async def permission(self, repo: str, user: str) -> tuple[str, str | None]:
-        """The user's (permission, role_name) on the repository; ("none", None) if unknown."""
-        owner, name = repo.split("/", 1)
-        try:
-            data = await self._call(
-                "get",
-                "/repos/{owner}/{repo}/collaborators/{username}/permission",
-                {"owner": owner, "repo": name, "username": user},
-            )
-        except NotFound:
-            return "none", None
-        return str(data.get("permission") or "none"), data.get("role_name")
-
-    # Deployments -----------------------------------------------------------------------------
-
-    async def create_deployment(self, repo: str, body: Mapping[str, Any]) -> int:
-        """Create a GitHub Deployment; its id."""
-        owner, name = repo.split("/", 1)
-        created = await self._call(
-            "post",
-            "/repos/{owner}/{repo}/deployments",
-            {"owner": owner, "repo": name},
-            data=dict(body),
-        )
-        return int(created["id"])
-
-    async def create_deployment_status(
-        self, repo: str, deployment_id: int, body: Mapping[str, Any]
-    ) -> None:
-        """Add a status (`in_progress`, `success`…) to a GitHub Deployment."""
-        owner, name = repo.split("/", 1)
-        await self._call(
-            "post",
-            "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
-            {"owner": owner, "repo": name, "deployment_id": deployment_id},
-            data=dict(body),
+            repeatable=True,  # GitHub answers an existing reaction with 200, not a second one
         )

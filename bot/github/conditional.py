@@ -19,7 +19,7 @@ import gidgethub
 from cachetools import LRUCache
 from yarl import URL
 
-from bot.github.api import RetryingGitHubAPI
+from bot.github.api import MeteredGitHubAPI
 from bot.github.client import GitHubApp
 from bot.github.errors import map_error
 from bot.metrics import Metrics
@@ -41,12 +41,13 @@ _current_count: contextvars.ContextVar[RequestCount | None] = contextvars.Contex
 )
 
 
-class ConditionalGitHubAPI(RetryingGitHubAPI):
-    """The app's retrying client with gidgethub's ETag cache, counting into the current pass."""
+class ConditionalGitHubAPI(MeteredGitHubAPI):
+    """The app's metered client with gidgethub's ETag cache, counting into the current pass
+    (one try per request: a read that fails is read again on the next pass)."""
 
     def __init__(self, session: aiohttp.ClientSession, *, base_url: str, metrics: Metrics) -> None:
         super().__init__(session, base_url=base_url, metrics=metrics)
-        # gidgethub's `cache` argument, which RetryingGitHubAPI does not pass on.
+        # gidgethub's `cache` argument, which MeteredGitHubAPI does not pass on.
         self._cache = LRUCache(maxsize=ETAG_CACHE_SIZE)
 
     async def _request(

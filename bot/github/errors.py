@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import gidgethub
+
+# Without a `Retry-After` or an exhausted primary limit, GitHub asks to wait at least a
+# minute before retrying a request refused by a secondary rate limit.
+# https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately
+DEFAULT_RATE_LIMIT_WAIT_SECONDS = 60.0
 
 
 class GitHubError(Exception):
@@ -34,30 +41,36 @@ class ValidationFailed(GitHubError):
 
 
 class RateLimited(GitHubError):
-    """The primary or a secondary rate limit; `reset_at` is when to try again (epoch s)."""
+    """The primary or a secondary rate limit; `reset_at` is when to try again (epoch s).
 
-    def __init__(self, message: str, *, status: int, reset_at: float) -> None:
+    GitHub refused the request before acting on it, so it is safe to send again then."""
+
+    def __init__(
+        self, message: str, *, status: int, reset_at: float, retry_after: float | None = None
+    ) -> None:
         super().__init__(message, status=status)
         self.reset_at = reset_at
+        self.retry_after = retry_after  # GitHub's `Retry-After`, when it sent one
 
 
 class Transient(GitHubError):
-    """5xx or a network failure: worth retrying a bounded number of times."""
+    """5xx or a network failure: worth retrying a bounded number of times.
+
+    A write that ends this way may have been applied all the same."""
 
 
 def map_error(error: Exception, *, now: float) -> GitHubError:
     """Turn a gidgethub or network exception into our family."""
     if isinstance(error, GitHubError):
         return error
-    if isinstance(error, gidgethub.RateLimitExceeded):
-        reset = error.rate_limit.reset_datetime.timestamp() if error.rate_limit else now + 60
-        return RateLimited(str(error), status=int(error.status_code), reset_at=reset)
     if isinstance(error, gidgethub.HTTPException):
         status = int(error.status_code)
         message = str(error) or error.status_code.phrase
-        retry_after = _retry_after(error)
-        if status in (403, 429) and retry_after is not None:
-            return RateLimited(message, status=status, reset_at=now + retry_after)
+        headers = _headers(error)
+        reset_at = rate_limit_reset(status, message, headers, now=now)
+        if reset_at is not None:
+            retry_after = _number(headers.get("retry-after"))
+            return RateLimited(message, status=status, reset_at=reset_at, retry_after=retry_after)
         kind: type[GitHubError] = {
             404: NotFound,
             403: Forbidden,
@@ -69,12 +82,37 @@ def map_error(error: Exception, *, now: float) -> GitHubError:
     return Transient(f"{type(error).__name__}: {error}")
 
 
-def _retry_after(error: gidgethub.HTTPException) -> float | None:
-    headers = getattr(error, "headers", None) or {}
-    value = headers.get("retry-after") or headers.get("Retry-After")
+def rate_limit_reset(
+    status: int, message: str, headers: Mapping[str, str], *, now: float
+) -> float | None:
+    """When a refused request may be sent again (epoch s), or None when no limit refused it.
+
+    In GitHub's order: `Retry-After`; else an exhausted primary limit's `x-ratelimit-reset`;
+    else, for a 429 or a 403 that names a secondary limit, one minute.
+    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+    """
+    if status not in (403, 429):
+        return None
+    retry_after = _number(headers.get("retry-after"))
+    if retry_after is not None:
+        return now + max(0.0, retry_after)
+    reset = _number(headers.get("x-ratelimit-reset"))
+    if headers.get("x-ratelimit-remaining") == "0" and reset is not None:
+        return max(now, reset)
+    if status == 429 or "rate limit" in message.lower():
+        return now + DEFAULT_RATE_LIMIT_WAIT_SECONDS
+    return None
+
+
+def _headers(error: gidgethub.HTTPException) -> Mapping[str, str]:
+    raw = getattr(error, "headers", None) or {}
+    return {str(key).lower(): str(value) for key, value in raw.items()}
+
+
+def _number(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        return float(value)
     except ValueError:
         return None

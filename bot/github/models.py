@@ -71,6 +71,8 @@ class CheckRun:
     status: str  # queued | in_progress | completed (and newer ones GitHub may add)
     conclusion: str | None  # None until completed
     app_slug: str | None  # None for a check run whose app is gone
+    app_id: str | None = None  # as text, as the app's credentials hold it
+    external_id: str | None = None  # the creator's own id for it (Greenlight's: "job:12")
 
     @classmethod
     def from_json(cls, data: Json) -> CheckRun:
@@ -80,6 +82,8 @@ class CheckRun:
             status=text_at(data, "status") or "queued",
             conclusion=optional_text_at(data, "conclusion"),
             app_slug=optional_text_at(object_at(data, "app"), "slug"),
+            app_id=optional_text_at(object_at(data, "app"), "id"),
+            external_id=optional_text_at(data, "external_id") or None,
         )
 
 

@@ -116,7 +116,7 @@ async def merge(services: Services, click: Click) -> None:
         merging, click, *messages.merge_button_pressed(click.actor, numbers[0]), actions=()
     )
     for number in numbers:
-        await merging.evaluate(click.installation_id, click.repo, number)
+        await merging.evaluate_or_later(click.installation_id, click.repo, number)
 
 
 async def explain(

@@ -10,6 +10,7 @@ it was tried on; it is tried again only when those facts change (never in a loop
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -18,13 +19,19 @@ from typing import assert_never
 from bot.context import Context
 from bot.core.freeze import Freeze
 from bot.core.merge import Block, Decision, MergeNow, UpdateBranch, Wait, decide_merge
-from bot.core.merge_messages import MERGE_REFUSED_MARKER, merge_comment, merge_refused_comment
+from bot.core.merge_messages import (
+    MERGE_REFUSED_MARKER,
+    MERGED_MARKER,
+    merge_comment,
+    merge_refused_comment,
+)
 from bot.github import models
+from bot.github.backlog import is_worth_retrying
 from bot.github.client import InstallationClient
 from bot.github.errors import Conflict, GitHubError, NotFound, NotMergeable, ValidationFailed
 from bot.merging import messages
 from bot.merging.access import PermissionCache
-from bot.merging.comments import upsert_marked
+from bot.merging.comments import find_marked, upsert_marked
 from bot.merging.facts import PullRequest, Snapshot, fingerprint, gather
 from bot.store.timers import Timer
 from bot.timekeeper import Timekeeper
@@ -150,6 +157,27 @@ class Evaluator:
         pull = snapshot.pull
         next_step = messages.merge_next_step(snapshot.config) if snapshot.config else None
         body = merge_comment(decision, pr_number=pull.number, title=pull.title, next_step=next_step)
+        try:
+            await client.comment(pull.repo, pull.number, body)
+        except GitHubError as error:
+            if not is_worth_retrying(error):
+                raise
+            # Merged: a later evaluation will not announce it again, so the comment is put
+            # off by itself, and posted then unless an earlier try did post it.
+            self.context.github.backlog.again(
+                ("merged-comment", pull.repo, pull.number),
+                functools.partial(self._announce_once, client, pull, body),
+                what=f"the merge comment on {pull.repo}#{pull.number}",
+                error=error,
+            )
+
+    async def _announce_once(
+        self, client: InstallationClient, pull: PullRequest, body: str
+    ) -> None:
+        if find_marked(
+            await client.comments(pull.repo, pull.number), MERGED_MARKER, self.bot_login
+        ):
+            return
         await client.comment(pull.repo, pull.number, body)
 
     async def _delete_branch(self, client: InstallationClient, pull: PullRequest) -> None:

@@ -7,12 +7,14 @@ Greenlight's own runs; handlers get it in the `Services` they are given.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 
 from bot.context import Context
 from bot.core.checks import check_run_actions
 from bot.core.merge import Block, Decision, Wait
+from bot.github.backlog import is_worth_retrying
 from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError
 from bot.merging.access import PermissionCache
@@ -58,6 +60,21 @@ class Merging:
         """A freeze that held a pull request ended: evaluate it again."""
         installation_id, repo, number = json.loads(timer.data)
         await self.evaluate(int(installation_id), str(repo), int(number))
+
+    async def evaluate_or_later(self, installation_id: int, repo: str, number: int) -> None:
+        """Evaluate now; if GitHub keeps failing, evaluate again later (for a command or a
+        button, which are not run again themselves: a merge asked for is never lost)."""
+        try:
+            await self.evaluate(installation_id, repo, number)
+        except GitHubError as error:
+            if not is_worth_retrying(error):
+                raise
+            self.context.github.backlog.again(
+                ("evaluate", repo, number),
+                functools.partial(self.evaluate, installation_id, repo, number),
+                what=f"the merge evaluation of {repo}#{number}",
+                error=error,
+            )
 
     async def evaluate_commit(self, installation_id: int, repo: str, sha: str) -> None:
         """Evaluate every open pull request whose head is `sha` (forks included).

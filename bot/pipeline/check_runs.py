@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from bot.core.annotations import Annotation, annotations_from_log, annotations_f
 from bot.core.checks import CheckOutput, JobView, StepSummary
 from bot.core.config import ConfigError
 from bot.core.junit import TestFailure, TestReport
+from bot.github.backlog import is_worth_retrying
 from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError
 from bot.store.records import Job, Run
@@ -99,22 +100,39 @@ def job_view(job: Job, *, log_text: str, log_url: str, workspace_prefix: str = "
 
 
 class CheckReporter:
-    """Creates and updates one repository's check runs; GitHub failures are logged, not raised."""
+    """Creates and updates one repository's check runs.
 
-    def __init__(self, client: InstallationClient, run: Run) -> None:
+    GitHub failures are logged, not raised, and `on_failure` hears of those worth trying
+    again (the pipeline then brings the run's checks up to date later), unless `strict`:
+    then they are raised, for the one doing that. A `strict` reporter also looks a check
+    run up by its `external_id` before creating it: an earlier try may have made it.
+    """
+
+    def __init__(
+        self,
+        client: InstallationClient,
+        run: Run,
+        *,
+        on_failure: Callable[[GitHubError], None] | None = None,
+        strict: bool = False,
+    ) -> None:
         self._client = client
         self._run = run
+        self._on_failure = on_failure
+        self._strict = strict
 
     async def _send(self, check_run_id: int | None, body: dict[str, Any]) -> int | None:
         try:
             if check_run_id is None:
-                created = await self._client.create_check_run(
-                    self._run.repo, {"head_sha": self._run.sha, **body}
-                )
-                return created.id
+                return await self._create(body)
             await self._client.update_check_run(self._run.repo, check_run_id, body)
             return check_run_id
         except GitHubError as error:
+            if self._strict:
+                raise
+            if self._on_failure is not None and is_worth_retrying(error):
+                self._on_failure(error)
+                return check_run_id
             log.warning(
                 "check run %s on %s@%s not reported: %s",
                 body.get("name", check_run_id),
@@ -124,6 +142,18 @@ class CheckReporter:
                 extra={"repo": self._run.repo},
             )
             return check_run_id
+
+    async def _create(self, body: dict[str, Any]) -> int:
+        if self._strict:
+            found = await self._client.find_check_run(
+                self._run.repo, self._run.sha, body["name"], body["external_id"]
+            )
+            if found is not None:
+                return found.id
+        created = await self._client.create_check_run(
+            self._run.repo, {"head_sha": self._run.sha, **body}
+        )
+        return created.id
 
     async def create(
         self,

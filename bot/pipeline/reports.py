@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import weakref
 from collections.abc import Sequence
 
 from bot import links, messages
@@ -14,6 +17,7 @@ from bot.core.checks import (
     render_job_output,
 )
 from bot.core.config import CONFIG_PATH, ConfigError
+from bot.github.errors import GitHubError
 from bot.pipeline.check_runs import (
     AGGREGATE,
     CONFIG_CHECK,
@@ -38,9 +42,51 @@ def _note(run: Run) -> str | None:
 class Reports:
     def __init__(self, context: Context) -> None:
         self._context = context
+        # One report at a time per job, so a start delayed by GitHub (a retry, a rate-limit
+        # pause) never lands after the job's completion and leaves it `in_progress`.
+        self._job_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
-    def _reporter(self, run: Run) -> CheckReporter:
-        return CheckReporter(self._context.github.installation(run.installation_id or 0), run)
+    def _job_lock(self, job: Job) -> asyncio.Lock:
+        return self._job_locks.setdefault(job.id, asyncio.Lock())
+
+    def _reporter(self, run: Run, *, strict: bool = False) -> CheckReporter:
+        client = self._context.github.installation(run.installation_id or 0)
+        if strict:
+            return CheckReporter(client, run, strict=True)
+        return CheckReporter(client, run, on_failure=lambda error: self._later(run, error))
+
+    def _later(self, run: Run, error: GitHubError) -> None:
+        """GitHub failed a check run of `run` after its retries: bring them up to date later."""
+        self._context.github.backlog.again(
+            ("checks", run.id),
+            functools.partial(self.resync, run.id),
+            what=f"check runs of {run.repo}@{run.sha[:7]}",
+            error=error,
+        )
+
+    async def resync(self, run_id: int) -> None:
+        """Make the run's check runs on GitHub say what the store says: create those never
+        made (once: looked up first), complete those left behind. Raises when GitHub fails
+        again, for the backlog to try later."""
+        store = self._context.store
+        run = await store.runs.get(run_id)
+        if run is None or not await store.runs.jobs(run_id):
+            return  # a run without jobs (config errors, a skip) reports in one call
+        reporter = self._reporter(run, strict=True)
+        await self.create_job_checks(run, await store.runs.jobs(run_id), reporter=reporter)
+        jobs = await store.runs.jobs(run_id)
+        for job in jobs:
+            if job.status == Status.COMPLETED:
+                await self.job_done(run, job, reporter=reporter)
+            elif job.status == Status.IN_PROGRESS:
+                await self.job_started(run, job, reporter=reporter)
+        if run.aggregate_check_id is None:
+            await self.create_aggregate(run, jobs, reporter=reporter)
+        run = await store.runs.get(run_id)
+        if run is not None and run.status == Status.COMPLETED:
+            await self.aggregate_done(run, jobs, reporter=reporter)
 
     def _run_url(self, run: Run) -> str:
         settings = self._context.settings
@@ -51,10 +97,15 @@ class Reports:
         return links.job_log_url(settings.public_url, job.id, settings.link_secret)
 
     async def _aggregate_now(
-        self, run: Run, output: CheckOutput, conclusion: str | None, status: str = "completed"
+        self,
+        run: Run,
+        output: CheckOutput,
+        conclusion: str | None,
+        status: str = "completed",
+        reporter: CheckReporter | None = None,
     ) -> None:
         """Create or finish the aggregate check outside a normal run (config, skip, hold)."""
-        reporter = self._reporter(run)
+        reporter = reporter or self._reporter(run)
         now = self._context.clock()
         if run.aggregate_check_id is not None and conclusion is not None:
             await reporter.complete(
@@ -100,8 +151,10 @@ class Reports:
         title = f"Cancelled: {reason}"
         await self._aggregate_now(run, _plain(title, title), "cancelled")
 
-    async def create_job_checks(self, run: Run, jobs: Sequence[Job]) -> None:
-        reporter = self._reporter(run)
+    async def create_job_checks(
+        self, run: Run, jobs: Sequence[Job], *, reporter: CheckReporter | None = None
+    ) -> None:
+        reporter = reporter or self._reporter(run)
         for job in jobs:
             if job.check_run_id is not None:
                 continue
@@ -122,38 +175,51 @@ class Reports:
             )
             await self._context.store.runs.update_job(job.id, check_run_id=check_id)
 
-    async def create_aggregate(self, run: Run, jobs: Sequence[Job]) -> None:
+    async def create_aggregate(
+        self, run: Run, jobs: Sequence[Job], *, reporter: CheckReporter | None = None
+    ) -> None:
         done = sum(1 for job in jobs if job.status == Status.COMPLETED)
         title = messages.run_in_progress(done, len(jobs))
         note = _note(run)
         summary = f"{title}\n\n{note}" if note else title
-        await self._aggregate_now(run, _plain(title, summary), None, status="in_progress")
-
-    async def job_started(self, run: Run, job: Job) -> None:
-        await self._reporter(run).start(
-            job.check_run_id,
-            started_at=job.started_at or self._context.clock(),
-            title=messages.job_started(),
+        await self._aggregate_now(
+            run, _plain(title, summary), None, status="in_progress", reporter=reporter
         )
 
-    async def job_done(self, run: Run, job: Job) -> None:
+    async def job_started(
+        self, run: Run, job: Job, *, reporter: CheckReporter | None = None
+    ) -> None:
+        async with self._job_lock(job):
+            current = await self._context.store.runs.job(job.id)
+            if current is not None and current.status == Status.COMPLETED:
+                return  # its completion was reported first
+            await (reporter or self._reporter(run)).start(
+                job.check_run_id,
+                started_at=job.started_at or self._context.clock(),
+                title=messages.job_started(),
+            )
+
+    async def job_done(self, run: Run, job: Job, *, reporter: CheckReporter | None = None) -> None:
         log_text, _ = await self._context.store.runs.read_log(job.id)
         view = job_view(job, log_text=log_text, log_url=self._log_url(job))
-        await self._reporter(run).complete(
-            job.check_run_id,
-            conclusion=job.conclusion or "failure",
-            output=render_job_output(view),
-            now=self._context.clock(),
-        )
+        async with self._job_lock(job):
+            await (reporter or self._reporter(run)).complete(
+                job.check_run_id,
+                conclusion=job.conclusion or "failure",
+                output=render_job_output(view),
+                now=self._context.clock(),
+            )
 
-    async def aggregate_done(self, run: Run, jobs: Sequence[Job]) -> str:
+    async def aggregate_done(
+        self, run: Run, jobs: Sequence[Job], *, reporter: CheckReporter | None = None
+    ) -> str:
         """Complete the aggregate check; return the run's conclusion."""
         conclusion = aggregate_conclusion([job.conclusion for job in jobs]) or "failure"
         views = [job_view(job, log_text="", log_url=self._log_url(job)) for job in jobs]
         output = render_aggregate_output(views, run_url=self._run_url(run), note=_note(run))
         failed = any(job.conclusion in {"failure", "timed_out", "cancelled"} for job in jobs)
         actions = check_run_actions(can_rerun_failed=failed, deploy_env=None)
-        await self._reporter(run).complete(
+        await (reporter or self._reporter(run)).complete(
             run.aggregate_check_id,
             conclusion=conclusion,
             output=output,

@@ -25,6 +25,7 @@ from bot.executor.base import Executor, Target, TargetKind
 from bot.executor.local import LocalExecutor
 from bot.executor.sandbox import Sandbox
 from bot.executor.workspace import GitCache
+from bot.github.backlog import is_worth_retrying
 from bot.github.errors import GitHubError
 from bot.pipeline import reports
 from bot.pipeline.commits import CommitReader
@@ -164,6 +165,8 @@ class Pipeline:
             try:
                 return await self._start_new_run(run, request)
             except Exception as error:
+                if is_worth_retrying(error):
+                    raise  # GitHub failed: the trigger is handled again later, and starts it
                 # Never leave a commit pending forever: say on GitHub that the build broke.
                 await self.reports.internal_error(run, f"{type(error).__name__}: {error}")
                 await self._finish_run(run.id, "failure", note="internal error")
@@ -177,6 +180,8 @@ class Pipeline:
         over and the push's plan adds nothing, the run-completed hooks hear of it again.
         """
         store = self.context.store
+        if not run.plans and run.trusted and run.status != Status.COMPLETED:
+            return await self._start_new_run(run, request)  # its start failed on GitHub
         became_a_push = request.event == "push" and run.event != "push"
         if became_a_push:
             await store.runs.update(run.id, now=self.context.clock(), event="push", ref=request.ref)
@@ -444,6 +449,8 @@ class Pipeline:
         try:
             config = await read_config(client, run.repo, run.sha)
         except GitHubError as error:
+            if is_worth_retrying(error):
+                raise  # GitHub failing is no fault of the config: tried again later
             config = ConfigErrors((ConfigError("", 1, messages.config_unreadable(str(error))),))
         match config:
             case Config():
@@ -485,7 +492,15 @@ class Pipeline:
         for hook in self.on_run_completed:
             try:
                 await hook(run)
-            except Exception:  # one hook's failure must not stop the others
+            except Exception as error:  # one hook's failure must not stop the others
+                if is_worth_retrying(error):  # a merge or deploy GitHub failed: not lost
+                    self.context.github.backlog.again(
+                        ("run-completed", hook.__qualname__, run.id),
+                        functools.partial(hook, run),
+                        what=f"{hook.__qualname__} after run {run.id}",
+                        error=error,
+                    )
+                    continue
                 log.exception("run-completed hook %s failed", hook.__qualname__)
 
     async def _job(self, job_id: int) -> Job:

@@ -16,6 +16,7 @@ from bot.store.pull_requests import PullRequests
 from bot.store.recovery import RecoveryPoints
 from bot.store.runs import NewJob, NewRun, Runs
 from bot.store.timers import Timers
+from bot.store.write_budget import WriteBudget
 
 __all__ = ["NewJob", "NewRun", "Store", "open_store"]
 
@@ -36,6 +37,7 @@ class Store:
         self.timers = Timers(engine)
         self.recovery_points = RecoveryPoints(engine)
         self.claims = DeliveryClaims(engine)
+        self.write_budget = WriteBudget(engine)
 
     @property
     def is_shared(self) -> bool:

@@ -164,6 +164,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT",
         "ALTER TABLE deliveries ADD COLUMN claim_expires DOUBLE PRECISION",
     ),
+    (  # 11: GitHub's write budget per installation, shared by every replica on one database
+        """CREATE TABLE github_writes (
+            installation_id BIGINT NOT NULL,
+            sent_at DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX github_writes_installation ON github_writes (installation_id, sent_at)",
+        """CREATE TABLE github_pauses (
+            installation_id BIGINT PRIMARY KEY,
+            until_at DOUBLE PRECISION NOT NULL)""",
+    ),
 )
 
 

@@ -183,3 +183,17 @@ recovery_points = sa.Table(
     sa.Column("resume_top", sa.BigInteger),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+github_writes = sa.Table(
+    "github_writes",
+    metadata,
+    sa.Column("installation_id", sa.BigInteger, nullable=False),
+    sa.Column("sent_at", sa.Float, nullable=False),
+)
+
+github_pauses = sa.Table(
+    "github_pauses",
+    metadata,
+    sa.Column("installation_id", sa.BigInteger, primary_key=True),
+    sa.Column("until_at", sa.Float, nullable=False),
+)

@@ -58,7 +58,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     store = await open_store(settings.database_url)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
     github = GitHubApp(
-        session, api_url=settings.api_url, credentials=settings.credentials, metrics=app[METRICS]
+        session,
+        api_url=settings.api_url,
+        credentials=settings.credentials,
+        metrics=app[METRICS],
+        # Replicas on one PostgreSQL database share each installation's write budget.
+        budget=store.write_budget if store.is_shared else None,
     )
     context = Context(
         settings=settings, store=store, github=github, metrics=app[METRICS], clock=app[CLOCK]
@@ -71,11 +76,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[METRICS],
         clock=context.clock,
         replica_id=context.replica_id,
+        backlog=github.backlog,
     )
     app[STORE], app[GITHUB], app[SERVICES], app[DISPATCHER] = store, github, services, dispatcher
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
         stack.push_async_callback(session.close)
+        stack.push_async_callback(github.backlog.close)
         await store.replicas.beat(context.replica_id, now=context.clock())
         stack.push_async_callback(leave, store, context.replica_id)
         beating = asyncio.create_task(

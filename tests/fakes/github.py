@@ -16,6 +16,7 @@ or, with ``git_over_http``, the fake's own URL for it, served only to tokens tha
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,12 @@ from tests.fakes import (
 from tests.fakes.auth import public_pem, shared_key_pair
 from tests.fakes.delivery import DeliveryLog, Outbox
 from tests.fakes.events import EventsMixin
+from tests.fakes.faults import Fault, Faults
 from tests.fakes.git_http import GitRequest
 from tests.fakes.render import Renderer
 from tests.fakes.routes_oauth import OAuthFlow
 from tests.fakes.scenario import ScenarioMixin
-from tests.fakes.server import ApiError, Call, Faults, Violation, create_application, json_response
+from tests.fakes.server import Call, Violation, create_application, json_response
 from tests.fakes.state import App, World, iso
 from tests.fakes.webhooks import Payloads
 
@@ -175,10 +177,29 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
             ]
             raise AssertionError("requests GitHub would reject:\n" + "\n".join(lines))
 
+    def inject(
+        self,
+        method: str,
+        template: str,
+        *,
+        status: int = 502,
+        headers: dict[str, str] | None = None,
+        body: bytes | Json | None = None,
+        times: int = 1,
+        after_applying: bool = False,
+        reset: bool = False,
+        where: Callable[[Call], bool] | None = None,
+    ) -> None:
+        """Answer the next ``times`` calls of an operation that ``where`` accepts (all by
+        default) with ``status``, ``headers`` and ``body`` (GitHub's error body when None),
+        before the fake acts on them, or after (``after_applying``: the write landed, the
+        answer was lost); ``reset`` drops the connection instead of answering."""
+        fault = Fault(status, dict(headers or {}), body, after_applying, reset, where)
+        self.faults.add(method, template, fault, times)
+
     def fail_next(self, method: str, template: str, *, times: int = 1, status: int = 502) -> None:
         """Make the next ``times`` calls of an operation fail with a server error."""
-        message = {502: "Server Error", 503: "Service Unavailable"}.get(status, "Server Error")
-        self.faults.add(method, template, ApiError(status, message), times)
+        self.inject(method, template, status=status, times=times)
 
     def rate_limit_next(
         self,
@@ -190,13 +211,8 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         status: int = 403,
     ) -> None:
         """Make the next ``times`` calls hit a secondary rate limit (403 or 429, Retry-After)."""
-        failure = ApiError(
-            status,
-            "You have exceeded a secondary rate limit. "
-            "Please wait a few minutes before you try again.",
-            headers={"Retry-After": str(retry_after)},
-        )
-        self.faults.add(method, template, failure, times)
+        headers = {"Retry-After": str(retry_after)}
+        self.inject(method, template, status=status, headers=headers, times=times)
 
     def rate_limit_remaining(self) -> int:
         """What ``X-RateLimit-Remaining`` says (5,000 an hour, never below 1 here)."""

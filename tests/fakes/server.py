@@ -25,6 +25,7 @@ from tests.fakes.auth import (
     verify_app_jwt,
     verify_token,
 )
+from tests.fakes.faults import Fault, drop_connection
 from tests.fakes.permissions import REQUIRED, allows
 from tests.fakes.render import Renderer
 from tests.fakes.state import App, Installation, Repo, Token, User
@@ -55,23 +56,6 @@ class ApiError(Exception):
         self.errors = errors
         self.violation = violation
         self.headers = headers or {}
-
-
-@dataclass
-class Faults:
-    """Failures to inject into the next requests of an operation."""
-
-    pending: dict[tuple[str, str], list[ApiError]] = field(default_factory=dict)
-
-    def add(self, method: str, template: str, failure: ApiError, times: int) -> None:
-        """Make the next ``times`` calls of ``method template`` fail with ``failure``."""
-        self.pending.setdefault((method.lower(), template), []).extend([failure] * times)
-
-    def raise_if_due(self, method: str, template: str) -> None:
-        """Raise the next injected failure of this operation, if any."""
-        queue = self.pending.get((method, template))
-        if queue:
-            raise queue.pop(0)
 
 
 @dataclass(frozen=True)
@@ -208,7 +192,12 @@ async def _dispatch(
         if route is None or (route.method, route.template) not in handlers:
             raise ApiError(404, "Not Found", violation=True)
         call, spec_request = await _prepare(fake, route, request)
+        fault = fake.faults.take(call)
+        if fault is not None and not fault.after_applying:
+            return _answer_fault(fake, request, fault)
         response = await _respond(fake, handlers[(route.method, route.template)], call)
+        if fault is not None:
+            return _answer_fault(fake, request, fault)
     except ApiError as failure:
         if failure.violation:
             kind = "route" if route is None else ("auth" if failure.status == 401 else "request")
@@ -262,7 +251,6 @@ async def _prepare(
         raise ApiError(400, "Problems parsing JSON", violation=True) from error
     call = Call(fake, request, route, data if data is not None else {})
     _authenticate(fake, call)
-    fake.faults.raise_if_due(route.method, route.template)
     return call, spec_request
 
 
@@ -312,6 +300,12 @@ def _authenticate(fake: FakeGitHub, call: Call) -> None:
         raise ApiError(403, "Resource not accessible by integration")
 
 
+def _answer_fault(fake: FakeGitHub, request: web.Request, fault: Fault) -> web.StreamResponse:
+    if fault.reset:
+        return drop_connection(request)
+    return _finish(fake, request, fault.response(), extra=fault.headers)
+
+
 def _check_response(
     fake: FakeGitHub, request: web.Request, spec_request: spec.SpecRequest, response: web.Response
 ) -> None:
@@ -333,7 +327,11 @@ def _check_response(
 
 
 def _finish(
-    fake: FakeGitHub, request: web.Request, response: web.StreamResponse
+    fake: FakeGitHub,
+    request: web.Request,
+    response: web.StreamResponse,
+    *,
+    extra: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     remaining = fake.rate_limit_remaining()
     response.headers.update(
@@ -347,4 +345,5 @@ def _finish(
             "X-RateLimit-Resource": "core",
         }
     )
+    response.headers.update(extra or {})  # an injected fault's headers win
     return response

@@ -6,12 +6,17 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.dispatch.events import WebhookEvent
-from bot.dispatch.queue import Dispatcher
+from bot.dispatch.queue import Dispatcher, may_run_again
 from bot.dispatch.router import Router
+from bot.github.backlog import Backlog
+from bot.github.errors import Transient
 from bot.metrics import Metrics
 from bot.store import open_store
 from bot.store.records import Claim, Delivery, DeliveryStatus
+from tests.virtual_time import VirtualTime
 
 
 def delivery(ident: str, repo: str) -> Delivery:
@@ -97,3 +102,49 @@ async def test_on_sqlite_a_restart_takes_what_a_killed_process_still_claimed(
     assert await store.deliveries.status("left") == DeliveryStatus.DONE
     await dispatcher.stop()
     await store.close()
+
+
+async def test_a_handler_github_failed_runs_again_later(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    time = VirtualTime()
+    backlog = Backlog(sleep=time.sleep, delays=(30, 120))
+    calls: list[str] = []
+    router: Router[None] = Router()
+
+    @router.register("push")
+    async def flaky(event: WebhookEvent, _context: None) -> None:
+        calls.append(event.delivery_id)
+        if len(calls) == 1:
+            raise Transient("502 Server Error", status=502)
+
+    @router.register("push")
+    async def broken(event: WebhookEvent, _context: None) -> None:
+        raise RuntimeError("a bug is not run again")
+
+    dispatcher = Dispatcher(store, router, None, Metrics(), backlog=backlog)
+    await dispatcher.start()
+    await store.deliveries.record(delivery("d", "o/r"))
+    dispatcher.submit(delivery("d", "o/r"))
+    await dispatcher.wait_idle()
+    await backlog.wait_idle()
+    assert calls == ["d", "d"]
+    assert time.waits == [30]
+    assert await store.deliveries.status("d") == DeliveryStatus.FAILED
+    await dispatcher.stop()
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "action", "again"),
+    [
+        ("push", None, True),
+        ("pull_request", "opened", True),
+        ("check_run", "completed", True),
+        ("issue_comment", "created", False),  # a command acts once
+        ("check_run", "requested_action", False),  # so does a button
+    ],
+)
+def test_which_handlers_run_again(name: str, action: str | None, again: bool) -> None:
+    event = WebhookEvent(name, action, "d", 1, "o/r", {})
+    assert may_run_again(event, Transient("502", status=502)) is again
+    assert may_run_again(event, RuntimeError("a bug")) is False
