@@ -122,6 +122,12 @@ async def test_no_check_run_is_left_behind(
     if after_applying and method == "POST":
         assert put_off(caplog) == []  # the first retry found the check run made
         return
+    if type(outage.services.pipeline.executor).__name__ != "LocalExecutor":
+        # On Celery a job's start and end are seen by the executor's watcher, outside any
+        # delivery, and a job that ends before the watcher sees it start is never marked
+        # in progress at all: at most one write put off, and the checks right (above).
+        assert len(put_off(caplog)) <= 1
+        return
     (record,) = put_off(caplog)  # logged once, with the delivery that started the build
     assert "delivery=" in record.context
 
