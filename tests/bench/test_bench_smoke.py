@@ -109,8 +109,10 @@ def test_recovery_measures_a_restart_and_the_cost_of_a_pass() -> None:
     for key in ("live_s", "serving_s", "recovered_s"):
         assert finite_positive(summary[key])
     steady = summary["steady_pass"]
-    # One log page, then three reads of each repository, every one unchanged: 304.
-    assert (steady["requests"], steady["not_modified"], steady["reported"]) == (7, 6, 7)
+    # One log page, then three reads of each repository, every one unchanged: 304 (the
+    # log page too while the app's JWT, which its ETag is tied to, is the same).
+    assert (steady["requests"], steady["reported"]) == (7, 7)
+    assert steady["not_modified"] >= 6
     assert summary["first_pass"]["requests"] >= steady["requests"]
 
 
