@@ -6,6 +6,7 @@ process stopped (`recover`).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,6 +42,9 @@ from bot.store.owners import Work
 from bot.store.records import Job, Run, Status
 
 log = logging.getLogger("greenlight.pipeline")
+# How long a run a stopped replica recorded but never planned waits for its delivery to
+# be handled again (a claim's lease, 30 s, and a restart fit well within it).
+UNPLANNED_GRACE_SECONDS = 120.0
 RunHook = Callable[[Run], Awaitable[None]]
 
 
@@ -60,6 +64,7 @@ class Pipeline:
         self.reports = reports.Reports(context)
         self.on_run_completed: list[RunHook] = []
         self._started: set[int] = set()  # job ids handed to this replica's executor
+        self._unplanned: set[asyncio.Task[None]] = set()  # runs waiting for their delivery
         # One planner or scheduler at a time per run, on any replica: a trigger that joins
         # a run sees its first plan, and a job is handed to one executor.
         self.run_locks = RunLocks(context.store)
@@ -85,6 +90,8 @@ class Pipeline:
         return status
 
     async def stop(self) -> None:
+        for task in list(self._unplanned):
+            task.cancel()
         await self.executor.stop()
 
     async def recover(self) -> None:
@@ -129,9 +136,29 @@ class Pipeline:
         if await store.runs.jobs(run.id):
             await self.advance(run.id)
             return
-        # The replica stopped between recording the run and planning it.
-        await self.reports.internal_error(run, messages.stopped_before_planning())
-        await self._finish_run(run.id, "failure", note="internal error")
+        # The replica stopped between recording the run and planning it. The delivery
+        # that started it was answered 202, so it is handled again (after a restart, or
+        # once its claim runs out) and plans this run (`_join`); only a run that no
+        # delivery comes back for is failed, saying why.
+        wait = run.created_at + UNPLANNED_GRACE_SECONDS - self.context.clock()
+        if wait > 0:
+            task = asyncio.create_task(self._fail_if_unplanned(run.id, wait))
+            self._unplanned.add(task)
+            task.add_done_callback(self._unplanned.discard)
+            return
+        await self._fail_if_unplanned(run.id, 0)
+
+    async def _fail_if_unplanned(self, run_id: int, wait: float) -> None:
+        await asyncio.sleep(wait)
+        store = self.context.store
+        async with self.run_locks.hold(run_id):
+            run = await store.runs.get(run_id)
+            if run is None or run.plans or run.status == Status.COMPLETED:
+                return
+            if await store.runs.jobs(run_id):
+                return
+            await self.reports.internal_error(run, messages.stopped_before_planning())
+            await self._finish_run(run.id, "failure", note="internal error")
 
     def is_live(self, job_id: int) -> bool:
         """True while a job is with the executor: handed over and not reported finished."""

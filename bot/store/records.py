@@ -71,6 +71,7 @@ class Run:
     ] = ()  # the triggers its jobs were planned for ("push", "pull_request:12")
     ignored_marker: str | None = None  # a skip marker in the message, not honoured (a PR head)
     owner: str | None = None  # the replica that last scheduled its jobs
+    created_at: float = 0.0  # when it was recorded
 
 
 @dataclass(frozen=True)
