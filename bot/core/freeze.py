@@ -127,6 +127,7 @@ def _in_order(windows: tuple[FreezeWindow, ...], names: set[str]) -> tuple[str, 
     return tuple(window.name for window in windows if window.name in names)
 
 
-def as_utc(seconds: float) -> datetime:
-    """An instant as a UTC datetime, for messages."""
-    return datetime.fromtimestamp(seconds, UTC)
+def until_text(until: float, *, open_ended: bool = False) -> str:
+    """When a freeze lifts, for people: "2026-12-28 07:00 UTC" ("at least …" when open)."""
+    moment = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"at least {moment}" if open_ended else moment

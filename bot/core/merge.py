@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot.core.config import MergeConfig, MergeMethod
-from bot.core.freeze import Freeze, as_utc
+from bot.core.freeze import Freeze, until_text
 
 
 @dataclass(frozen=True)
@@ -373,7 +373,7 @@ def _reason(code: str) -> Reason:
 
 def _freeze_reason(freeze: Freeze) -> Reason:
     windows = ", ".join(freeze.windows)
-    until = f"{'at least ' if freeze.open_ended else ''}{as_utc(freeze.until):%Y-%m-%d %H:%M} UTC"
+    until = until_text(freeze.until, open_ended=freeze.open_ended)
     return Reason(
         f"freeze:{windows}",
         f"merging is frozen by the window {windows} until {until}; it merges when the window ends",

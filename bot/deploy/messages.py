@@ -6,9 +6,9 @@ User text (environment names, logins, URLs from the config) is escaped before us
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.freeze import until_text
 from bot.core.markdown import code_span, escape, truncate
 
 NOTICE_MARKER = "<!-- greenlight:deploy -->"
@@ -119,15 +119,11 @@ def github_failing(reason: str) -> str:
 # Replies --------------------------------------------------------------------------------------
 
 
-def _until(until: float, open_ended: bool) -> str:
-    moment = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"at least {moment}" if open_ended else moment
-
-
 def frozen(env: str, windows: Sequence[str], until: float, *, open_ended: bool) -> str:
     names = ", ".join(code_span(name) for name in windows)
+    ends = until_text(until, open_ended=open_ended)
     return (
-        f"{code_span(env)} is frozen by the window {names} until {_until(until, open_ended)}. "
+        f"{code_span(env)} is frozen by the window {names} until {ends}. "
         f"An admin can deploy anyway with `/deploy {env} --force`; `/rollback {env}` is "
         "allowed during a freeze."
     )
@@ -135,9 +131,8 @@ def frozen(env: str, windows: Sequence[str], until: float, *, open_ended: bool) 
 
 def frozen_waiting(env: str, windows: Sequence[str], until: float, *, open_ended: bool) -> str:
     """A deployment status description: plain text, short."""
-    return _short(
-        f"waiting: {env} frozen by {', '.join(windows)} until {_until(until, open_ended)}"
-    )
+    ends = until_text(until, open_ended=open_ended)
+    return _short(f"waiting: {env} frozen by {', '.join(windows)} until {ends}")
 
 
 def forced_through(windows: Sequence[str], actor: str) -> str:
@@ -252,9 +247,10 @@ def held_check(
     """The neutral check run on a commit whose automatic deploy a freeze holds."""
     names = ", ".join(code_span(name) for name in windows)
     title = f"Waiting: {env} is frozen"
+    ends = until_text(until, open_ended=open_ended)
     summary = (
         f"The automatic deploy of `{sha[:7]}` to {code_span(env)} waits: it is frozen by the "
-        f"window {names} until {_until(until, open_ended)}. It goes out by itself when the "
+        f"window {names} until {ends}. It goes out by itself when the "
         "freeze ends, unless a newer commit replaces it; an admin can deploy now with "
         f"`/deploy {escape(env)} --force`."
     )
