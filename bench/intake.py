@@ -76,6 +76,17 @@ def signature(body: bytes) -> str:
     return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
 
+def delivery_headers(body: bytes) -> dict[str, str]:
+    """GitHub's headers for a signed `pull_request` delivery of `body`, but its id."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/bench",
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Hook-ID": "1",
+        "X-Hub-Signature-256": signature(body),
+    }
+
+
 # Servers ------------------------------------------------------------------------------------
 
 
@@ -240,13 +251,7 @@ async def load(
     import aiohttp
 
     body = payload_body()
-    base = {
-        "Content-Type": "application/json",
-        "User-Agent": "GitHub-Hookshot/bench",
-        "X-GitHub-Event": "pull_request",
-        "X-GitHub-Hook-ID": "1",
-        "X-Hub-Signature-256": signature(body),
-    }
+    base = delivery_headers(body)
     statuses: dict[int, int] = {}
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:

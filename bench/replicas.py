@@ -94,16 +94,10 @@ async def load(
     the CPU the `servers` processes spent on the measured ones."""
     import aiohttp
 
-    from bench.intake import payload_body, signature
+    from bench.intake import delivery_headers, payload_body
 
     body = payload_body()
-    base = {
-        "Content-Type": "application/json",
-        "User-Agent": "GitHub-Hookshot/bench",
-        "X-GitHub-Event": "pull_request",
-        "X-GitHub-Hook-ID": "1",
-        "X-Hub-Signature-256": signature(body),
-    }
+    base = delivery_headers(body)
     statuses: dict[int, int] = {}
     turn = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
