@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,13 +120,22 @@ async def start_greenlight(
     return server
 
 
+@asynccontextmanager
+async def running_greenlight(
+    fake: FakeGitHub, tmp_path: Path, executor: ExecutorUnderTest
+) -> AsyncIterator[Greenlight]:
+    """The app on `executor`, for the body; GitHub's deliveries answered before it stops."""
+    server = await start_greenlight(fake, tmp_path, **executor.settings)
+    try:
+        yield Greenlight(fake, server, tmp_path, executor)
+    finally:
+        await fake.settle()
+        await server.close()
+
+
 @pytest.fixture
 async def greenlight(
     fake_github: FakeGitHub, tmp_path: Path, executor: ExecutorUnderTest
 ) -> AsyncIterator[Greenlight]:
-    server = await start_greenlight(fake_github, tmp_path, **executor.settings)
-    try:
-        yield Greenlight(fake_github, server, tmp_path, executor)
-    finally:
-        await fake_github.settle()
-        await server.close()
+    async with running_greenlight(fake_github, tmp_path, executor) as running:
+        yield running

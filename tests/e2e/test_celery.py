@@ -26,7 +26,7 @@ from bot.executor.sealing import seal, unseal
 from bot.settings import WorkerSettings
 from bot.store import open_store
 from bot.store.deployments import Deployments, DeployState, NewDeployment
-from tests.e2e.conftest import Greenlight, start_greenlight
+from tests.e2e.conftest import Greenlight, running_greenlight, start_greenlight
 from tests.e2e.executors import (
     BROKER,
     TICKET_KEY,
@@ -63,12 +63,8 @@ async def on_celery(shared_worker: SharedWorker) -> AsyncIterator[ExecutorUnderT
 async def celery_greenlight(
     fake_github: FakeGitHub, tmp_path: Path, on_celery: ExecutorUnderTest
 ) -> AsyncIterator[Greenlight]:
-    server = await start_greenlight(fake_github, tmp_path, **on_celery.settings)
-    try:
-        yield Greenlight(fake_github, server, tmp_path, on_celery)
-    finally:
-        await fake_github.settle()
-        await server.close()
+    async with running_greenlight(fake_github, tmp_path, on_celery) as running:
+        yield running
 
 
 @pytest.fixture
