@@ -8,11 +8,10 @@ the store does not grow by every webhook forever.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable
 
+from bot.periodic import Periodic
 from bot.store import Store
 
 log = logging.getLogger("greenlight.housekeeping")
@@ -32,17 +31,15 @@ async def prune_deliveries(store: Store, retention_days: int, now: float) -> int
     return removed
 
 
-async def keep_pruning(
-    store: Store,
-    retention_days: int,
-    *,
-    clock: Callable[[], float] = time.time,
-    interval: float = PRUNE_INTERVAL_SECONDS,
-) -> None:
-    """Prune at start-up, then every `interval` seconds, until cancelled."""
-    while True:
-        try:
-            await prune_deliveries(store, retention_days, clock())
-        except Exception:  # the store may be down for a while: try again later
-            log.exception("could not delete old webhook deliveries; trying again later")
-        await asyncio.sleep(interval)
+def pruning(store: Store, retention_days: int, *, clock: Callable[[], float]) -> Periodic:
+    """Prune at start-up, then every hour, until stopped."""
+
+    async def prune() -> None:
+        await prune_deliveries(store, retention_days, clock())
+
+    return Periodic(
+        "prune deliveries",
+        prune,
+        interval=PRUNE_INTERVAL_SECONDS,
+        failure="could not delete old webhook deliveries; trying again later",
+    )

@@ -6,7 +6,6 @@ deploys) is taken over by another only once its beats stop for `REPLICA_TTL_SECO
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
@@ -14,6 +13,7 @@ import socket
 import time
 from collections.abc import Callable
 
+from bot.periodic import Periodic
 from bot.store import Store
 
 log = logging.getLogger("greenlight.replica")
@@ -42,22 +42,24 @@ async def live_replicas(store: Store, replica_id: str, *, now: float, ttl: float
     return await store.replicas.live(now=now, ttl=ttl) | {replica_id}
 
 
-async def keep_beating(
+def beating(
     store: Store,
     replica_id: str,
     *,
     clock: Callable[[], float] = time.time,
     interval: float = BEAT_SECONDS,
-) -> None:
-    """Beat every `interval` seconds until cancelled; a failed beat is logged and retried."""
-    while True:
-        try:
-            # Shielded: a beat cancelled half way (at shutdown) could leave SQLite's write
-            # lock taken until its busy timeout, stalling the stop.
-            await asyncio.shield(store.replicas.beat(replica_id, now=clock()))
-        except Exception:  # the store may be down for a while: beat again later
-            log.exception("could not record that replica %s is alive", replica_id)
-        await asyncio.sleep(interval)
+) -> Periodic:
+    """Beat every `interval` seconds until stopped; a failed beat is logged and retried."""
+
+    async def beat() -> None:
+        await store.replicas.beat(replica_id, now=clock())
+
+    return Periodic(
+        "replica beat",
+        beat,
+        interval=interval,
+        failure=f"could not record that replica {replica_id} is alive",
+    )
 
 
 async def leave(store: Store, replica_id: str) -> None:

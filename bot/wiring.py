@@ -7,9 +7,7 @@ one `Services` value, from the dispatcher; nothing looks a service up anywhere e
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,11 +15,10 @@ from bot.commands.runner import Commands
 from bot.context import Context
 from bot.deploy.service import Deployer
 from bot.merging.service import Merging
+from bot.periodic import Periodic
 from bot.pipeline.service import Pipeline
 from bot.replica import beat_seconds
 from bot.timekeeper import Timekeeper
-
-log = logging.getLogger("greenlight.replica")
 
 
 @dataclass(frozen=True)
@@ -66,15 +63,21 @@ async def running(services: Services) -> AsyncIterator[None]:
     work of replicas that stop meanwhile is taken over every few seconds."""
     await services.pipeline.start()
     await take_over(services)
-    taking_over = asyncio.create_task(keep_taking_over(services), name="take over")
+    every = beat_seconds(services.context.settings.replica_timeout)
+    taking_over = Periodic(
+        "take over",
+        lambda: take_over(services),
+        interval=every,
+        first_delay=every,
+        failure="could not take over the work of stopped replicas",
+    )
+    taking_over.start()
     services.timekeeper.start()
     try:
         yield
     finally:
         await services.timekeeper.stop()
-        taking_over.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await taking_over
+        await taking_over.stop()
         await services.deployer.stop()
         await services.pipeline.stop()
 
@@ -84,13 +87,3 @@ async def take_over(services: Services) -> None:
     live = await services.context.live_replicas()
     await services.pipeline.take_over(live)
     await services.deployer.take_over(live)
-
-
-async def keep_taking_over(services: Services) -> None:
-    """Take over, as often as replicas beat, what replicas that stopped beating held."""
-    while True:
-        await asyncio.sleep(beat_seconds(services.context.settings.replica_timeout))
-        try:
-            await take_over(services)
-        except Exception:  # the store may be down for a while: look again later
-            log.exception("could not take over the work of stopped replicas")

@@ -18,6 +18,7 @@ from typing import Any
 from bot.dispatch.queue import Dispatcher
 from bot.github.conditional import AppReads, ConditionalGitHubAPI, RepositoryReads
 from bot.github.errors import GitHubError
+from bot.periodic import Periodic
 from bot.recovery.delivery_log import DeliveryLogPass, LogReport
 from bot.recovery.reconcile import Reconciler, ReconcileReport
 from bot.wiring import Services
@@ -105,15 +106,21 @@ class Recovery:
         except TimeoutError:
             log.info("recovered deliveries still being handled; reconciling meanwhile")
 
-    async def keep_recovering(self, interval: float) -> None:
-        """A pass at start-up, then every `interval` seconds, until cancelled."""
-        while True:
-            try:
-                await self.run_pass()
-            except Exception:  # the store or GitHub may be down for a while
-                self._context.metrics.recovery_passes.labels("failed").inc()
-                log.exception("the recovery pass failed; trying again in %.0f s", interval)
-            await asyncio.sleep(interval)
+    def periodic(self, interval: float) -> Periodic:
+        """A pass at start-up, then every `interval` seconds, until stopped."""
+        return Periodic(
+            "recovery",
+            self._pass_or_count_failure,
+            interval=interval,
+            failure=f"the recovery pass failed; trying again in {interval:.0f} s",
+        )
+
+    async def _pass_or_count_failure(self) -> None:
+        try:
+            await self.run_pass()
+        except Exception:  # the store or GitHub may be down for a while: counted, then logged
+            self._context.metrics.recovery_passes.labels("failed").inc()
+            raise
 
 
 def _log_report(report: PassReport) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,10 +14,10 @@ from bot.dispatch.queue import Dispatcher
 from bot.github.client import GitHubApp
 from bot.github.conditional import ConditionalGitHubAPI
 from bot.handlers.routes import build_router
-from bot.housekeeping import keep_pruning
+from bot.housekeeping import pruning
 from bot.metrics import Metrics
 from bot.recovery.service import Recovery
-from bot.replica import beat_seconds, keep_beating, leave
+from bot.replica import beat_seconds, beating, leave
 from bot.settings import Settings
 from bot.store import open_store
 from bot.store.exclusive import only_web_process
@@ -85,39 +84,28 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         stack.push_async_callback(github.backlog.close)
         await store.replicas.beat(context.replica_id, now=context.clock())
         stack.push_async_callback(leave, store, context.replica_id)
-        beating = asyncio.create_task(
-            keep_beating(
-                store,
-                context.replica_id,
-                clock=context.clock,
-                interval=beat_seconds(settings.replica_timeout),
-            ),
-            name="replica beat",
+        beats = beating(
+            store,
+            context.replica_id,
+            clock=context.clock,
+            interval=beat_seconds(settings.replica_timeout),
         )
-        stack.push_async_callback(_cancel, beating)
+        beats.start()
+        stack.push_async_callback(beats.stop)
         await stack.enter_async_context(running(services))
         await dispatcher.start()
         stack.push_async_callback(dispatcher.release)  # once stopped, what it did not handle
         stack.push_async_callback(dispatcher.stop)
-        pruning = asyncio.create_task(
-            keep_pruning(store, settings.delivery_retention_days, clock=context.clock),
-            name="prune deliveries",
-        )
-        stack.push_async_callback(_cancel, pruning)
+        housekeeping = pruning(store, settings.delivery_retention_days, clock=context.clock)
+        housekeeping.start()
+        stack.push_async_callback(housekeeping.stop)
         if settings.recovery_interval > 0:
             api = ConditionalGitHubAPI(session, base_url=settings.api_url, metrics=app[METRICS])
             app[RECOVERY] = recovery = Recovery(services, dispatcher, api)
-            recovering = asyncio.create_task(
-                recovery.keep_recovering(settings.recovery_interval), name="recovery"
-            )
-            stack.push_async_callback(_cancel, recovering)
+            recovering = recovery.periodic(settings.recovery_interval)
+            recovering.start()
+            stack.push_async_callback(recovering.stop)
         yield
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def healthz(request: web.Request) -> web.Response:
