@@ -118,6 +118,13 @@ def nothing_failed() -> str:
     return "Nothing failed in this run, so there is nothing to re-run."
 
 
+def awaiting_ok_to_test() -> str:
+    return (
+        "This build waits for /ok-to-test from someone with write access: there is nothing "
+        "to re-run yet."
+    )
+
+
 def nothing_to_cancel() -> str:
     return "This run has finished: there is nothing to cancel."
 

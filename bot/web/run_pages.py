@@ -62,7 +62,7 @@ async def run_page(request: web.Request) -> web.Response:
         sender=facts.senders.get(run.sha),
         repo_url=links.repo_url("", run.repo, settings.link_secret),
         github=f"{settings.web_url}/{run.repo}",
-        can_act=await may_act(request, run.repo),
+        can_act=await may_act(request, run.repo, run),
     )
 
 
