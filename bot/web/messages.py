@@ -32,6 +32,8 @@ STATUS = {
     "not_run": ("Did not run", "–"),
     "superseded": ("Superseded", "↷"),
     "pending": ("Pending", "○"),
+    "frozen": ("Frozen now", "❄"),
+    "upcoming": ("Coming up", "◷"),
     "unknown": ("Unknown", "?"),
 }
 # The colour family each status is drawn in.
@@ -43,6 +45,8 @@ TONE = {
     "in_progress": "busy",
     "queued": "idle",
     "pending": "idle",
+    "frozen": "bad",
+    "upcoming": "warn",
 }
 
 
@@ -136,3 +140,15 @@ def cancelled_by(login: str) -> str:
 
 def cancelled(login: str) -> str:
     return f"The run's unfinished jobs are cancelled, as asked by @{login}."
+
+
+FREEZE_EVERYTHING = "merges and every deploy"
+FREEZE_UNREAD = (
+    "GitHub could not be asked for the freeze windows just now; reload in a minute to see them."
+)
+
+
+def freeze_holds(*, merges: bool, environments: list[str]) -> str:
+    """What a freeze window holds: "merges and deploys to staging, production"."""
+    deploys = f"deploys to {', '.join(environments)}" if environments else ""
+    return " and ".join(part for part in ("merges" if merges else "", deploys) if part)

@@ -4,6 +4,7 @@ the deploy history, and the deploy `/rollback` would go back to."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -13,10 +14,11 @@ from bot import links
 from bot.deploy.decide import PastDeploy, rollback_target
 from bot.store import overview
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState
-from bot.web import charts
+from bot.web import charts, messages
 from bot.web.access import require_reader
 from bot.web.actions import may_act
-from bot.web.keys import SETTINGS, STORE
+from bot.web.freeze_view import repository_calendar
+from bot.web.keys import CLOCK, SETTINGS, STORE
 from bot.web.templating import render
 
 CHART_RUNS = 30
@@ -46,6 +48,7 @@ async def repo_page(request: web.Request) -> web.Response:
     history = await overview.branch_runs(engine, repo, default, limit=CHART_RUNS)
     run_ids = [s.run.id for s in reversed(history)]
     deployments = await Deployments(engine).history(repo, limit=50)
+    now = request.app.get(CLOCK, time.time)()
     return render(
         request,
         "repo.html",
@@ -64,6 +67,9 @@ async def repo_page(request: web.Request) -> web.Response:
         environments=environments(deployments),
         deployments=deployments,
         can_act=await may_act(request, repo),
+        freeze=await repository_calendar(request, repo, facts.default_branch, now),
+        freeze_unread=messages.FREEZE_UNREAD,
+        now=now,
         deploy_sha=next((s.run.sha for s in history if s.run.conclusion == "success"), ""),
     )
 

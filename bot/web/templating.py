@@ -42,7 +42,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ago=ago, exact=exact, duration=duration, short=short_sha)
+    env.filters.update(ago=ago, exact=exact, exact_minute=exact_minute, duration=duration)
+    env.filters.update(short=short_sha)
     env.globals.update(status_key=status_key, status_word=status_word, status_icon=status_icon)
     env.globals.update(tone=tone, badge=badge, lines_html=logview.lines_html)
     return env
@@ -53,10 +54,11 @@ def render(
 ) -> web.Response:
     """A page from `template` with `values`, sent with the security headers."""
     sign_in = login_url(request.path_qs) if can_sign_in(request) else None
+    now = values.pop("now", None) or time.time()
     text = (
         environment()
         .get_template(template)
-        .render(now=time.time(), viewer=viewer_of(request), sign_in=sign_in, **values)
+        .render(now=now, viewer=viewer_of(request), sign_in=sign_in, **values)
     )
     response = web.Response(status=status, text=text, content_type="text/html")
     response.headers.update(SECURITY_HEADERS)
@@ -78,16 +80,29 @@ def exact(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def exact_minute(timestamp: float) -> str:
+    """A moment as UTC, to the minute, with the weekday: "Fri 2026-12-04 17:00 UTC"."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%a %Y-%m-%d %H:%M UTC")
+
+
 def ago(timestamp: float | None, now: float) -> str:
-    """A moment relative to `now`: "just now", "5 min ago", "3 h ago", "2 days ago"."""
+    """A moment relative to `now`: "just now", "5 min ago", "3 h ago", "2 days ago"; one
+    to come: "in 5 min", "in 2 days"."""
     if timestamp is None:
         return ""
-    seconds = max(0.0, now - timestamp)
+    seconds = now - timestamp
+    if -5 < seconds < 5:
+        return "just now"
+    span = _span(abs(seconds))
+    return f"{span} ago" if seconds > 0 else f"in {span}"
+
+
+def _span(seconds: float) -> str:
     for limit, unit, name in ((60, 1, "s"), (3600, 60, "min"), (86400, 3600, "h")):
         if seconds < limit:
-            return "just now" if seconds < 5 else f"{int(seconds // unit)} {name} ago"
+            return f"{int(seconds // unit)} {name}"
     days = int(seconds // 86400)
-    return f"{days} day{'s' if days != 1 else ''} ago"
+    return f"{days} day{'s' if days != 1 else ''}"
 
 
 def duration(seconds: float | None) -> str:
