@@ -152,3 +152,10 @@ def freeze_holds(*, merges: bool, environments: list[str]) -> str:
     """What a freeze window holds: "merges and deploys to staging, production"."""
     deploys = f"deploys to {', '.join(environments)}" if environments else ""
     return " and ".join(part for part in ("merges" if merges else "", deploys) if part)
+
+
+LIVE = "Updating live while it runs"
+LIVE_RUN_DONE = "This run has finished: reload the page to act on it."
+LIVE_REPO_DONE = "Nothing is running now."
+LIVE_NEW_RUNS = "New runs have started:"
+LIVE_SHOW = "show them"

@@ -14,6 +14,7 @@ from bot.web import (
     deploy_pages,
     freeze_view,
     job_pages,
+    live,
     repo_pages,
     run_pages,
     sign_in,
@@ -38,6 +39,7 @@ def add_routes(app: web.Application) -> None:
     viewers.add_cache(app)
     freeze_view.add_cache(app)
     actions.add_routes(app)
+    live.add_routes(app)
     app.router.add_static("/static", STATIC, append_version=False)
 
 
