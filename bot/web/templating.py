@@ -8,6 +8,7 @@ even if something escaped it wrongly.
 from __future__ import annotations
 
 import functools
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,13 +16,14 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from bot.web import logview, messages
 from bot.web.sessions import can_sign_in, login_url, viewer_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -43,7 +45,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(ago=ago, exact=exact, exact_minute=exact_minute, duration=duration)
-    env.filters.update(short=short_sha)
+    env.filters.update(short=short_sha, code_spans=code_spans)
     env.globals.update(status_key=status_key, status_word=status_word, status_icon=status_icon)
     env.globals.update(tone=tone, badge=badge, lines_html=logview.lines_html)
     return env
@@ -117,6 +119,12 @@ def duration(seconds: float | None) -> str:
     if whole < 3600:
         return f"{whole // 60} min {whole % 60} s"
     return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+def code_spans(text: str) -> Markup:
+    """`text` escaped, its `code spans` (the commands' answers are Markdown) as <code>."""
+    escaped = str(escape(text))
+    return Markup(CODE_SPAN.sub(r"<code>\1</code>", escaped))  # noqa: S704 - escaped above
 
 
 def short_sha(sha: str) -> str:

@@ -4,7 +4,7 @@
 "use strict";
 
 (function () {
-  const live = document.getElementById("live");
+  const live = document.getElementById("live-status");
   if (!live || !window.fetch) return;
   const url = live.dataset.live;
   const every = Number(live.dataset.every) || 2000;
