@@ -187,3 +187,29 @@ async def test_only_an_admin_forces_a_deploy_through_a_freeze_and_it_is_recorded
     assert record.requested_by == "adam"
     log = await deployments.read_log(record.id)
     assert "Deployed during the freeze window release: forced by @adam." in log
+
+
+async def test_an_untrusted_build_is_not_rerun_from_the_page_before_ok_to_test(
+    signing: Greenlight,  # noqa: F811
+) -> None:
+    fake = signing.fake
+    fake.create_repo(REPO, {".github/greenlight.yml": "jobs:\n  only:\n    run: exit 1\n"})
+    await installed(signing)
+    fake.user("mallory")
+    fake.commit(REPO, "feature", {"a.txt": "a\n"}, author="mallory")
+    pr = fake.open_pull_request(REPO, "feature", user="mallory")
+    await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
+    await signing.settle()
+
+    async def recorded() -> bool:
+        return await signing.store.runs.for_sha(REPO, pr.head_sha) is not None
+
+    await wait_until(recorded, deadline=30, message="the untrusted run")
+    run = await signing.store.runs.for_sha(REPO, pr.head_sha)
+    assert run is not None
+    assert not run.trusted
+    async with await signed_in(signing, "mallory") as mallory:
+        status, text = await act(mallory, signing, f"/runs/{run.id}", f"/runs/{run.id}/rerun")
+    assert status == 200
+    assert "waits for /ok-to-test" in text
+    assert all(job.attempt == 1 for job in await signing.store.runs.jobs(run.id))
