@@ -2,9 +2,10 @@
 next ones, with what each holds, read from the config on the default branch (the one
 freezes are decided by, `bot.repo_config.freeze_windows`).
 
-The config is read from GitHub at most once a minute per repository, so a page that
-refreshes itself does not cost a request each time; a window edited on the default branch
-shows within that minute. The page waits a few seconds for GitHub at most.
+The config is read at the default branch's newest built commit, and remembered per
+commit: a push that edits the windows shows at once (its build is the newest), and a page
+asked again costs GitHub nothing. With no build of the default branch yet it is read at
+the branch itself, remembered a minute. The page waits a few seconds for GitHub at most.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ CONFIG_SECONDS = 60
 # repository page stays up, saying the windows could not be read, while GitHub is down.
 READ_SECONDS = 3.0
 LOOKAHEAD_SECONDS = 30 * 86_400  # windows starting within a month are shown
-WINDOWS = web.AppKey("freeze_windows", TTLCache[str, tuple[FreezeWindow, ...]])
+WINDOWS = web.AppKey("freeze_windows", TTLCache[tuple[str, str], tuple[FreezeWindow, ...]])
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,16 @@ def holds(window: FreezeWindow) -> str:
 
 
 async def repository_calendar(
-    request: web.Request, repo: str, default_branch: str | None, now: float
+    request: web.Request, repo: str, tip: str | None, now: float
 ) -> Calendar:
-    """The repository's freeze calendar at `now`; empty where the app cannot read it."""
+    """The repository's freeze calendar at `now`, from its config at `tip` (the default
+    branch's newest built commit; None: the default branch, asked of GitHub); empty where
+    the app cannot read it."""
     cache = request.app.get(WINDOWS)
     github = request.app.get(GITHUB)
     if cache is None or github is None:
         return Calendar()
-    windows = cache.get(repo)
+    windows = cache.get((repo, tip or ""))
     if windows is None:
         entry = await overview.repository_entry(request.app[STORE].engine, repo)
         if entry is None:
@@ -96,8 +99,8 @@ async def repository_calendar(
         client = github.installation(entry.installation_id)
         try:
             async with asyncio.timeout(READ_SECONDS):
-                branch = default_branch or (await client.repository(repo)).default_branch
-                windows = cache[repo] = await freeze_windows(client, repo, branch)
+                ref = tip or (await client.repository(repo)).default_branch
+                windows = cache[(repo, tip or "")] = await freeze_windows(client, repo, ref)
         except (GitHubError, TimeoutError) as error:
             reason = str(error) or f"no answer within {READ_SECONDS:.0f} s"
             log.warning("could not read the freeze windows of %s: %s", repo, reason)

@@ -51,6 +51,8 @@ async def repo_page(request: web.Request) -> web.Response:
     run_ids = [s.run.id for s in reversed(history)]
     deployments = await Deployments(engine).history(repo, limit=50)
     runs = await overview.run_summaries(engine, repo, chosen)
+    # Freezes are decided by the default branch's tip: its newest build is that, or soon.
+    tip = history[0].run.sha if history and facts.default_branch else None
     now = request.app.get(CLOCK, time.time)()
     return render(
         request,
@@ -70,7 +72,7 @@ async def repo_page(request: web.Request) -> web.Response:
         environments=environments(deployments),
         deployments=deployments,
         can_act=await may_act(request, repo),
-        freeze=await repository_calendar(request, repo, facts.default_branch, now),
+        freeze=await repository_calendar(request, repo, tip, now),
         freeze_unread=messages.FREEZE_UNREAD,
         live_url=live_url(repo, token, request.query, runs, deployments),
         live_text=messages.LIVE,

@@ -6,6 +6,7 @@ tables whose columns have header cells, buttons that are buttons, a visible focu
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -14,14 +15,17 @@ from bot import links
 from bot.store.deployments import Deployments, DeployState
 from tests.browser.conftest import LiveSite
 from tests.browser.test_sign_in import finished
+from tests.e2e.test_freeze_deploys import iso
 from tests.e2e.test_web_actions import REPO
 from tests.helpers import wait_until
 from tests.web.seed import FAILED_LOG, seed_deployment, seed_run
 
+DAY = 86_400.0
 MAX_TABS = 300  # more stops than any page here has: past it, the control is unreachable
 
 
 def config(marks: Path) -> dict[str, str]:
+    """A green job, staging, and a freeze of production starting next month."""
     text = textwrap.dedent(f"""
         mode: integration
         jobs:
@@ -31,6 +35,13 @@ def config(marks: Path) -> dict[str, str]:
           environments:
             staging:
               run: echo "$GREENLIGHT_SHA" >> {marks}/staging
+            production:
+              run: echo "$GREENLIGHT_SHA" >> {marks}/production
+        freeze:
+          - name: year-end
+            from: {iso(time.time() + 20 * DAY)}
+            until: {iso(time.time() + 22 * DAY)}
+            applies_to: [production]
     """)
     return {".github/greenlight.yml": text.lstrip("\n")}
 
@@ -97,6 +108,13 @@ def test_a_writer_rolls_back_with_the_keyboard_alone(github_site: LiveSite, page
         deployed(github_site, number)
 
     page.goto(f"{github_site.url}/repos/{REPO}")
+    freezes = page.get_by_role("region", name="Freeze windows")
+    expect(freezes.get_by_role("row", name="year-end")).to_contain_text("◷ Coming up")
+    expect(freezes).to_contain_text("deploys to production")
+    expect(page.get_by_role("checkbox", name="Through a freeze window")).not_to_be_checked()
+    page.set_viewport_size({"width": 390, "height": 844})  # every part of it, on a phone
+    wide = page.evaluate("document.scrollingElement.scrollWidth")
+    assert wide <= 390, f"the repository page scrolls sideways ({wide} px)"
     tab_to(page, "Roll back staging")
     assert_focus_is_visible(page)
     assert page.evaluate("document.activeElement.tagName") == "BUTTON"

@@ -22,6 +22,8 @@ from bot.web.keys import SETTINGS, STORE
 from tests.fakes.github import FakeGitHub
 from tests.helpers import make_settings
 from tests.web.conftest import Client
+from tests.web.seed import seed_run
+from tests.web.test_run_and_repo_pages import remember_payload
 
 REPO = "octo/hello"
 # Wednesday 2026-12-02 12:00 UTC: the service's clock in these tests.
@@ -122,7 +124,7 @@ async def test_a_github_fault_leaves_the_page_up_and_says_why_the_windows_are_mi
     page = await answer.text()
     assert "GitHub could not be asked for the freeze windows just now" in page
     assert '<table class="cards freezes">' not in page
-    assert REPO not in service.app[WINDOWS]  # not remembered: asked again next time
+    assert not service.app[WINDOWS]  # not remembered: asked again next time
 
 
 def test_the_calendar_of_windows() -> None:
@@ -137,3 +139,18 @@ def test_the_calendar_of_windows() -> None:
     assert shown.configured == 3
     assert holds(later) == "deploys to staging"
     assert holds(FreezeWindow("m", applies_to=("merge",))) == "merges"
+
+
+async def test_a_push_that_edits_the_windows_shows_at_once(
+    service: Client, fake_github: FakeGitHub
+) -> None:
+    url = links.repo_url("", REPO, service.app[SETTINGS].link_secret)
+    assert len(freeze_rows(await (await service.get(url)).text())) == 3
+    edited = CONFIG.replace("name: release", "name: hotfix-only")
+    sha = fake_github.commit(REPO, "main", {".github/greenlight.yml": edited})
+    store = service.app[STORE]
+    await seed_run(store, sha, {"ok": "success"}, repo=REPO)
+    await remember_payload(store, "push", {"after": sha, "repository": {"default_branch": "main"}})
+    page = await (await service.get(url)).text()
+    assert "hotfix-only" in freeze_rows(page)[0]  # read at the newest build, not remembered
+    assert "release" not in page
