@@ -128,6 +128,9 @@ def test_a_writer_rolls_back_with_the_keyboard_alone(github_site: LiveSite, page
     (latest, *_) = github_site.call(Deployments(store.engine).history(REPO, "staging"))
     assert (latest.sha, latest.rollback, latest.requested_by) == (first, True, "mona")
     assert (marks / "staging").read_text().split() == [first, second, first]
+    assert page.evaluate(SEMANTICS) == [], "the answer's page"
+    page.goto(f"{github_site.url}/")
+    assert page.evaluate(SEMANTICS) == [], "the signed-in start page"
 
 
 SEMANTICS = """
