@@ -53,6 +53,7 @@ class GitHubApp:
         budget: Budget | None = None,
     ) -> None:
         self.api = MeteredGitHubAPI(session, base_url=api_url, metrics=metrics)
+        self.session = session  # also for the OAuth web flow, on the web host (bot.github.oauth)
         self.credentials = credentials
         self.clock = clock
         self.sleep = sleep

@@ -67,6 +67,10 @@ class RepositoryFacts:
 
     default_branch: str | None = None
     titles: dict[int, str] = field(default_factory=dict)  # pull request number → title
+    # When each title was last changed on GitHub (`pull_request.updated_at`, ISO 8601, which
+    # sorts as text): a payload that arrives late (redelivered, recovered from the delivery
+    # log) never puts back a title an `edited` event replaced.
+    title_stamps: dict[int, str] = field(default_factory=dict)
     senders: dict[str, str] = field(default_factory=dict)  # SHA → login that pushed or opened
 
 
@@ -187,7 +191,8 @@ async def repository_entries(
 
 
 async def repository_facts(engine: AsyncEngine, repo: str) -> RepositoryFacts:
-    """The default branch, PR titles and pushers named by the repository's recent payloads."""
+    """The default branch, PR titles and pushers named by the repository's recent payloads
+    (a pull request's newest title: any action, `edited` included, carries it)."""
     query = (
         sa.select(deliveries.c.event, deliveries.c.payload)
         .where((deliveries.c.repo == repo) & deliveries.c.event.in_(["push", "pull_request"]))
@@ -211,17 +216,18 @@ def _learn(facts: RepositoryFacts, event: str, payload: str) -> RepositoryFacts:
         return facts
     branch = _text(data, "repository", "default_branch") or facts.default_branch
     sender = _text(data, "sender", "login")
-    titles, senders = dict(facts.titles), dict(facts.senders)
+    titles, stamps, senders = dict(facts.titles), dict(facts.title_stamps), dict(facts.senders)
     if event == "pull_request":
         number, title = data.get("number"), _text(data, "pull_request", "title")
-        if isinstance(number, int) and title is not None:
-            titles[number] = title
+        stamp = _text(data, "pull_request", "updated_at") or ""
+        if isinstance(number, int) and title is not None and stamp >= stamps.get(number, ""):
+            titles[number], stamps[number] = title, stamp
         sha = _text(data, "pull_request", "head", "sha")
     else:
         sha = _text(data, "after")
     if sha is not None and sender is not None:
         senders[sha] = sender
-    return RepositoryFacts(branch, titles, senders)
+    return RepositoryFacts(branch, titles, stamps, senders)
 
 
 def _text(data: Any, *path: str) -> str | None:

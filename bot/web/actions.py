@@ -3,10 +3,13 @@ environment, roll an environment back.
 
 Each is a POST from a viewer signed in with GitHub, carrying their session's CSRF token
 (a signed link is never enough to act), checked against the permission its slash-command
-needs (DESIGN.md section 5; deploys add admin for a protected environment), carried out by
+needs (DESIGN.md section 5, decided by the same `authorize`): write access, or being the
+pull request's author for re-running and cancelling its runs, as `/retest` and `/cancel`
+allow; admin for a protected environment (checked by `deploy_command`, as for `/deploy`)
+and for deploying through a freeze window (`/deploy ENV --force`). Each is carried out by
 the same services as the command, answered with a page saying what was done or why not,
 and recorded with who asked: in the re-run jobs' logs, the cancelled jobs' reason, the
-deployment's `requested_by`, and the service's log.
+deployment's `requested_by` (and its log, for a forced one), and the service's log.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from aiohttp import web
 from bot import links
 from bot.commands.deploys import deploy_command, rollback_command
 from bot.core.commands import CommandName
-from bot.core.permissions import Refused, authorize
+from bot.core.permissions import Authorization, Refused, authorize
 from bot.deploy.messages import REFUSED_PREFIX
+from bot.github.errors import GitHubError
 from bot.store import overview
 from bot.store.records import Run, Status
 from bot.web import messages
 from bot.web.access import refused
-from bot.web.keys import SERVICES, SETTINGS, STORE
+from bot.web.keys import GITHUB, SERVICES, SETTINGS, STORE
 from bot.web.sessions import Viewer, login_url, viewer_of
 from bot.web.templating import render
 from bot.web.viewers import permission
@@ -40,22 +44,55 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/repos/{owner}/{name}/rollback", rollback)
 
 
-async def may_act(request: web.Request, repo: str) -> bool:
-    """Whether the viewer could use the pages' buttons on `repo` (write access)."""
+async def may_act(request: web.Request, repo: str, run: Run | None = None) -> bool:
+    """Whether the viewer could use the pages' buttons on `repo` (write access), or on
+    `run`'s re-run and cancel buttons (write access, or the author of its pull request)."""
     viewer = viewer_of(request)
     if viewer is None:
         return False
-    allowed = authorize(
-        CommandName.RETEST,
-        actor=viewer.login,
-        actor_permission=await permission(request, viewer, repo),
-        pr_author="",
+    command = CommandName.RETEST if run is not None else CommandName.DEPLOY
+    decision = await _decision(request, viewer, repo, command, run=run)
+    return not isinstance(decision, Refused)
+
+
+async def _decision(
+    request: web.Request,
+    viewer: Viewer,
+    repo: str,
+    command: CommandName,
+    *,
+    run: Run | None = None,
+    forced: bool = False,
+) -> Authorization:
+    """`authorize` with the viewer's permission; the pull request's author is asked of
+    GitHub only when it could matter (a re-run or cancel of a pull request's run by
+    someone without write access)."""
+    level = await permission(request, viewer, repo)
+    decision = authorize(
+        command, actor=viewer.login, actor_permission=level, pr_author="", forced=forced
     )
-    return not isinstance(allowed, Refused)
+    if isinstance(decision, Refused) and run is not None and run.pr_number is not None:
+        author = await _pr_author(request, run)
+        decision = authorize(
+            command, actor=viewer.login, actor_permission=level, pr_author=author, forced=forced
+        )
+    return decision
+
+
+async def _pr_author(request: web.Request, run: Run) -> str:
+    """The login of the author of `run`'s pull request; "" when GitHub cannot say."""
+    if run.pr_number is None or run.installation_id is None:
+        return ""
+    client = request.app[GITHUB].installation(run.installation_id)
+    try:
+        return (await client.pull_request(run.repo, run.pr_number)).author
+    except GitHubError as error:
+        log.warning("could not read the author of %s#%s: %s", run.repo, run.pr_number, error)
+        return ""
 
 
 async def _actor(
-    request: web.Request, repo: str, command: CommandName
+    request: web.Request, repo: str, command: CommandName, *, run: Run | None = None
 ) -> tuple[Viewer, dict[str, str]]:
     """The signed-in viewer asking, and their form, once the form is theirs and they may."""
     viewer = viewer_of(request)
@@ -70,15 +107,16 @@ async def _actor(
     form = {key: str(value) for key, value in (await request.post()).items()}
     if not hmac.compare_digest(viewer.csrf.encode(), form.get("csrf", "").encode()):
         raise refused(web.HTTPForbidden, messages.FORGED, messages.FORGED_DETAIL, viewer=viewer)
-    decision = authorize(
-        command,
-        actor=viewer.login,
-        actor_permission=await permission(request, viewer, repo),
-        pr_author="",
-    )
+    forced = command is CommandName.DEPLOY and is_forced(form)
+    decision = await _decision(request, viewer, repo, command, run=run, forced=forced)
     if isinstance(decision, Refused):
         raise refused(web.HTTPForbidden, messages.NOT_ALLOWED, decision.reason, viewer=viewer)
     return viewer, form
+
+
+def is_forced(form: dict[str, str]) -> bool:
+    """Whether a deploy form asks to go through a freeze window (its `force` box)."""
+    return form.get("force", "") in {"1", "on", "yes"}
 
 
 async def _run(request: web.Request) -> Run:
@@ -95,9 +133,11 @@ def _answer(request: web.Request, title: str, detail: str, back: str) -> web.Res
 async def rerun(request: web.Request) -> web.Response:
     """Run the failed jobs of a run again (with what depends on them), as `/retest` does."""
     run = await _run(request)
-    viewer, _ = await _actor(request, run.repo, CommandName.RETEST)
+    viewer, _ = await _actor(request, run.repo, CommandName.RETEST, run=run)
     back = links.run_url("", run.id, request.app[SETTINGS].link_secret)
     store = request.app[STORE]
+    if not run.trusted:  # as /retest: an untrusted build waits for /ok-to-test first
+        return _answer(request, messages.NOTHING_DONE, messages.awaiting_ok_to_test(), back)
     started = await request.app[SERVICES].pipeline.rerun(run.id, failed_only=True)
     if not started:
         jobs = await store.runs.jobs(run.id)
@@ -114,7 +154,7 @@ async def rerun(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     """Cancel a run's unfinished jobs, as `/cancel` does."""
     run = await _run(request)
-    viewer, _ = await _actor(request, run.repo, CommandName.CANCEL)
+    viewer, _ = await _actor(request, run.repo, CommandName.CANCEL, run=run)
     back = links.run_url("", run.id, request.app[SETTINGS].link_secret)
     if run.status == Status.COMPLETED:
         return _answer(request, messages.NOTHING_DONE, messages.nothing_to_cancel(), back)
@@ -130,7 +170,7 @@ async def deploy(request: web.Request) -> web.Response:
     answer = await deploy_command(
         request.app[SERVICES].deployer, repo=repo, installation_id=installation_id,
         pr_number=None, actor=viewer.login, env=form.get("environment", "").strip(),
-        sha=form.get("sha", "").strip() or None,
+        sha=form.get("sha", "").strip() or None, forced=is_forced(form),
     )  # fmt: skip
     return _reply(request, repo, viewer, answer)
 

@@ -32,6 +32,8 @@ STATUS = {
     "not_run": ("Did not run", "–"),
     "superseded": ("Superseded", "↷"),
     "pending": ("Pending", "○"),
+    "frozen": ("Frozen now", "❄"),
+    "upcoming": ("Coming up", "◷"),
     "unknown": ("Unknown", "?"),
 }
 # The colour family each status is drawn in.
@@ -43,6 +45,8 @@ TONE = {
     "in_progress": "busy",
     "queued": "idle",
     "pending": "idle",
+    "frozen": "bad",
+    "upcoming": "warn",
 }
 
 
@@ -118,6 +122,13 @@ def nothing_failed() -> str:
     return "Nothing failed in this run, so there is nothing to re-run."
 
 
+def awaiting_ok_to_test() -> str:
+    return (
+        "This build waits for /ok-to-test from someone with write access: there is nothing "
+        "to re-run yet."
+    )
+
+
 def nothing_to_cancel() -> str:
     return "This run has finished: there is nothing to cancel."
 
@@ -129,3 +140,22 @@ def cancelled_by(login: str) -> str:
 
 def cancelled(login: str) -> str:
     return f"The run's unfinished jobs are cancelled, as asked by @{login}."
+
+
+FREEZE_EVERYTHING = "merges and every deploy"
+FREEZE_UNREAD = (
+    "GitHub could not be asked for the freeze windows just now; reload in a minute to see them."
+)
+
+
+def freeze_holds(*, merges: bool, environments: list[str]) -> str:
+    """What a freeze window holds: "merges and deploys to staging, production"."""
+    deploys = f"deploys to {', '.join(environments)}" if environments else ""
+    return " and ".join(part for part in ("merges" if merges else "", deploys) if part)
+
+
+LIVE = "Updating live while it runs"
+LIVE_RUN_DONE = "This run has finished: reload the page to act on it."
+LIVE_REPO_DONE = "Nothing is running now."
+LIVE_NEW_RUNS = "New runs have started:"
+LIVE_SHOW = "show them"

@@ -12,7 +12,9 @@ from markupsafe import Markup
 from bot.web import (
     actions,
     deploy_pages,
+    freeze_view,
     job_pages,
+    live,
     repo_pages,
     run_pages,
     sign_in,
@@ -35,7 +37,9 @@ def add_routes(app: web.Application) -> None:
     deploy_pages.add_routes(app)
     sign_in.add_routes(app)
     viewers.add_cache(app)
+    freeze_view.add_cache(app)
     actions.add_routes(app)
+    live.add_routes(app)
     app.router.add_static("/static", STATIC, append_version=False)
 
 

@@ -4,8 +4,10 @@ the deploy history, and the deploy `/rollback` would go back to."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -13,10 +15,12 @@ from bot import links
 from bot.deploy.decide import PastDeploy, rollback_target
 from bot.store import overview
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState
-from bot.web import charts
+from bot.store.records import Status
+from bot.web import charts, messages
 from bot.web.access import require_reader
 from bot.web.actions import may_act
-from bot.web.keys import SETTINGS, STORE
+from bot.web.freeze_view import repository_calendar
+from bot.web.keys import CLOCK, SETTINGS, STORE
 from bot.web.templating import render
 
 CHART_RUNS = 30
@@ -46,6 +50,10 @@ async def repo_page(request: web.Request) -> web.Response:
     history = await overview.branch_runs(engine, repo, default, limit=CHART_RUNS)
     run_ids = [s.run.id for s in reversed(history)]
     deployments = await Deployments(engine).history(repo, limit=50)
+    runs = await overview.run_summaries(engine, repo, chosen)
+    # Freezes are decided by the default branch's tip: its newest build is that, or soon.
+    tip = history[0].run.sha if history and facts.default_branch else None
+    now = request.app.get(CLOCK, time.time)()
     return render(
         request,
         "repo.html",
@@ -53,7 +61,7 @@ async def repo_page(request: web.Request) -> web.Response:
         token=token,
         chosen=chosen,
         outcomes=OUTCOMES,
-        runs=await overview.run_summaries(engine, repo, chosen),
+        runs=runs,
         run_url=lambda run_id: links.run_url("", run_id, secret),
         deployment_url=lambda deployment_id: links.deployment_log_url("", deployment_id, secret),
         facts=facts,
@@ -64,8 +72,31 @@ async def repo_page(request: web.Request) -> web.Response:
         environments=environments(deployments),
         deployments=deployments,
         can_act=await may_act(request, repo),
+        freeze=await repository_calendar(request, repo, tip, now),
+        freeze_unread=messages.FREEZE_UNREAD,
+        live_url=live_url(repo, token, request.query, runs, deployments),
+        live_text=messages.LIVE,
+        new_runs=(messages.LIVE_NEW_RUNS, messages.LIVE_SHOW),
+        now=now,
         deploy_sha=next((s.run.sha for s in history if s.run.conclusion == "success"), ""),
     )
+
+
+def live_url(
+    repo: str,
+    token: str,
+    query: Mapping[str, str],
+    runs: list[overview.RunSummary],
+    deployments: list[DeploymentRecord],
+) -> str | None:
+    """Where the page asks for its statuses while something on it runs (else None)."""
+    running = any(s.run.status != Status.COMPLETED for s in runs) or any(
+        not d.state.is_finished for d in deployments
+    )
+    if not running:
+        return None
+    kept = {key: query[key] for key in ("branch", "pr", "status") if query.get(key)}
+    return f"/repos/{repo}/live?{urlencode({'token': token, **kept})}"
 
 
 def run_filter(query: Mapping[str, str]) -> overview.RunFilter:

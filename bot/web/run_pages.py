@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot import links
 from bot.store import overview
-from bot.store.records import Job
+from bot.store.records import Job, Status
 from bot.web import messages
 from bot.web.access import require_reader
 from bot.web.actions import may_act
@@ -45,7 +45,7 @@ async def run_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     summary = await overview.run_summary(store.engine, run_id)
     repo = summary.run.repo if summary else None
-    await require_reader(request, "run", run_id, repo, messages.NO_SUCH_RUN)
+    token = await require_reader(request, "run", run_id, repo, messages.NO_SUCH_RUN)
     assert summary is not None
     settings = request.app[SETTINGS]
     run = summary.run
@@ -62,7 +62,9 @@ async def run_page(request: web.Request) -> web.Response:
         sender=facts.senders.get(run.sha),
         repo_url=links.repo_url("", run.repo, settings.link_secret),
         github=f"{settings.web_url}/{run.repo}",
-        can_act=await may_act(request, run.repo),
+        can_act=await may_act(request, run.repo, run),
+        live_url=f"/runs/{run_id}/live?token={token}" if run.status != Status.COMPLETED else None,
+        live_text=messages.LIVE,
     )
 
 

@@ -14,9 +14,11 @@ from typing import NoReturn
 
 from aiohttp import web
 
-from bot.web import github_sign_in, messages
+from bot.github import oauth
+from bot.github.errors import GitHubError
+from bot.web import messages
 from bot.web.access import refused
-from bot.web.keys import SETTINGS
+from bot.web.keys import GITHUB, SETTINGS
 from bot.web.sessions import (
     OAUTH,
     STATE_COOKIE,
@@ -59,9 +61,8 @@ async def login(request: web.Request) -> NoReturn:
     state = secrets.token_urlsafe(24)
     target = local_path(request.query.get("next", "/"))
     redirect_uri = settings.public_url + CALLBACK_PATH
-    response = web.HTTPFound(
-        github_sign_in.authorize_url(settings.web_url, client[0], redirect_uri, state)
-    )
+    credentials = oauth.OAuthCredentials(settings.web_url, *client)
+    response = web.HTTPFound(oauth.authorize_url(credentials, redirect_uri, state))
     sealed = seal(settings, "state", {"state": state, "next": target})
     set_cookie(response, settings, STATE_COOKIE, sealed, STATE_SECONDS)
     raise response
@@ -79,13 +80,14 @@ async def callback(request: web.Request) -> NoReturn:
     pair = client.pair()
     if pair is None:
         raise refused(web.HTTPServiceUnavailable, messages.SIGN_IN_OFF, messages.SIGN_IN_OFF_DETAIL)
+    github = request.app[GITHUB]
+    credentials = oauth.OAuthCredentials(settings.web_url, *pair)
     try:
-        token = await github_sign_in.exchange_code(
-            settings.web_url, *pair, code,
-            settings.public_url + CALLBACK_PATH,
-        )  # fmt: skip
-        login_name, user_id = await github_sign_in.identify(settings.api_url, token)
-    except github_sign_in.SignInError as error:
+        token = await oauth.exchange_code(
+            github, credentials, code=code, redirect_uri=settings.public_url + CALLBACK_PATH
+        )
+        login_name, user_id = await oauth.identify(github, token)
+    except GitHubError as error:
         log.warning("sign-in failed: %s", error)
         raise refused(
             web.HTTPBadGateway, messages.SIGN_IN_FAILED, messages.sign_in_failed(str(error))

@@ -8,6 +8,7 @@ even if something escaped it wrongly.
 from __future__ import annotations
 
 import functools
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,13 +16,14 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from bot.web import logview, messages
 from bot.web.sessions import can_sign_in, login_url, viewer_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -42,7 +44,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ago=ago, exact=exact, duration=duration, short=short_sha)
+    env.filters.update(ago=ago, exact=exact, exact_minute=exact_minute, duration=duration)
+    env.filters.update(short=short_sha, code_spans=code_spans)
     env.globals.update(status_key=status_key, status_word=status_word, status_icon=status_icon)
     env.globals.update(tone=tone, badge=badge, lines_html=logview.lines_html)
     return env
@@ -53,10 +56,11 @@ def render(
 ) -> web.Response:
     """A page from `template` with `values`, sent with the security headers."""
     sign_in = login_url(request.path_qs) if can_sign_in(request) else None
+    now = values.pop("now", None) or time.time()
     text = (
         environment()
         .get_template(template)
-        .render(now=time.time(), viewer=viewer_of(request), sign_in=sign_in, **values)
+        .render(now=now, viewer=viewer_of(request), sign_in=sign_in, **values)
     )
     response = web.Response(status=status, text=text, content_type="text/html")
     response.headers.update(SECURITY_HEADERS)
@@ -78,16 +82,29 @@ def exact(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def exact_minute(timestamp: float) -> str:
+    """A moment as UTC, to the minute, with the weekday: "Fri 2026-12-04 17:00 UTC"."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%a %Y-%m-%d %H:%M UTC")
+
+
 def ago(timestamp: float | None, now: float) -> str:
-    """A moment relative to `now`: "just now", "5 min ago", "3 h ago", "2 days ago"."""
+    """A moment relative to `now`: "just now", "5 min ago", "3 h ago", "2 days ago"; one
+    to come: "in 5 min", "in 2 days"."""
     if timestamp is None:
         return ""
-    seconds = max(0.0, now - timestamp)
+    seconds = now - timestamp
+    if -5 < seconds < 5:
+        return "just now"
+    span = _span(abs(seconds))
+    return f"{span} ago" if seconds > 0 else f"in {span}"
+
+
+def _span(seconds: float) -> str:
     for limit, unit, name in ((60, 1, "s"), (3600, 60, "min"), (86400, 3600, "h")):
         if seconds < limit:
-            return "just now" if seconds < 5 else f"{int(seconds // unit)} {name} ago"
+            return f"{int(seconds // unit)} {name}"
     days = int(seconds // 86400)
-    return f"{days} day{'s' if days != 1 else ''} ago"
+    return f"{days} day{'s' if days != 1 else ''}"
 
 
 def duration(seconds: float | None) -> str:
@@ -102,6 +119,12 @@ def duration(seconds: float | None) -> str:
     if whole < 3600:
         return f"{whole // 60} min {whole % 60} s"
     return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+def code_spans(text: str) -> Markup:
+    """`text` escaped, its `code spans` (the commands' answers are Markdown) as <code>."""
+    escaped = str(escape(text))
+    return Markup(CODE_SPAN.sub(r"<code>\1</code>", escaped))  # noqa: S704 - escaped above
 
 
 def short_sha(sha: str) -> str:

@@ -49,6 +49,9 @@ class OAuthFlow:
     codes: dict[str, Grant] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # user access token → login
     exchanges: int = 0  # codes traded for tokens
+    # Statuses the next exchanges answer with before looking at them (a GitHub fault);
+    # ``(429, 7)``: a rate limit asking to wait 7 s.
+    faults: list[tuple[int, int | None]] = field(default_factory=list)
 
 
 def client_secret(app: App) -> str:
@@ -96,6 +99,10 @@ async def authorize(request: web.Request) -> web.StreamResponse:
 async def access_token(request: web.Request) -> web.StreamResponse:
     """Trade a code (once) for a user access token; mistakes answer 200 with `error`."""
     fake = request.app[FAKE_KEY]
+    if fake.oauth.faults:
+        status, retry_after = fake.oauth.faults.pop(0)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        return web.json_response({"error": "fault"}, status=status, headers=headers)
     form = await request.post()
     client_id, code = str(form.get("client_id", "")), str(form.get("code", ""))
     app = _app_of(fake, client_id)

@@ -90,3 +90,20 @@ async def test_a_code_expires_after_ten_minutes(
     code = parse_qs(urlsplit(redirect.headers["Location"]).query)["code"][0]
     fake_github.advance_clock(601)
     assert (await trade(fake_github, session, code))["error"] == "bad_verification_code"
+
+
+async def test_an_injected_fault_answers_before_the_code_is_looked_at(
+    fake_github: FakeGitHub, session: aiohttp.ClientSession
+) -> None:
+    fake_github.oauth.callback_urls = [CALLBACK]
+    fake_github.oauth.signed_in = "mona"
+    redirect = await authorize(fake_github, session, state="s1")
+    code = parse_qs(urlsplit(redirect.headers["Location"]).query)["code"][0]
+    fake_github.oauth.faults = [(502, None), (429, 7)]
+    form = {"client_id": fake_github.github_app.client_id, "code": code}
+    url = f"{fake_github.base_url}/login/oauth/access_token"
+    assert (await session.post(url, data=form)).status == 502
+    limited = await session.post(url, data=form)
+    assert (limited.status, limited.headers["Retry-After"]) == (429, "7")
+    assert fake_github.oauth.faults == []
+    assert "access_token" in await trade(fake_github, session, code)  # the code is unused

@@ -76,11 +76,11 @@ async def test_a_repository_lists_runs_filters_them_and_charts_the_default_branc
     trends = page.split('<table class="trends">')[1].split("</table>")[0]
     assert trends.count("<polyline") == 2  # build and test
     runs = page.split('class="cards runs"')[1]
-    assert runs.count("<tr>") == 1 + 4
+    assert runs.count("<tr") == 1 + 4
     filtered = await (await client.get(url + "&status=failure")).text()
-    assert filtered.split('class="cards runs"')[1].count("<tr>") == 1 + 1
+    assert filtered.split('class="cards runs"')[1].count("<tr") == 1 + 1
     by_pr = await (await client.get(url + "&pr=%233")).text()
-    assert by_pr.split('class="cards runs"')[1].count("<tr>") == 1 + 1
+    assert by_pr.split('class="cards runs"')[1].count("<tr") == 1 + 1
     by_branch = await (await client.get(url + "&branch=nope&pr=x&status=%3Cb%3E")).text()
     assert "No runs match this filter." in by_branch
 
@@ -104,3 +104,45 @@ async def test_a_repository_shows_what_is_live_and_where_a_rollback_goes(
     assert "no earlier success" in rows[1][1]
     history = page.split("Deploy history")[1].split("</table>")[0]
     assert history.count("rollback target") == 1
+
+
+def pull_request_payload(action: str, title: str, updated_at: str) -> dict[str, object]:
+    return {
+        "action": action,
+        "number": 12,
+        "pull_request": {"title": title, "updated_at": updated_at, "head": {"sha": "e" * 40}},
+        "repository": {"default_branch": "main"},
+        "sender": {"login": "mona"},
+    }
+
+
+async def test_a_renamed_pull_request_shows_its_new_title_even_if_an_old_payload_comes_late(
+    client: Client, store: Store, settings: Settings
+) -> None:
+    seeded = await seed_run(store, "e" * 40, {"build": "success"}, ref="feature", pr_number=12)
+    opened = pull_request_payload("opened", "Frist draft", "2026-11-30T10:00:00Z")
+    await remember_payload(store, "pull_request", opened)
+    edited = pull_request_payload("edited", "Speed up <the> build", "2026-11-30T11:00:00Z")
+    await remember_payload(store, "pull_request", edited)
+    # The opening payload again, received after the edit (redelivered, or recovered from
+    # GitHub's delivery log): it must not put the old title back.
+    await remember_payload(store, "pull_request", opened)
+    run_page = await (
+        await client.get(links.run_url("", seeded.run.id, settings.link_secret))
+    ).text()
+    repo_page = await (await client.get(links.repo_url("", REPO, settings.link_secret))).text()
+    for page in (run_page, repo_page):
+        assert "#12 Speed up &lt;the&gt; build" in page
+        assert "Frist draft" not in page
+
+
+async def test_a_pull_request_run_without_any_stored_payload_shows_its_number(
+    client: Client, store: Store, settings: Settings
+) -> None:
+    seeded = await seed_run(store, "d" * 40, {"build": "failure"}, ref="fix", pr_number=7)
+    run_page = await client.get(links.run_url("", seeded.run.id, settings.link_secret))
+    assert run_page.status == 200
+    assert 'href="https://github.example/octo/hello/pull/7">#7</a> (fix)' in await run_page.text()
+    repo_page = await client.get(links.repo_url("", REPO, settings.link_secret))
+    assert repo_page.status == 200
+    assert '<span class="pr">#7</span>' in await repo_page.text()
