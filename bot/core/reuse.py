@@ -56,7 +56,6 @@ class EarlierJob:
     """A job of an earlier run of the same repository and tree, found in the store."""
 
     job_id: int
-    run_id: int
     name: str
     digest: str | None
     conclusion: str | None

@@ -134,7 +134,6 @@ class Reuser:
 def _earlier(run: Run, job: Job) -> EarlierJob:
     return EarlierJob(
         job_id=job.id,
-        run_id=run.id,
         name=job.name,
         digest=job.input_digest,
         conclusion=job.conclusion,

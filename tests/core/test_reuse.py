@@ -27,7 +27,6 @@ TEST = JobInputs("test", "d-test", needs=("lint",))
 def earlier(name: str, digest: str, job_id: int, **changes: object) -> EarlierJob:
     found = EarlierJob(
         job_id=job_id,
-        run_id=100 + job_id,
         name=name,
         digest=digest,
         conclusion="success",
@@ -194,7 +193,6 @@ def scenarios(draw: st.DrawFn) -> tuple[list[JobInputs], list[EarlierJob], bool]
             st.builds(
                 EarlierJob,
                 job_id=st.integers(1, 50),
-                run_id=st.integers(1, 10),
                 name=st.sampled_from(NAMES),
                 digest=st.sampled_from([*(f"d-{n}" for n in NAMES), "d-x", None]),
                 conclusion=st.sampled_from(["success", "failure", "skipped", None]),

@@ -54,6 +54,7 @@ def config(
     merge: str = "{}",
     test_reuse: str = "true",
     test_command: str = "true",
+    test_secrets: str = "[]",
 ) -> dict[str, str]:
     """Two jobs (`test` needs `lint`) that record each SHA they run on; a deploy."""
     marks = greenlight.tmp_path
@@ -66,6 +67,7 @@ def config(
           test:
             needs: [lint]
             reuse: {test_reuse}
+            secrets: {test_secrets}
             steps:
               - run: {test_command}
               - run: echo "$GREENLIGHT_SHA" >> {marks}/built-test
@@ -232,6 +234,31 @@ async def test_a_forks_green_result_is_not_reused_for_the_default_branch(
 
 
 @pytest.mark.one_executor("the choice of what to build does not depend on the executor")
+async def test_on_the_same_tree_a_job_given_other_secrets_runs_again(
+    greenlight: Greenlight,
+) -> None:
+    """A fork's pull request with main's very files: it may take main's results, but a job
+    given a secret on main gets none on a fork, so its inputs differ and it runs."""
+    fake = greenlight.fake
+    fake.create_repo(REPO, config(greenlight, test_secrets="[TOKEN]"))
+    main = await fake.push(REPO, "main", {"a.txt": "a\n"})
+    main_run, main_jobs = await run_and_jobs(greenlight, main)
+    assert main_run.conclusion == "success"
+    fork = fake.fork(REPO, "stranger")
+    head = fake.commit(fork.full_name, "patch", {}, author="stranger")  # the same files
+    pr = fake.open_pull_request(REPO, "patch", head_repo=fork.full_name, user="stranger")
+    await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
+    await greenlight.settle()
+    await comment(greenlight, pr.number, "octo", "/ok-to-test")
+    run, jobs = await run_and_jobs(greenlight, head)
+    assert (run.fork, run.tree, run.conclusion) == (True, main_run.tree, "success")
+    assert jobs["lint"].reused_job_id == main_jobs["lint"].id
+    assert jobs["test"].reused_job_id is None
+    assert builds(greenlight, "lint") == [main]
+    assert builds(greenlight, "test") == [main, head]
+
+
+@pytest.mark.one_executor("the choice of what to build does not depend on the executor")
 async def test_a_rerun_of_a_reused_job_really_runs(greenlight: Greenlight) -> None:
     """Re-running a reused job (GitHub's "Re-run", `/retest`) runs it, a new attempt."""
     fake = greenlight.fake
@@ -250,3 +277,29 @@ async def test_a_rerun_of_a_reused_job_really_runs(greenlight: Greenlight) -> No
     run, jobs = await run_and_jobs(greenlight, merge_sha)
     assert (jobs["test"].attempt, jobs["test"].reused_job_id) == (2, None)
     assert run.conclusion == "success"
+
+
+@pytest.mark.one_executor("the choice of what to build does not depend on the executor")
+async def test_a_merge_before_the_pull_request_is_green_builds(greenlight: Greenlight) -> None:
+    """Merged by hand while the pull request's `test` still runs: nothing has passed yet,
+    so the merge commit builds, though its tree is the same."""
+    fake = greenlight.fake
+    gate = greenlight.tmp_path / "gate"
+    wait = f"'while [ ! -e {gate} ]; do sleep 0.05; done'"
+    fake.create_repo(REPO, config(greenlight, test_command=wait))
+    head = fake.commit(REPO, "feature", {"a.txt": "a\n"})
+    pr = fake.open_pull_request(REPO, "feature")
+    await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
+
+    async def lint_passed() -> bool:
+        await greenlight.settle()
+        return head in builds(greenlight, "lint")
+
+    await wait_until(lint_passed, deadline=30, message="the pull request's lint to pass")
+    merge_sha = await merge_pr(fake, pr.number)
+    await greenlight.settle()
+    gate.touch()
+    run, jobs = await run_and_jobs(greenlight, merge_sha)
+    assert run.conclusion == "success"
+    assert [job.reused_job_id for job in jobs.values()] == [None, None]
+    assert builds(greenlight, "lint") == [head, merge_sha]
