@@ -98,9 +98,9 @@ class Reuser:
         """Complete `job` with the result of the job it reuses, pointing at it."""
         store = self._context.store
         origin = await store.runs.job(reuse.origin_job_id)
-        origin_run = None if origin is None else await store.runs.get(origin.run_id)
-        if origin is None or origin_run is None:
-            return  # gone since it was found: run it
+        assert origin is not None, "jobs are never deleted"
+        origin_run = await store.runs.get(origin.run_id)
+        assert origin_run is not None, "runs are never deleted"
         settings = self._context.settings
         note = messages.reused_note(
             job=origin.name,

@@ -15,6 +15,7 @@ from bot.store.records import Job, Run
 from tests.e2e.conftest import Greenlight, start_greenlight
 from tests.e2e.executors import ExecutorUnderTest
 from tests.e2e.test_deploy import deployed, merge_pr, merged_by_greenlight, settled
+from tests.fakes.faults import Fault
 from tests.fakes.github import FakeGitHub
 from tests.helpers import wait_until
 from tests.merging.flows import comment
@@ -303,3 +304,34 @@ async def test_a_merge_before_the_pull_request_is_green_builds(greenlight: Green
     assert run.conclusion == "success"
     assert [job.reused_job_id for job in jobs.values()] == [None, None]
     assert builds(greenlight, "lint") == [head, merge_sha]
+
+
+@pytest.mark.one_executor("GitHub's faults are met by the service, not the executor")
+async def test_a_reused_check_run_github_failed_to_answer_is_made_once(
+    greenlight: Greenlight,
+) -> None:
+    """GitHub creates the reused `lint` check run but answers 502: it is looked up, not
+    created again, and says where its result comes from."""
+    fake = greenlight.fake
+    fake.create_repo(REPO, config(greenlight))
+    number = await open_pr(greenlight, {"a.txt": "a\n"})
+    fake.faults.add(
+        "POST",
+        "/repos/{owner}/{repo}/check-runs",
+        Fault(
+            502,
+            after_applying=True,
+            where=lambda call: (
+                (call.body.get("name"), call.body.get("status")) == ("lint", "completed")
+            ),
+        ),
+    )
+    merge_sha = await merge_pr(fake, number)
+    run, jobs = await run_and_jobs(greenlight, merge_sha)
+    assert run.conclusion == "success"
+    assert fake.faults.injected
+    lints = [c for c in fake.check_runs(REPO, merge_sha) if c.name == "lint"]
+    assert [(c.status, c.conclusion) for c in lints] == [("completed", "success")]
+    assert "Reused" in (lints[0].output["summary"] or "")
+    assert jobs["lint"].check_run_id == lints[0].id
+    assert merge_sha not in builds(greenlight, "lint")
