@@ -193,11 +193,14 @@ class GitCache:
     async def tree(self, clone_url: str, sha: str, *, token: str | None = None) -> str:
         """The id of the git tree of commit `sha`: equal trees are equal files."""
         _require_sha(sha)
+        show = ("rev-parse", "--verify", "--quiet", f"{sha}^{{tree}}")
         async with self._locked(clone_url) as cache:
+            if (cache / "HEAD").exists():  # read before the plan: one git process, no fetch
+                found = await self._git(clone_url, None, *show, git_dir=cache, check=False)
+                if found.returncode == 0:
+                    return found.stdout.decode().strip()
             await self._ensure_commit(cache, clone_url, sha, token)
-            shown = await self._git(
-                clone_url, token, "rev-parse", "--verify", f"{sha}^{{tree}}", git_dir=cache
-            )
+            shown = await self._git(clone_url, token, *show, git_dir=cache)
         return shown.stdout.decode().strip()
 
     async def _ensure_commit(self, cache: Path, url: str, sha: str, token: str | None) -> None:

@@ -35,16 +35,9 @@ class Reuser:
         self._commits = commits
         self._secrets = secrets
 
-    async def record_tree(self, run: Run) -> Run:
-        """The run with its commit's tree recorded (read once; None if git cannot tell)."""
-        if run.tree is not None:
-            return run
-        tree = await self._commits.tree(run)
-        if tree is None:
-            return run
-        store = self._context.store
-        await store.runs.update(run.id, now=self._context.clock(), tree=tree)
-        return await store.runs.get(run.id) or run
+    async def tree(self, run: Run) -> str | None:
+        """The tree of the run's commit, for the run to record (None if git cannot tell)."""
+        return run.tree if run.tree is not None else await self._commits.tree(run)
 
     def digests(self, run: Run, config: Config, plan: Sequence[PlannedJob]) -> dict[str, str]:
         """Each planned job's input digest, by name."""

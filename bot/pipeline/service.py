@@ -505,13 +505,15 @@ class Pipeline:
         self, run: Run, config: Config, plan: Sequence[PlannedJob], key: str
     ) -> None:
         store = self.context.store
-        run = await self.reuse.record_tree(run)
         digests = self.reuse.digests(run, config, plan)
         await store.runs.add_jobs(
             run.id, [_new_job(job, order, digests[job.name]) for order, job in enumerate(plan)]
         )
         await store.runs.add_plan(run.id, key, now=self.context.clock())
-        await store.runs.update(run.id, now=self.context.clock(), status=Status.IN_PROGRESS)
+        tree = await self.reuse.tree(run)
+        await store.runs.update(
+            run.id, now=self.context.clock(), status=Status.IN_PROGRESS, tree=tree
+        )
         run = await store.runs.get(run.id) or run
         await self.reuse.take_results(run, plan, await store.runs.jobs(run.id))
         jobs = await store.runs.jobs(run.id)
