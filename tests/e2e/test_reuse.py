@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot import links
@@ -139,6 +140,9 @@ async def test_an_updated_pull_request_merges_and_deploys_without_a_build(
         assert "Reused" in summary
         assert "Not run" in await greenlight.log(jobs[name])
     assert greenlight.checks(REPO, merge_sha)["greenlight"].conclusion == "success"
+    async with aiohttp.ClientSession() as session:
+        metrics = await (await session.get(greenlight.server.make_url("/metrics"))).text()
+    assert "greenlight_jobs_reused_total 2.0" in metrics
 
 
 async def deployed_to_production(greenlight: Greenlight, sha: str) -> None:
