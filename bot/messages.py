@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.config import ConfigError
-from bot.core.markdown import SENTENCE_CHARS, code_span, escape
+from bot.core.markdown import SENTENCE_CHARS, code_span, escape, link
 
 
 def config_invalid_title(count: int) -> str:
@@ -149,3 +149,21 @@ def secrets_missing(names: Sequence[str]) -> str:
 
 def secrets_withheld() -> str:
     return "Secrets are withheld: this build runs code from a fork.\n"
+
+
+def reused_note(*, job: str, run_id: int, run_url: str, sha: str, commit_url: str) -> str:
+    """The paragraph a reused job's check run opens with: where its result comes from."""
+    run = link(f"run #{run_id}", run_url)
+    commit = link(code_span(sha[:7]), commit_url)
+    return (
+        f"Reused: {code_span(job)} passed in {run} on {commit}, with the same tree and the "
+        "same inputs, so it was not run again for this commit.\n"
+    )
+
+
+def reused_log(*, job: str, run_id: int, sha: str, log_url: str) -> str:
+    """What a reused job's log page says instead of output."""
+    return (
+        f"Not run: the same tree and inputs passed as {job} in run #{run_id} on {sha[:7]}.\n"
+        f"Its log: {log_url}\n"
+    )

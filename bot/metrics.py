@@ -37,6 +37,11 @@ class Metrics:
             ["conclusion"],
             registry=self.registry,
         )
+        self.jobs_reused = Counter(
+            "greenlight_jobs_reused",
+            "Jobs not run because the same tree and inputs had passed (reuse by tree).",
+            registry=self.registry,
+        )
         self.job_seconds = Histogram(
             "greenlight_job_seconds",
             "How long jobs ran.",

@@ -59,6 +59,7 @@ class JobView:
     log_url: str
     skip_reason: str | None = None
     annotations: tuple[Annotation, ...] = ()
+    note: str | None = None  # Markdown the summary opens with (a reused result's origin)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def job_title(job: JobView) -> str:
 
 
 def _job_summary_chunks(job: JobView, annotations_shown: int, annotations_total: int) -> list[str]:
-    chunks: list[str] = []
+    chunks: list[str] = [job.note, "\n"] if job.note else []
     if job.conclusion == "skipped":
         chunks += [msg.skipped_paragraph(job.skip_reason), "\n"]
     if job.steps:

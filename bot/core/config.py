@@ -57,6 +57,7 @@ class JobConfig:
     secret_files: tuple[str, ...] = ()  # given as read-only files, `NAME_FILE` their path
     condition: str | None = None  # the `if:` expression, already checked to parse
     paths: tuple[str, ...] = ()  # glob patterns; empty means always run
+    reuse: bool = True  # False: run on every commit, even a tree already built green
     line: int = 0  # line of the job's key in the file, for annotations
 
 

@@ -58,7 +58,7 @@ ENVIRONMENT_NAME_LIMIT = 255  # GitHub's limit for environment names
 # fmt: off
 TOP_KEYS = ("mode", "jobs", "merge", "deploy", "trust", "skip_markers", "freeze")
 JOB_KEYS = ("run", "steps", "needs", "env", "matrix", "timeout", "reports", "secrets",
-            "secret_files", "if", "paths")
+            "secret_files", "if", "paths", "reuse")
 STEP_KEYS = ("name", "run")
 MERGE_KEYS = ("auto", "method", "approvals", "block_labels", "require_labels", "delete_branch",
               "update_branch")
@@ -270,6 +270,7 @@ def _job(reader: Reader, owner: Pair) -> _Draft:
         secret_files=reader.names(fields.get("secret_files"), f"{key}.secret_files"),
         condition=_condition(reader, fields.get("if"), f"{key}.if"),
         paths=_paths(reader, fields.get("paths"), f"{key}.paths"),
+        reuse=reader.boolean(fields.get("reuse"), f"{key}.reuse", True),
         line=line_of(key_node),
     )
     valid = job if len(reader.errors) == before else None

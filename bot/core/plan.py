@@ -58,6 +58,7 @@ class PlannedJob:
     skip_reason: str | None = None
     secret_files: tuple[str, ...] = ()  # set when `if` is false or no changed file matches `paths`
     skipped_by_marker: bool = False  # skipped because the commit message asks: never a pass
+    reuse: bool = True  # may take the result of the same tree and inputs (`bot.core.reuse`)
 
 
 # --- messages -----------------------------------------------------------------------
@@ -218,6 +219,7 @@ def _planned(
         secrets=job.secrets,
         secret_files=job.secret_files,
         skip_reason=skip_reason,
+        reuse=job.reuse,
     )
 
 

@@ -40,3 +40,10 @@ def may_run(
 def may_use_secrets(*, is_fork: bool, trusted: bool) -> bool:
     """Secrets go only to trusted code from the repository itself, never to a fork's."""
     return trusted and not is_fork
+
+
+def may_reuse(*, source_is_fork: bool, target_is_fork: bool) -> bool:
+    """May a build take the result of an earlier one of the same tree (`bot.core.reuse`)?
+    Never from a fork's build to the repository's own: a fork's build ran without secrets,
+    from a pull request its author controls. The other way round gives a fork nothing."""
+    return target_is_fork or not source_is_fork

@@ -190,6 +190,19 @@ class GitCache:
             )
         return shown.stdout.decode(errors="replace").rstrip("\n")
 
+    async def tree(self, clone_url: str, sha: str, *, token: str | None = None) -> str:
+        """The id of the git tree of commit `sha`: equal trees are equal files."""
+        _require_sha(sha)
+        show = ("rev-parse", "--verify", "--quiet", f"{sha}^{{tree}}")
+        async with self._locked(clone_url) as cache:
+            if (cache / "HEAD").exists():  # read before the plan: one git process, no fetch
+                found = await self._git(clone_url, None, *show, git_dir=cache, check=False)
+                if found.returncode == 0:
+                    return found.stdout.decode().strip()
+            await self._ensure_commit(cache, clone_url, sha, token)
+            shown = await self._git(clone_url, token, *show, git_dir=cache)
+        return shown.stdout.decode().strip()
+
     async def _ensure_commit(self, cache: Path, url: str, sha: str, token: str | None) -> None:
         if not (cache / "HEAD").exists():
             await self._git(url, token, "init", "--quiet", "--bare", cache)

@@ -96,6 +96,7 @@ def job_view(job: Job, *, log_text: str, log_url: str, workspace_prefix: str = "
         log_url=log_url,
         skip_reason=job.skip_reason,
         annotations=annotations,
+        note=job.note,
     )
 
 

@@ -1,5 +1,6 @@
 """What the pipeline reads from git before it plans a run: the commit's message (for skip
-markers) and the files it changed (for `paths`), fetched with the run's code token.
+markers), the files it changed (for `paths`) and its tree (for reuse), fetched with the
+run's code token.
 
 Neither is essential: when one cannot be read the build goes on (not skipped, every job
 planned), so these answer None instead of failing the run.
@@ -29,6 +30,15 @@ class CommitReader:
             return await self._cache.commit_message(run.clone_url, run.sha, token=token)
         except (GitError, CodeTokenUnavailable) as error:
             log.warning("cannot read the message of %s: %s", run.sha, error)
+            return None
+
+    async def tree(self, run: Run) -> str | None:
+        """The git tree of the run's commit; None when it cannot be read (nothing reused)."""
+        try:
+            token = await self._tickets.clone_token(run)
+            return await self._cache.tree(run.clone_url, run.sha, token=token)
+        except (GitError, CodeTokenUnavailable) as error:
+            log.warning("cannot read the tree of %s: %s", run.sha, error)
             return None
 
     async def changed_files(self, run: Run, *, since: str | None = None) -> tuple[str, ...] | None:

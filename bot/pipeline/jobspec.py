@@ -25,6 +25,7 @@ def dump_job(job: PlannedJob, *, order: int) -> str:
             "secret_files": list(job.secret_files),
             "skip_reason": job.skip_reason,
             "skipped_by_marker": job.skipped_by_marker,
+            "reuse": job.reuse,
         }
     )
 
@@ -44,4 +45,5 @@ def load_job(text: str) -> PlannedJob:
         secret_files=tuple(data.get("secret_files", ())),  # runs planned before they existed
         skip_reason=data.get("skip_reason"),
         skipped_by_marker=bool(data.get("skipped_by_marker", False)),
+        reuse=bool(data.get("reuse", True)),
     )

@@ -33,6 +33,7 @@ from bot.pipeline.commits import CommitReader
 from bot.pipeline.jobspec import dump_job, load_job
 from bot.pipeline.planning import Planner
 from bot.pipeline.requests import BuildRequest
+from bot.pipeline.reuse import Reuser
 from bot.pipeline.run_locks import RunLocks
 from bot.pipeline.secrets import load_secrets
 from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
@@ -58,8 +59,10 @@ class Pipeline:
         self.executor.listeners.add(
             TargetKind.JOB, started=self._job_started, finished=self._job_finished
         )
-        self.tickets = TicketMaker(context, load_secrets(settings.secrets_file))
+        secrets = load_secrets(settings.secrets_file)
+        self.tickets = TicketMaker(context, secrets)
         self.commits = CommitReader(self.cache, self.tickets)
+        self.reuse = Reuser(context, self.commits, secrets)
         self.planner = Planner(context.store, self.commits)
         self.reports = reports.Reports(context)
         self.on_run_completed: list[RunHook] = []
@@ -247,7 +250,10 @@ class Pipeline:
         if not added:
             return False
         order = {job.name: index for index, job in enumerate(plan)}
-        await self._add_jobs(run.id, [_new_job(job, order[job.name]) for job in added])
+        digests = self.reuse.digests(run, config, added)
+        await self._add_jobs(
+            run.id, [_new_job(job, order[job.name], digests[job.name]) for job in added]
+        )
         await self.advance(run.id)
         return True
 
@@ -283,7 +289,7 @@ class Pipeline:
             await self.reports.awaiting_approval(run, request.author)
             return await store.runs.get(run.id)
         plan = await self.planner.plan_for(run, config, request, marker)
-        await self._plan_and_start(run, plan, plan_key(request.event, request.pr_number))
+        await self._plan_and_start(run, config, plan, plan_key(request.event, request.pr_number))
         return await store.runs.get(run.id)
 
     async def _skip_by_marker(
@@ -313,7 +319,7 @@ class Pipeline:
         config = await self._read_config(run)
         if config is not None:
             plan = await self.planner.plan(run, config, event=run.event, branch=run.ref, since=None)
-            await self._plan_and_start(run, plan, plan_key(run.event, run.pr_number))
+            await self._plan_and_start(run, config, plan, plan_key(run.event, run.pr_number))
         return run
 
     async def cancel_run(self, run_id: int, reason: str) -> None:
@@ -367,7 +373,11 @@ class Pipeline:
                 chosen = {job.name for job in jobs}
             if not chosen or any(j.status != Status.COMPLETED for j in jobs if j.name in chosen):
                 return []
-            again = [NewJob(name=job.name, spec=job.spec) for job in jobs if job.name in chosen]
+            again = [
+                NewJob(name=job.name, spec=job.spec, input_digest=job.input_digest)
+                for job in jobs
+                if job.name in chosen
+            ]
             new_jobs = await store.runs.add_jobs(run_id, again)
             await store.runs.update(
                 run_id, now=self.context.clock(), status=Status.IN_PROGRESS, conclusion=None
@@ -491,12 +501,21 @@ class Pipeline:
                 assert_never(config)
         return None
 
-    async def _plan_and_start(self, run: Run, plan: Sequence[PlannedJob], key: str) -> None:
+    async def _plan_and_start(
+        self, run: Run, config: Config, plan: Sequence[PlannedJob], key: str
+    ) -> None:
         store = self.context.store
-        await store.runs.add_jobs(run.id, [_new_job(job, order) for order, job in enumerate(plan)])
+        digests = self.reuse.digests(run, config, plan)
+        await store.runs.add_jobs(
+            run.id, [_new_job(job, order, digests[job.name]) for order, job in enumerate(plan)]
+        )
         await store.runs.add_plan(run.id, key, now=self.context.clock())
-        await store.runs.update(run.id, now=self.context.clock(), status=Status.IN_PROGRESS)
+        tree = await self.reuse.tree(run)
+        await store.runs.update(
+            run.id, now=self.context.clock(), status=Status.IN_PROGRESS, tree=tree
+        )
         run = await store.runs.get(run.id) or run
+        await self.reuse.take_results(run, plan, await store.runs.jobs(run.id))
         jobs = await store.runs.jobs(run.id)
         await self.reports.create_job_checks(run, jobs)
         await self.reports.create_aggregate(run, jobs)
@@ -570,7 +589,7 @@ def _run_job(job: Job) -> RunJob:
     )
 
 
-def _new_job(job: PlannedJob, order: int) -> NewJob:
+def _new_job(job: PlannedJob, order: int, input_digest: str | None = None) -> NewJob:
     if job.skip_reason is not None:
         return NewJob(
             name=job.name,
@@ -579,4 +598,4 @@ def _new_job(job: PlannedJob, order: int) -> NewJob:
             conclusion="skipped",
             skip_reason=job.skip_reason,
         )
-    return NewJob(name=job.name, spec=dump_job(job, order=order))
+    return NewJob(name=job.name, spec=dump_job(job, order=order), input_digest=input_digest)

@@ -173,6 +173,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             installation_id BIGINT PRIMARY KEY,
             until_at DOUBLE PRECISION NOT NULL)""",
     ),
+    (  # 12: reuse by tree: the tree a run built, what each job's result depends on besides it
+        "ALTER TABLE runs ADD COLUMN tree TEXT",
+        "ALTER TABLE jobs ADD COLUMN input_digest TEXT",
+        "ALTER TABLE jobs ADD COLUMN reused_job_id BIGINT",
+        "ALTER TABLE jobs ADD COLUMN note TEXT",
+        "CREATE INDEX runs_repo_tree ON runs (repo, tree)",
+    ),
 )
 
 

@@ -72,6 +72,7 @@ class Run:
     ignored_marker: str | None = None  # a skip marker in the message, not honoured (a PR head)
     owner: str | None = None  # the replica that last scheduled its jobs
     created_at: float = 0.0  # when it was recorded
+    tree: str | None = None  # the git tree of `sha`; None when it could not be read
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class Job:
     started_at: float | None
     finished_at: float | None
     owner: str | None = None  # the replica that handed it to its executor
+    input_digest: str | None = None  # what can change its result besides the tree
+    reused_job_id: int | None = None  # it took that job's result instead of running
+    note: str | None = None  # Markdown its check run's summary opens with
 
 
 @dataclass(frozen=True)

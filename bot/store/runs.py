@@ -38,6 +38,7 @@ class NewJob:
     status: Status = Status.QUEUED
     conclusion: str | None = None
     skip_reason: str | None = None
+    input_digest: str | None = None  # see bot.core.reuse
 
 
 def _run(row: Any) -> Run:
@@ -152,6 +153,7 @@ class Runs:
                         status=new.status,
                         conclusion=new.conclusion,
                         skip_reason=new.skip_reason,
+                        input_digest=new.input_digest,
                         steps="[]",
                     )
                 )
@@ -169,6 +171,36 @@ class Runs:
             if job.name not in latest or job.attempt > latest[job.name].attempt:
                 latest[job.name] = job
         return list(latest.values())
+
+    async def of_tree(
+        self, repo: str, tree: str, digests: Sequence[str], *, limit: int = 500
+    ) -> list[tuple[Run, Job]]:
+        """Jobs with one of these input digests in finished runs of `tree`, newest first,
+        each with its run: what a new commit of the same tree may reuse."""
+        if not digests:
+            return []
+        query = (
+            sa.select(jobs, runs)
+            .join(runs, runs.c.id == jobs.c.run_id)
+            .where(
+                (runs.c.repo == repo)
+                & (runs.c.tree == tree)
+                & (runs.c.status == Status.COMPLETED)
+                & (jobs.c.status == Status.COMPLETED)
+                & jobs.c.input_digest.in_(list(digests))
+            )
+            .order_by(jobs.c.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        found = []
+        for row in rows:
+            values = row._mapping
+            job = _job({f.name: values[jobs.c[f.name]] for f in fields(Job)})
+            run = _run({f.name: values[runs.c[f.name]] for f in fields(Run)})
+            found.append((run, job))
+        return found
 
     async def job(self, job_id: int) -> Job | None:
         """One job; None when there is no such id."""

@@ -69,6 +69,7 @@ runs = sa.Table(
     sa.Column("plans", sa.Text, nullable=False, server_default=""),
     sa.Column("ignored_marker", sa.Text),
     sa.Column("owner", sa.Text),  # the replica that last scheduled its jobs
+    sa.Column("tree", sa.Text),  # the git tree built (`SHA^{tree}`), for reuse by tree
 )
 
 jobs = sa.Table(
@@ -88,6 +89,9 @@ jobs = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
     sa.Column("owner", sa.Text),  # the replica that handed it to its executor
+    sa.Column("input_digest", sa.Text),  # what can change its result besides the tree
+    sa.Column("reused_job_id", sa.BigInteger),  # it took this job's result instead of running
+    sa.Column("note", sa.Text),  # Markdown its check run's summary opens with
 )
 
 log_chunks = sa.Table(

@@ -110,6 +110,13 @@ def test_secrets_can_be_given_as_files_to_jobs_and_environments() -> None:
     assert production.secret_files == ("SSH_KEY", "KNOWN_HOSTS")
 
 
+def test_reuse_is_on_unless_a_job_says_false() -> None:
+    config = parse_ok(
+        "jobs:\n  a: {run: x}\n  b: {run: y, reuse: false}\n  c: {run: z, reuse: true}\n"
+    )
+    assert [job.reuse for job in config.jobs] == [True, False, True]
+
+
 def test_minimal_config_takes_every_default() -> None:
     config = parse_ok((CONFIGS / "minimal.yml").read_text())
     assert config == Config(
@@ -298,6 +305,8 @@ ERRORS = [
     ),
     ("jobs:\n  a:\n    run: x\n    reports: {a: 1}\n", "jobs.a.reports", 4, "not a mapping"),
     ("jobs:\n  a:\n    run: x\n    paths: ['!']\n", "jobs.a.paths", 4, "a path pattern is empty"),
+    ("jobs:\n  a:\n    run: x\n    reuse: never\n", "jobs.a.reuse", 4, "true or false"),
+    ("jobs:\n  a:\n    run: x\n    reuse: 0\n", "jobs.a.reuse", 4, "true or false"),
     ("jobs:\n  a:\n    run: x\n    needs: {b: 1}\n", "jobs.a.needs", 4, "must be a job name"),
     ("mode: fast\njobs: {a: {run: x}}\n", "mode", 1, "is not one of integration, delivery"),
     ("mode: deliver\njobs: {a: {run: x}}\n", "mode", 1, "did you mean `delivery`?"),

@@ -311,6 +311,17 @@ async def test_commit_message(origin: Origin, cache: GitCache) -> None:
     )
 
 
+async def test_tree_is_the_same_for_the_same_files_only(origin: Origin, cache: GitCache) -> None:
+    first = origin.commit({"a.txt": "a\n"}, message="one")
+    same = origin.commit({}, message="nothing changed")  # e.g. a merge of an up-to-date branch
+    other = origin.commit({"a.txt": "b\n"})
+    trees = [await cache.tree(origin.url, sha) for sha in (first, same, other)]
+    assert trees[0] == trees[1] != trees[2]
+    assert all(len(tree) == 40 for tree in trees)
+    with pytest.raises(GitError):
+        await cache.tree(origin.url, "0" * 40)  # no such commit
+
+
 def test_git_environment_sends_the_token_as_a_header_for_its_host_only() -> None:
     env = git_environment("https://github.com/octo/repo.git", TOKEN, inherited={"PATH": "/bin"})
     header = "Authorization: basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
