@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, assert_never
 
 from bot.context import Context
+from bot.core.deploy import NeverBuilt, NotQueued
 from bot.core.health import HealthCheck, Rollback, StayFailed, Unhealthy
 from bot.deploy import health, messages
 from bot.deploy.notices import Notices
@@ -21,7 +22,7 @@ from bot.executor.base import Ticket
 from bot.store.deployments import DeploymentRecord, Deployments
 
 RunSteps = Callable[[Ticket, asyncio.Event], Awaitable[str]]
-Submit = Callable[[DeployRequest], Awaitable[DeploymentRecord | str]]
+Submit = Callable[[DeployRequest], Awaitable[DeploymentRecord | NotQueued]]
 FollowUps = list[Coroutine[Any, Any, None]]
 
 
@@ -124,7 +125,7 @@ class Checkup:
         it could not be."""
         run = await self._context.store.runs.for_sha(request.run.repo, sha)
         if run is None:
-            return messages.never_built(sha[:7])
+            return messages.refusal(NeverBuilt(sha[:7]))
         back = DeployRequest(run, request.environment, request.environments, rollback=True)
         queued = await self._submit(back)
-        return queued if isinstance(queued, str) else None
+        return None if isinstance(queued, DeploymentRecord) else messages.not_queued(queued)

@@ -19,8 +19,9 @@ from typing import Any
 
 from bot import links
 from bot.context import Context
+from bot.core import deploy as decide
 from bot.core.checks import check_run_actions
-from bot.deploy import decide, messages
+from bot.deploy import messages
 from bot.deploy.checkup import Checkup
 from bot.deploy.facts import Facts
 from bot.deploy.freeze import FreezeGate
@@ -150,17 +151,21 @@ class Deployer:
             return
         verdict = decide.may_deploy(await facts.sha_facts(run.sha, default_branch))
         if isinstance(verdict, decide.Refuse):
-            log.info("not deploying %s of %s: %s", run.sha[:7], run.repo, verdict.reason)
+            reason = messages.refusal(verdict.reason)
+            log.info("not deploying %s of %s: %s", run.sha[:7], run.repo, reason)
             return
         first = config.deploy.environment(automatic[0])
         assert first is not None
         outcome = await self.submit(
             DeployRequest(
-                run, first, environments, chain=decide.promotion_chain(automatic, first.name)
+                run, first, environments, chain=decide.promotion(automatic, first.name).to
             )
         )
-        if isinstance(outcome, str):
-            log.info("not deploying %s of %s to %s: %s", run.sha[:7], run.repo, first.name, outcome)
+        if not isinstance(outcome, DeploymentRecord):
+            log.info(
+                "not deploying %s of %s to %s: %s",
+                run.sha[:7], run.repo, first.name, messages.not_queued(outcome),
+            )  # fmt: skip
 
     async def _add_button(self, run: Run, environment: str) -> None:
         if run.aggregate_check_id is None:
@@ -176,27 +181,25 @@ class Deployer:
 
     # The queue --------------------------------------------------------------------------------
 
-    async def submit(self, request: DeployRequest) -> DeploymentRecord | str:
-        """Queue a deploy (replacing an older waiting one); a string says why it did not.
+    async def submit(self, request: DeployRequest) -> DeploymentRecord | decide.NotQueued:
+        """Queue a deploy (replacing an older waiting one), or say why it did not.
 
         An automatic deploy that a freeze window holds waits for the window's end instead.
         """
         if request.automatic:
             held = await self._freezes.hold(request.run, request.environment.name, request.chain)
             if held is not None:
-                return held.reason
+                return held
         queue = self._queues.setdefault(request.key, Queue())
         async with self.context.store.locks.hold(queue_lock(request.key)):
             queued = await self._enqueue(queue, request)
-        if isinstance(queued, decide.Skip):
-            if queued.already_live and request.chain:
-                return await self.submit(self._next(request))
-            return queued.reason
+        if isinstance(queued, decide.Skip) and queued.already_live and request.chain:
+            return await self.submit(self._next(request))
         return queued
 
     async def _enqueue(
         self, queue: Queue[DeployRequest], request: DeployRequest
-    ) -> DeploymentRecord | decide.Skip | str:
+    ) -> DeploymentRecord | decide.Skip | decide.Refuse:
         live = await self.store.live(*request.key)
         skip = (
             await self._failed_before(request)
@@ -210,7 +213,7 @@ class Deployer:
         except GitHubError as error:
             if is_worth_retrying(error):
                 raise  # the caller's work is put off and asked again (see bot.github.backlog)
-            return messages.github_refused(str(error))
+            return decide.Refuse(decide.GitHubRefused(str(error)))
         for older in await self.store.of_state(*request.key, DeployState.QUEUED):
             if older.id != record.id:  # waiting here or on another replica
                 await self._finish(
@@ -234,7 +237,7 @@ class Deployer:
         last = await self.store.last_of_sha(*request.key, request.run.sha)
         if last is None or last.state != DeployState.FAILURE:
             return None
-        return decide.Skip(messages.failed_before(request.environment.name))
+        return decide.Skip(decide.SkipReason.FAILED_BEFORE, request.environment.name)
 
     async def _behind_live(
         self, request: DeployRequest, live: DeploymentRecord | None
@@ -244,7 +247,7 @@ class Deployer:
             return None
         facts = Facts(self.context, request.run.installation_id or 0, request.run.repo)
         ancestry = await facts.ancestry(live.sha if live else None, request.run.sha)
-        verdict = decide.may_replace_live(ancestry, asked_by_person=False)
+        verdict = decide.may_replace_live(ancestry, request.environment.name, asked_by_person=False)
         return verdict if isinstance(verdict, decide.Skip) else None
 
     async def _behind_queue(self, request: DeployRequest) -> decide.Skip | None:
@@ -254,7 +257,7 @@ class Deployer:
             return None
         running = await self.store.of_state(*request.key, DeployState.IN_PROGRESS)
         if any(record.sha == request.run.sha for record in running):
-            return decide.Skip(messages.already_deploying())
+            return decide.Skip(decide.SkipReason.ALREADY_DEPLOYING, request.environment.name)
         queued = await self.store.of_state(*request.key, DeployState.QUEUED)
         waiting = queued[-1] if queued else None
         if waiting is None or waiting.requested_by is not None:
@@ -262,7 +265,7 @@ class Deployer:
         facts = Facts(self.context, request.run.installation_id or 0, request.run.repo)
         ancestry = await facts.ancestry(waiting.sha, request.run.sha)
         if ancestry in {decide.Ancestry.OLDER, decide.Ancestry.SAME}:
-            return decide.Skip(messages.older_than_waiting())
+            return decide.Skip(decide.SkipReason.OLDER_THAN_WAITING, request.environment.name)
         return None
 
     def _next(self, request: DeployRequest) -> DeployRequest:
@@ -350,7 +353,7 @@ class Deployer:
         if (since.id if since else None) != request.live_id:  # changed while it waited
             skip = await self._behind_live(request, since)
             if skip is not None:
-                await self._finish(record, DeployState.SKIPPED, messages.skipped(skip.reason))
+                await self._finish(record, DeployState.SKIPPED, messages.skipped(skip))
                 return skip.already_live, []
         await self._status(record, "in_progress", description=messages.status_started(env.name))
         try:
