@@ -80,7 +80,8 @@ async def running(services: Services) -> AsyncIterator[None]:
 
 
 async def take_over(services: Services) -> None:
-    """Carry on (jobs, runs) or end (deploys) what no live replica holds."""
+    """Carry on (jobs, runs, deploys checking health) or end (other deploys) what no live
+    replica holds."""
     live = await services.context.live_replicas()
     await services.pipeline.take_over(live)
     await services.deployer.take_over(live)

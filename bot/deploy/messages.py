@@ -352,6 +352,17 @@ def health_failed_log(detail: str) -> str:
     return f"Health check failed: {detail}\n"
 
 
+def health_resumed_log(remaining: float) -> str:
+    return (
+        "The replica running the health check stopped; another took the deploy over and "
+        f"checks again for the rest of the period ({remaining:g}s).\n"
+    )
+
+
+def health_interrupted_log() -> str:
+    return "Greenlight is stopping: the health check goes on once a replica takes it over.\n"
+
+
 def health_passed_log(probes: int) -> str:
     return f"Health check passed: {probes} probe(s), all healthy.\n"
 

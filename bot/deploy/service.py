@@ -80,9 +80,11 @@ class Deployer:
         await self.take_over(await self.context.live_replicas())
 
     async def take_over(self, live: set[str]) -> None:
-        """Deploys of replicas not in `live` end as `error` on GitHub, saying why: the
-        steps died with a local replica; a Celery worker running them is told to stop.
-        Nobody can carry them on (what to promote and tell was the stopped replica's)."""
+        """Deploys of replicas not in `live`: one that was checking its environment's health
+        carries on here (its steps are done: the check resumes for what remains of its
+        period, then the deploy ends, rolls back or promotes as it would have there).
+        Any other ends as `error` on GitHub, saying why: its steps died with a local
+        replica; a Celery worker running them is told to stop."""
         if self.context.settings.credentials is None:
             return
         owners, me = self.context.store.owners, self.context.replica_id
@@ -91,16 +93,25 @@ class Deployer:
                 continue  # it ended meanwhile, or another replica took it
             record = await self.store.get(deployment_id)
             assert record is not None
+            if self._may_resume(record):
+                if previous is not None:  # the stopped replica's hold on the environment
+                    await self._turns.free((record.repo, record.environment), previous)
+                self._in_background(self._resume_health(record))
+                continue
             await self._executor.abandon(Target.deploy(record.id))
-            await self._status(record, "error", description=messages.restarted())
-            await self.store.update(
-                record.id,
-                state=DeployState.FAILURE,
-                description=messages.restarted(),
-                finished_at=self.context.clock(),
-            )
+            await self._end_as_restarted(record)
             if previous is not None:  # its environment is free now, not when the lease ends
                 await self._turns.free((record.repo, record.environment), previous)
+
+    def _may_resume(self, record: DeploymentRecord) -> bool:
+        """A deploy whose steps succeeded and whose health check had begun, on an executor
+        whose processes ended with the replica (a Celery worker's probe loop outlives it,
+        and one told to stop cannot be told to start again under the same name)."""
+        return (
+            record.state is DeployState.IN_PROGRESS
+            and record.health_from is not None
+            and not self._executor.owns_running_jobs
+        )
 
     async def stop(self) -> None:
         for queue in self._queues.values():
@@ -368,6 +379,93 @@ class Deployer:
         unhealthy: str | None = None  # what the failed probe saw
         if conclusion == "success" and env.health is not None:
             conclusion, unhealthy = await self._checkup.check(record, ticket, env.health, cancel)
+            if cancel.is_set():  # stopping: the replica that takes the deploy over goes on
+                await self.store.append_log(record.id, messages.health_interrupted_log())
+                return False, []
+        return await self._conclude(record, request, conclusion, unhealthy, since)
+
+    async def _resume_health(self, record: DeploymentRecord) -> None:
+        """Carry on the health check of a deploy a stopped replica was running, holding its
+        environment as that replica did, then end it as `_drain` would have."""
+        key = (record.repo, record.environment)
+        queue = self._queues.setdefault(key, Queue())
+        request = await self._request_of(record)
+        if request is None or request.environment.health is None:
+            await self._end_as_restarted(record)  # its config is gone: nothing to check
+            return
+        if not await self._turns.acquire(key, queue.cancel):
+            return  # stopping meanwhile: the next replica takes it over
+        try:
+            async with self._turns.holding(key):
+                promote, follow_ups = await self._check_again(record, request, queue.cancel)
+        except Exception:  # as in `_drain`: never left in progress
+            log.exception("resuming the health check of deploy %s crashed", record.id)
+            await self._finish(record, DeployState.FAILURE, messages.crashed())
+            return
+        if promote and request.chain:
+            await self.submit(self._next(request))
+        for work in follow_ups:
+            self._in_background(work)
+
+    async def _check_again(
+        self, record: DeploymentRecord, request: DeployRequest, cancel: asyncio.Event
+    ) -> tuple[bool, list[Coroutine[Any, Any, None]]]:
+        env = request.environment
+        assert env.health is not None
+        since = await self.store.live(*request.key)  # before this one, still in progress
+        unhealthy: str | None = None
+        try:
+            ticket = await self._tickets.make_deploy(
+                record, request.run, env, pr_number=request.run.pr_number
+            )
+        except CodeTokenUnavailable as error:
+            await self.store.append_log(record.id, f"{error}\n")
+            conclusion = "failure"
+        else:
+            conclusion, unhealthy = await self._checkup.resume(record, ticket, env.health, cancel)
+            if cancel.is_set():
+                await self.store.append_log(record.id, messages.health_interrupted_log())
+                return False, []
+        return await self._conclude(record, request, conclusion, unhealthy, since)
+
+    async def _request_of(self, record: DeploymentRecord) -> DeployRequest | None:
+        """The request a deploy was made from, as far as the store and its config say: who
+        asked, whether it rolls back, and where an automatic one promotes to next."""
+        run = await self.context.store.runs.get(record.run_id or 0)
+        if run is None or run.installation_id is None:
+            return None
+        config = await Facts(self.context, run.installation_id, run.repo).config(run.sha)
+        env = config.deploy.environment(record.environment) if config is not None else None
+        if config is None or env is None:
+            return None
+        environments = config.deploy.environments
+        request = DeployRequest(
+            run, env, environments, requested_by=record.requested_by, rollback=record.rollback
+        )
+        if not request.automatic:
+            return request
+        automatic = decide.automatic_environments(config.mode, environments)
+        return replace(request, chain=decide.promotion(automatic, env.name).to)
+
+    async def _end_as_restarted(self, record: DeploymentRecord) -> None:
+        await self._status(record, "error", description=messages.restarted())
+        await self.store.update(
+            record.id,
+            state=DeployState.FAILURE,
+            description=messages.restarted(),
+            finished_at=self.context.clock(),
+        )
+
+    async def _conclude(
+        self,
+        record: DeploymentRecord,
+        request: DeployRequest,
+        conclusion: str,
+        unhealthy: str | None,
+        since: DeploymentRecord | None,
+    ) -> tuple[bool, list[Coroutine[Any, Any, None]]]:
+        """End a deploy that ran (and was checked): its status, and whether it promotes."""
+        env = request.environment
         success = conclusion == "success"
         state = DeployState.SUCCESS if success else DeployState.FAILURE
         record = await self.store.update(

@@ -173,6 +173,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             installation_id BIGINT PRIMARY KEY,
             until_at DOUBLE PRECISION NOT NULL)""",
     ),
+    (  # 12: where a deploy's health check began in its log, so a replica that takes the
+        # deploy over can resume the check (NULL: not checking health)
+        "ALTER TABLE deployments ADD COLUMN health_from INTEGER",
+    ),
 )
 
 
