@@ -65,7 +65,10 @@ class Checkup:
         # taking the deploy over reads (`resume`). Its conclusion is the probe loop's.
         start = len(await self._store.read_log(record.id))
         await self._store.update(record.id, conclusion=None, health_from=start)
-        ended = await self._run_steps(health.health_ticket(ticket, check), cancel)
+        extra_ca = self._context.settings.health_ca
+        ended = await self._run_steps(
+            health.health_ticket(ticket, check, extra_ca=extra_ca), cancel
+        )
         if cancel.is_set():
             return ended, None
         verdict = health.verdict_from_log(check, (await self._store.read_log(record.id))[start:])
