@@ -17,6 +17,7 @@ from bot.commands.runner import Commands
 from bot.context import Context
 from bot.deploy.service import Deployer
 from bot.merging.service import Merging
+from bot.pipeline.freeze_summary import FreezeSummary
 from bot.pipeline.service import Pipeline
 from bot.replica import beat_seconds
 from bot.timekeeper import Timekeeper
@@ -56,6 +57,8 @@ def build_services(context: Context) -> Services:
     # green default-branch build goes as far as the deploy mode takes it. In this order.
     pipeline.on_run_completed.append(merging.on_run_completed)
     pipeline.on_run_completed.append(deployer.on_run_completed)
+    # Then the freeze windows on its aggregate check: people read it after the deploys.
+    pipeline.on_run_completed.append(FreezeSummary(context).on_run_completed)
     commands = Commands(merging=merging, pipeline=pipeline, deployer=deployer)
     return Services(context, pipeline, merging, deployer, commands, timekeeper)
 
