@@ -389,13 +389,13 @@ class Deployer:
         environment as that replica did, then end it as `_drain` would have."""
         key = (record.repo, record.environment)
         queue = self._queues.setdefault(key, Queue())
-        request = await self._request_of(record)
-        if request is None or request.environment.health is None:
-            await self._end_as_restarted(record)  # its config is gone: nothing to check
-            return
-        if not await self._turns.acquire(key, queue.cancel):
-            return  # stopping meanwhile: the next replica takes it over
         try:
+            request = await self._request_of(record)
+            if request is None or request.environment.health is None:
+                await self._end_as_restarted(record)  # its config is gone: nothing to check
+                return
+            if not await self._turns.acquire(key, queue.cancel):
+                return  # stopping meanwhile: the next replica takes it over
             async with self._turns.holding(key):
                 promote, follow_ups = await self._check_again(record, request, queue.cancel)
         except Exception:  # as in `_drain`: never left in progress
