@@ -379,7 +379,8 @@ class Deployer:
         unhealthy: str | None = None  # what the failed probe saw
         if conclusion == "success" and env.health is not None:
             conclusion, unhealthy = await self._checkup.check(record, ticket, env.health, cancel)
-            if cancel.is_set():  # stopping: the replica that takes the deploy over goes on
+            if cancel.is_set() and not self._executor.owns_running_jobs:
+                # Stopping: the replica that takes the deploy over carries the check on.
                 await self.store.append_log(record.id, messages.health_interrupted_log())
                 return False, []
         return await self._conclude(record, request, conclusion, unhealthy, since)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Greenlight, start_greenlight
-from tests.e2e.executors import LOCAL_EXECUTOR
+from tests.e2e.executors import LOCAL_EXECUTOR, ExecutorUnderTest
 from tests.e2e.health_endpoint import HealthEndpoint
 from tests.e2e.test_deploy import REPO, deployed, marked, marks, settled, states
 from tests.e2e.test_health import descriptions, health_config, notice, release
@@ -27,13 +27,15 @@ SLOW = "every: 0.2s\n        for: 4s"
 class Restarting:
     """The service on SQLite under `tmp_path`, stopped and started again by the test."""
 
-    def __init__(self, fake: FakeGitHub, tmp_path: Path) -> None:
-        self.fake, self.tmp_path = fake, tmp_path
+    def __init__(
+        self, fake: FakeGitHub, tmp_path: Path, executor: ExecutorUnderTest = LOCAL_EXECUTOR
+    ) -> None:
+        self.fake, self.tmp_path, self.executor = fake, tmp_path, executor
         self.greenlight: Greenlight | None = None
 
     async def start(self) -> Greenlight:
-        server = await start_greenlight(self.fake, self.tmp_path)
-        self.greenlight = Greenlight(self.fake, server, self.tmp_path, LOCAL_EXECUTOR)
+        server = await start_greenlight(self.fake, self.tmp_path, **self.executor.settings)
+        self.greenlight = Greenlight(self.fake, server, self.tmp_path, self.executor)
         return self.greenlight
 
     async def stop(self) -> None:
@@ -174,3 +176,31 @@ async def test_a_deploy_stopped_during_its_steps_still_ends_as_error(
     assert record.state.is_finished
     assert marked(second, "production") == []
     assert endpoint.hits == 0  # never probed: its steps never finished
+
+
+async def test_a_stop_mid_check_never_leaves_the_deploy_in_progress_on_either_executor(
+    fake_github: FakeGitHub, tmp_path: Path, executor: ExecutorUnderTest, endpoint: HealthEndpoint
+) -> None:
+    """Local: left for the next service, which carries the check on. Celery: the worker's
+    probe loop cannot be carried on, so the stop ends the deploy as it always did."""
+    service = Restarting(fake_github, tmp_path, executor)
+    fake = fake_github
+    try:
+        first = await service.start()
+        fake.create_repo(REPO, health_config(first, endpoint.url, check=SLOW))
+        _, sha = await release(first, "good", "200")
+        await stop_mid_check(service, endpoint, sha)
+        (deployment,) = fake.deployments(REPO, "staging")
+        after_stop = states(fake, deployment)[-1]
+        second = await service.start()
+        if executor.is_celery:
+            assert after_stop == "failure"
+            await settled(second)
+            assert states(fake, deployment)[-1] == "failure"  # not taken over again
+            assert marked(second, "production") == []
+        else:
+            assert after_stop == "in_progress"
+            await deployed(second, "production", sha)
+    finally:
+        await fake.settle()
+        await service.stop()
