@@ -108,6 +108,9 @@ class Settings:
     # The app's OAuth client, for "Sign in with GitHub" on the web pages (None: no sign-in).
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
+    # PEM certificates that health checks' https probes trust besides the system's (a
+    # private CA): GREENLIGHT_HEALTH_CA_FILE, read once; the probes get the text itself.
+    health_ca: str = ""
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,7 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
     build_env = _build_env(values)
     hidden = (Path.cwd(), env_file, work_dir, *_files_of(values, database_url, secrets_file))
     sandbox = _sandbox(values, problems, hidden=hidden, host_env=build_env)
+    health_ca = _health_ca(values, problems)
     if problems:
         raise SettingsError(problems)
     webhook_secret = values.get("GITHUB_WEBHOOK_SECRET") or None
@@ -228,7 +232,23 @@ def _parse(values: Mapping[str, str], env_file: Path) -> Settings:
         replica_timeout=float(replica_timeout),
         client_id=values.get("GITHUB_CLIENT_ID", "").strip() or None,
         client_secret=values.get("GITHUB_CLIENT_SECRET", "").strip() or None,
+        health_ca=health_ca,
     )
+
+
+def _health_ca(values: Mapping[str, str], problems: list[str]) -> str:
+    """GREENLIGHT_HEALTH_CA_FILE: the certificates' text, checked to hold at least one."""
+    raw = values.get("GREENLIGHT_HEALTH_CA_FILE", "").strip()
+    if not raw:
+        return ""
+    try:
+        text = Path(raw).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(f"GREENLIGHT_HEALTH_CA_FILE: cannot read {raw!r} ({error})")
+        return ""
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        problems.append(f"GREENLIGHT_HEALTH_CA_FILE: {raw!r} holds no PEM certificate")
+    return text
 
 
 def _sandbox(

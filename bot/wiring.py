@@ -16,6 +16,7 @@ from bot.context import Context
 from bot.deploy.service import Deployer
 from bot.merging.service import Merging
 from bot.periodic import Periodic
+from bot.pipeline.freeze_summary import FreezeSummary
 from bot.pipeline.service import Pipeline
 from bot.replica import beat_seconds
 from bot.timekeeper import Timekeeper
@@ -53,6 +54,8 @@ def build_services(context: Context) -> Services:
     # green default-branch build goes as far as the deploy mode takes it. In this order.
     pipeline.on_run_completed.append(merging.on_run_completed)
     pipeline.on_run_completed.append(deployer.on_run_completed)
+    # Then the freeze windows on its aggregate check: people read it after the deploys.
+    pipeline.on_run_completed.append(FreezeSummary(context).on_run_completed)
     commands = Commands(merging=merging, pipeline=pipeline, deployer=deployer)
     return Services(context, pipeline, merging, deployer, commands, timekeeper)
 
@@ -83,7 +86,8 @@ async def running(services: Services) -> AsyncIterator[None]:
 
 
 async def take_over(services: Services) -> None:
-    """Carry on (jobs, runs) or end (deploys) what no live replica holds."""
+    """Carry on (jobs, runs, deploys checking health) or end (other deploys) what no live
+    replica holds."""
     live = await services.context.live_replicas()
     await services.pipeline.take_over(live)
     await services.deployer.take_over(live)

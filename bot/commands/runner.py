@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.commands.deploys import deploy_command, rollback_command
+from bot.commands.deploys import request_deploy, request_rollback
 from bot.core.commands import (
     BadArguments,
     Command,
@@ -25,10 +25,11 @@ from bot.core.commands import (
     usage,
 )
 from bot.core.config import Config
+from bot.core.deploy import Refuse
 from bot.core.merge_messages import STATUS_MARKER, status_report
 from bot.core.permissions import Permission, Refused, authorize, required_permission
 from bot.core.recovery import is_read_only
-from bot.deploy.messages import REFUSED_PREFIX
+from bot.deploy import messages as deploy_messages
 from bot.deploy.service import Deployer
 from bot.github.client import InstallationClient
 from bot.merging import messages
@@ -206,17 +207,17 @@ class CommandRunner:
     async def deploy(self, command: Command) -> Outcome:
         c, env = self.comment, command.args[0]
         if command.name is CommandName.ROLLBACK:
-            answer = await rollback_command(
+            answer = await request_rollback(
                 self.deployer, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
                 actor=c.actor, env=env,
             )  # fmt: skip
         else:
             asked = deploy_request(command)
-            answer = await deploy_command(
+            answer = await request_deploy(
                 self.deployer, repo=c.repo, installation_id=c.installation_id, pr_number=c.number,
                 actor=c.actor, env=env, sha=asked.sha, forced=asked.forced,
             )  # fmt: skip
-        return Outcome(not answer.startswith(REFUSED_PREFIX), answer)
+        return Outcome(not isinstance(answer, Refuse), deploy_messages.answer(answer))
 
     # -- Helpers ----------------------------------------------------------------------------
 

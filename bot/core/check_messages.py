@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from bot.core.markdown import SENTENCE_CHARS, escape, link, one_line
+from bot.core.freeze import MERGE, Calendar, until_text
+from bot.core.markdown import SENTENCE_CHARS, code_span, escape, link, one_line
 
 STEP_ICONS: dict[str | None, str] = {
     "success": "✅",
@@ -221,6 +222,37 @@ RERUN_FAILED_DESCRIPTION = "Run the failed jobs again"
 PROMOTE_LABEL = "Promote"
 MERGE_LABEL = "Merge when ready"
 MERGE_DESCRIPTION = "Merge once approved and checks pass"
+
+
+FREEZE_MARKER = "<!-- greenlight:freeze -->"  # where the windows begin in a summary
+
+
+def freeze_section(shown: Calendar) -> str:
+    """The aggregate check's paragraph on freeze windows (it never changes the conclusion)."""
+    lines = [FREEZE_MARKER, "**Freeze windows** (they hold merges and deploys, not this check)", ""]
+    for span in shown.in_force:
+        lines.append(
+            f"- 🧊 now: {code_span(span.window.name)} holds {_held(span.window.applies_to)} "
+            f"until {until_text(span.ends)}"
+        )
+    if shown.coming is not None:
+        span = shown.coming
+        lines.append(
+            f"- 📅 next: {code_span(span.window.name)} holds {_held(span.window.applies_to)} "
+            f"from {until_text(span.starts)} until {until_text(span.ends)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _held(applies_to: tuple[str, ...]) -> str:
+    """`merges and deploys to `production``; every merge and deploy when it names nothing."""
+    if not applies_to:
+        return "every merge and deploy"
+    environments = [code_span(name) for name in applies_to if name != MERGE]
+    held = ["merges"] if MERGE in applies_to else []
+    if environments:
+        held.append(f"deploys to {', '.join(environments)}")
+    return " and ".join(held)
 
 
 def deploy_label(environment: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from bot.core import check_messages as msg
 from bot.core import markdown
 from bot.core.annotations import Annotation, failure_display_name, sort_for_display
+from bot.core.freeze import Calendar
 from bot.core.junit import TestFailure, TestReport
 from bot.core.markdown import MAX_CHECK_OUTPUT_BYTES
 
@@ -342,3 +343,14 @@ def _action(label: str, description: str, identifier: str) -> dict[str, str]:
     assert len(description) <= MAX_ACTION_DESCRIPTION, description
     assert len(identifier) <= MAX_ACTION_IDENTIFIER, identifier
     return {"label": label, "description": description, "identifier": identifier}
+
+
+def with_freeze_section(summary: str, shown: Calendar) -> str:
+    """`summary` with the freeze windows' paragraph at its end, in place of an earlier one
+    (none when nothing is in force or coming), within GitHub's limit."""
+    kept = summary.split(msg.FREEZE_MARKER, 1)[0].rstrip()
+    if shown.is_empty:
+        return kept
+    section = msg.freeze_section(shown)
+    room = MAX_CHECK_OUTPUT_BYTES - markdown.utf8_size(section) - 2
+    return f"{markdown.truncate(kept, room)}\n\n{section}"

@@ -117,6 +117,38 @@ def upcoming(
     return sorted(spans, key=lambda item: item[1])
 
 
+@dataclass(frozen=True)
+class Span:
+    """One occurrence of a window: from `starts` to `ends`."""
+
+    window: FreezeWindow
+    starts: float
+    ends: float
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """What people are shown of the windows: those in force, and the next one coming."""
+
+    in_force: tuple[Span, ...] = ()
+    coming: Span | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.in_force and self.coming is None
+
+
+def calendar(windows: tuple[FreezeWindow, ...], now: float, *, within: float) -> Calendar:
+    """The windows in force at `now` (each with its own end), and the first of the others to
+    begin within `within` seconds."""
+    spans = [
+        Span(window, starts, ends) for window, starts, ends in upcoming(windows, now, within=within)
+    ]
+    in_force = tuple(span for span in spans if span.starts <= now)
+    coming = next((span for span in spans if span.starts > now), None)
+    return Calendar(in_force, coming)
+
+
 def _wall_clock_end(start: datetime, seconds: float, zone: ZoneInfo) -> float:
     """The instant the local clock shows `start` + `seconds`, across any clock change."""
     naive = start.replace(tzinfo=None) + timedelta(seconds=seconds)

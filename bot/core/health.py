@@ -116,3 +116,29 @@ def after_unhealthy(
         if past.succeeded and past.sha != failed_sha:
             return Rollback(past.sha, "health check failed")
     return StayFailed("no earlier successful deploy to roll back to")
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Probe again for `for_seconds` (0: one probe), what the passed probes left to prove."""
+
+    for_seconds: float
+
+
+def resume(
+    check: HealthCheck, started_at: float | None, probes: Sequence[Probe]
+) -> Resume | Unhealthy:
+    """Where a health check stands when the replica running it stopped before it ended.
+
+    A probe that failed already decides: the deploy is unhealthy, as if the check had
+    ended there. Otherwise the check goes on for what the passed probes have not covered
+    yet: the time the check went unwatched (the replica down, the take-over) counts for
+    nothing, so an environment is still seen healthy for the whole `for` before it passes.
+    """
+    failed = next((probe for probe in probes if not probe.ok), None)
+    if failed is not None:
+        return Unhealthy(failed)
+    if started_at is None or not probes:
+        return Resume(check.for_seconds)
+    covered = probes[-1].at - started_at
+    return Resume(max(check.for_seconds - covered, 0.0))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any, Protocol, assert_never
 
 from bot.context import Context
-from bot.core.health import HealthCheck, Rollback, StayFailed, Unhealthy
+from bot.core.deploy import NeverBuilt, NotQueued
+from bot.core.health import HealthCheck, Resume, Rollback, StayFailed, Unhealthy, resume
 from bot.deploy import health, messages
 from bot.deploy.notices import Notices
 from bot.deploy.requests import DeployRequest
@@ -21,7 +23,7 @@ from bot.executor.base import Ticket
 from bot.store.deployments import DeploymentRecord, Deployments
 
 RunSteps = Callable[[Ticket, asyncio.Event], Awaitable[str]]
-Submit = Callable[[DeployRequest], Awaitable[DeploymentRecord | str]]
+Submit = Callable[[DeployRequest], Awaitable[DeploymentRecord | NotQueued]]
 FollowUps = list[Coroutine[Any, Any, None]]
 
 
@@ -59,9 +61,14 @@ class Checkup:
         await self._post_status(
             record, "in_progress", description=messages.status_checking_health()
         )
-        await self._store.update(record.id, conclusion=None)  # the probe loop's to write
-        start = len(await self._store.read_log(record.id))  # the steps' lines are not probes
-        ended = await self._run_steps(health.health_ticket(ticket, check), cancel)
+        # The steps' lines are not probes: the check's own begin here, which a replica
+        # taking the deploy over reads (`resume`). Its conclusion is the probe loop's.
+        start = len(await self._store.read_log(record.id))
+        await self._store.update(record.id, conclusion=None, health_from=start)
+        extra_ca = self._context.settings.health_ca
+        ended = await self._run_steps(
+            health.health_ticket(ticket, check, extra_ca=extra_ca), cancel
+        )
         if cancel.is_set():
             return ended, None
         verdict = health.verdict_from_log(check, (await self._store.read_log(record.id))[start:])
@@ -71,6 +78,27 @@ class Checkup:
             return "failure", detail
         await self._store.append_log(record.id, messages.health_passed_log(verdict.probes))
         return "success", None
+
+    async def resume(
+        self, record: DeploymentRecord, ticket: Ticket, check: HealthCheck, cancel: asyncio.Event
+    ) -> tuple[str, str | None]:
+        """Go on with the health check a stopped replica was running: a probe that failed
+        before it stopped decides; otherwise probe again for what remains of the period."""
+        assert record.health_from is not None
+        log = (await self._store.read_log(record.id))[record.health_from :]
+        started, probes = health.read_probes(check, log)
+        decision = resume(check, started, probes)
+        match decision:
+            case Unhealthy(probe=probe):
+                await self._store.append_log(record.id, messages.health_failed_log(probe.detail))
+                return "failure", probe.detail
+            case Resume(for_seconds=remaining):
+                await self._store.append_log(record.id, messages.health_resumed_log(remaining))
+                return await self.check(
+                    record, ticket, replace(check, for_seconds=remaining), cancel
+                )
+            case _:
+                assert_never(decision)
 
     async def after_unhealthy(
         self,
@@ -124,7 +152,7 @@ class Checkup:
         it could not be."""
         run = await self._context.store.runs.for_sha(request.run.repo, sha)
         if run is None:
-            return messages.never_built(sha[:7])
+            return messages.refusal(NeverBuilt(sha[:7]))
         back = DeployRequest(run, request.environment, request.environments, rollback=True)
         queued = await self._submit(back)
-        return queued if isinstance(queued, str) else None
+        return None if isinstance(queued, DeploymentRecord) else messages.not_queued(queued)

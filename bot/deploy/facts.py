@@ -7,9 +7,9 @@ import logging
 from bot.check_facts import check_facts
 from bot.context import Context
 from bot.core.config import Config
+from bot.core.deploy import Ancestry, ShaFacts
 from bot.core.merge import results_by_name
 from bot.core.replan import lacks_plan
-from bot.deploy.decide import Ancestry, ShaFacts
 from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError, NotFound
 from bot.repo_config import read_config, usable

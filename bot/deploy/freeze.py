@@ -23,8 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.context import Context
+from bot.core import deploy as decide
 from bot.core.freeze import freeze_at
-from bot.deploy import decide, messages
+from bot.deploy import messages
 from bot.deploy.facts import Facts
 from bot.deploy.requests import DeployRequest
 from bot.github.errors import GitHubError
@@ -35,7 +36,7 @@ from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("greenlight.deploy")
 THAWED = "deploy-thawed"
-Submit = Callable[[DeployRequest], Awaitable[DeploymentRecord | str]]
+Submit = Callable[[DeployRequest], Awaitable[DeploymentRecord | decide.NotQueued]]
 
 
 def timer_name(repo: str, environment: str) -> str:
@@ -49,7 +50,7 @@ class FreezeGate:
         self._submit = submit
         timekeeper.handle(THAWED, self._thawed)
 
-    async def hold(self, run: Run, environment: str, chain: tuple[str, ...]) -> decide.Hold | None:
+    async def hold(self, run: Run, environment: str, chain: tuple[str, ...]) -> decide.Wait | None:
         """Hold an automatic deploy of `run` to `environment` if a window of the default
         branch's tip freezes it now (a pull request cannot lift a freeze by editing it)."""
         facts = Facts(self._context, run.installation_id or 0, run.repo)
@@ -57,11 +58,11 @@ class FreezeGate:
         windows = tip.freeze if tip is not None else ()
         freeze = freeze_at(windows, environment, self._context.clock())
         verdict = decide.through_freeze(environment, freeze, asked_by_person=False)
-        if freeze is None or not isinstance(verdict, decide.Hold):
+        if freeze is None or not isinstance(verdict, decide.Wait):
             return None
         log.info(
             "holding the deploy of %s of %s to %s: %s", run.sha[:7], run.repo, environment,
-            verdict.reason,
+            messages.waiting(verdict),
         )  # fmt: skip
         name = timer_name(run.repo, environment)
         before = _Held.read(await self._context.store.timers.get(name))
@@ -102,7 +103,7 @@ class FreezeGate:
         again = await self._context.store.timers.get(timer.name)
         if again is not None and again.due_at != timer.due_at:
             return  # held once more: its check run says until when already
-        reason = outcome if isinstance(outcome, str) else None
+        reason = None if isinstance(outcome, DeploymentRecord) else messages.not_queued(outcome)
         if reason is not None:
             log.info("not deploying %s of %s to %s: %s", run.sha[:7], run.repo, target.name, reason)
         await self._update(run, held.check_id, messages.held_over(target.name, run.sha, reason))

@@ -41,9 +41,11 @@ SCRIPT = Path(health_probe.__file__)
 SLACK_SECONDS = 30.0
 
 
-def health_ticket(deploy: Ticket, check: HealthCheck) -> Ticket:
+def health_ticket(deploy: Ticket, check: HealthCheck, *, extra_ca: str = "") -> Ticket:
     """The deploy's ticket turned into its health check: the same checkout, environment and
-    secrets (a check script may need them), one step running the probe loop."""
+    secrets (a check script may need them), one step running the probe loop; `extra_ca`:
+    PEM certificates its https probes trust besides the system's (GREENLIGHT_HEALTH_CA_FILE),
+    passed as text so that no file of the host needs mounting into the sandbox."""
     env = {
         **deploy.env,
         "GREENLIGHT_HEALTH_SCRIPT": SCRIPT.read_text(),
@@ -53,6 +55,7 @@ def health_ticket(deploy: Ticket, check: HealthCheck) -> Ticket:
         "GREENLIGHT_HEALTH_EVERY": f"{check.every_seconds:g}",
         "GREENLIGHT_HEALTH_FOR": f"{check.for_seconds:g}",
         "GREENLIGHT_HEALTH_TIMEOUT": f"{check.probe_timeout_seconds:g}",
+        "GREENLIGHT_HEALTH_CA": extra_ca,
     }
     step = Step(messages.health_step(), 'exec python3 -c "$GREENLIGHT_HEALTH_SCRIPT"')
     timeout = check.for_seconds + check.every_seconds + check.probe_timeout_seconds

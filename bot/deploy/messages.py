@@ -6,13 +6,42 @@ User text (environment names, logins, URLs from the config) is escaped before us
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, assert_never
 
+from bot.core.deploy import (
+    AdminNeeded,
+    Answer,
+    DeployQueued,
+    Frozen,
+    GitHubRefused,
+    NeverBuilt,
+    NoButton,
+    NoConfig,
+    NoEarlierSuccess,
+    NotDeployed,
+    NotFound,
+    NotGreen,
+    NothingToRollBack,
+    NotQueued,
+    PlanPending,
+    ProductionFromDefaultOnly,
+    Refusal,
+    Refuse,
+    RequiredNotPassed,
+    RollbackQueued,
+    Skip,
+    SkipReason,
+    UnknownEnvironment,
+    Untrusted,
+    Wait,
+)
 from bot.core.freeze import until_text
 from bot.core.markdown import code_span, escape, truncate
 
 NOTICE_MARKER = "<!-- greenlight:deploy -->"
-REFUSED_PREFIX = "Not deployed:"  # every refusal starts so; the button handler tells them apart
+# Every refusal starts so. The replies are values (bot.core.deploy.Answer) until rendered
+# here; only bot/web's older callers still tell them apart by this prefix.
+REFUSED_PREFIX = "Not deployed:"
 # GitHub's limit on a deployment (status) description, 140 characters, kept in bytes like
 # every limit: https://docs.github.com/en/rest/deployments/statuses
 DESCRIPTION_LIMIT = 140
@@ -22,90 +51,134 @@ def _short(text: str) -> str:
     return truncate(text, DESCRIPTION_LIMIT)
 
 
-# Refusals -----------------------------------------------------------------------------------
+# Refusals, skips and waits: rendered from bot.core.deploy's values -----------------------------
 
 
-def never_built(sha: str) -> str:
-    return f"`{sha}` was never built by Greenlight, so it cannot be deployed."
+def refusal(reason: Refusal) -> str:
+    """Why a deploy is refused, in Markdown: what is wrong and what would make it possible."""
+    match reason:
+        case NeverBuilt(sha=sha):
+            return (
+                f"`{escape(sha, limit=40)}` was never built by Greenlight, so it cannot be "
+                "deployed."
+            )
+        case Untrusted(sha=sha):
+            return (
+                f"`{sha}` is untrusted code (a fork or not approved): Greenlight never deploys it."
+            )
+        case PlanPending(sha=sha):
+            return (
+                f"`{sha}` was built for its push; the pull request's own jobs have not been "
+                "planned yet. Try again once its checks have run."
+            )
+        case NotGreen(sha=sha, conclusion=conclusion):
+            return (
+                f"the build of `{sha}` ended `{escape(conclusion)}`; only green builds are "
+                "deployed."
+            )
+        case RequiredNotPassed(sha=sha, check=check, conclusion=conclusion):
+            state = "has not finished" if conclusion is None else f"ended `{escape(conclusion)}`"
+            return f"the required check {code_span(check)} {state} on `{sha}`."
+        case UnknownEnvironment(name=name, known=known):
+            return _unknown_environment(name, known)
+        case ProductionFromDefaultOnly(environment=name):
+            return (
+                f"{code_span(name)} is production: only commits of the default branch go there. "
+                "Merge first, then deploy."
+            )
+        case NothingToRollBack():
+            return "nothing was ever deployed there, so there is nothing to roll back."
+        case NoEarlierSuccess(current=current):
+            return f"no successful deployment before `{current}` to roll back to."
+        case Frozen():
+            return _frozen(reason)
+        case NotFound(sha=sha):
+            return f"`{escape(sha, limit=40)}` is not a commit of this repository."
+        case NoConfig():
+            return "the default branch has no valid `.github/greenlight.yml`."
+        case NoButton(mode=mode):
+            return f"this commit has no deploy button in `{escape(mode)}` mode."
+        case AdminNeeded(reason=text):
+            return f"{text}."
+        case GitHubRefused(detail=detail):
+            return github_refused(detail)
+        case NotDeployed(reason=skip_reason, environment=environment):
+            return skip_text(Skip(skip_reason, environment))
+        case _:
+            assert_never(reason)
 
 
-def untrusted(sha: str) -> str:
-    return f"`{sha}` is untrusted code (a fork or not approved): Greenlight never deploys it."
-
-
-def not_green(sha: str, conclusion: str) -> str:
-    return f"the build of `{sha}` ended `{escape(conclusion)}`; only green builds are deployed."
-
-
-def required_not_passed(sha: str, check: str, conclusion: str | None) -> str:
-    state = "has not finished" if conclusion is None else f"ended `{escape(conclusion)}`"
-    return f"the required check {code_span(check)} {state} on `{sha}`."
-
-
-def already_live() -> str:
-    return "already live there"
-
-
-def older_than_live() -> str:
-    return "older than what is live there"
-
-
-def already_deploying() -> str:
-    return "being deployed there right now"
-
-
-def failed_before(environment: str) -> str:
-    return f"its deploy there failed; comment `/deploy {environment}` to try again"
-
-
-def older_than_waiting() -> str:
-    return "not newer than the deploy already waiting there"
-
-
-def crashed() -> str:
-    return "Greenlight failed to deploy; see the service log"
-
-
-def unknown_environment(name: str, known: Sequence[str]) -> str:
+def _unknown_environment(name: str, known: Sequence[str]) -> str:
     if not known:
         return "this repository configures no `deploy.environments`."
     names = ", ".join(code_span(k) for k in known)
     return f"there is no environment {code_span(name)}; configured: {names}."
 
 
-def production_from_default_only(name: str) -> str:
+def _frozen(frozen: Frozen) -> str:
+    names = ", ".join(code_span(name) for name in frozen.windows)
+    ends = until_text(frozen.until, open_ended=frozen.open_ended)
+    env = frozen.environment
     return (
-        f"{code_span(name)} is production: only commits of the default branch go there. "
-        "Merge first, then deploy."
+        f"{code_span(env)} is frozen by the window {names} until {ends}. "
+        f"An admin can deploy anyway with `/deploy {env} --force`; `/rollback {env}` is "
+        "allowed during a freeze."
     )
 
 
-def nothing_to_roll_back() -> str:
-    return "nothing was ever deployed there, so there is nothing to roll back."
+def skip_text(skip: Skip) -> str:
+    """Why an automatic deploy had nothing to do: plain text, for logs and descriptions."""
+    match skip.reason:
+        case SkipReason.ALREADY_LIVE:
+            return "already live there"
+        case SkipReason.OLDER_THAN_LIVE:
+            return "older than what is live there"
+        case SkipReason.ALREADY_DEPLOYING:
+            return "being deployed there right now"
+        case SkipReason.FAILED_BEFORE:
+            return f"its deploy there failed; comment `/deploy {skip.environment}` to try again"
+        case SkipReason.OLDER_THAN_WAITING:
+            return "not newer than the deploy already waiting there"
+        case _:
+            assert_never(skip.reason)
 
 
-def no_earlier_success(current: str) -> str:
-    return f"no successful deployment before `{current}` to roll back to."
+def waiting(wait: Wait) -> str:
+    """A deploy a freeze holds, for the deployment status and the log: plain text, short."""
+    frozen = wait.reason
+    ends = until_text(frozen.until, open_ended=frozen.open_ended)
+    env, names = frozen.environment, ", ".join(frozen.windows)
+    return _short(f"waiting: {env} frozen by {names} until {ends}")
 
 
-def admin_needed(refusal: str) -> str:
-    return f"{REFUSED_PREFIX} {refusal}."
+def not_queued(outcome: NotQueued) -> str:
+    """Why the queue did not take a deploy, for the service log and the held check run."""
+    match outcome:
+        case Skip():
+            return skip_text(outcome)
+        case Wait():
+            return waiting(outcome)
+        case Refuse(reason=reason):
+            return refusal(reason)
+        case _:
+            assert_never(outcome)
 
 
-def refused(reason: str) -> str:
-    return f"{REFUSED_PREFIX} {reason}"
+def answer(outcome: Answer) -> str:
+    """The reply to `/deploy` or `/rollback` (or the web page's and the button's answer)."""
+    match outcome:
+        case DeployQueued(environment=env, sha=sha, actor=actor):
+            return deploy_queued(env, sha, actor)
+        case RollbackQueued(environment=env, sha=sha, current=current, actor=actor):
+            return rollback_queued(env, sha, current, actor)
+        case Refuse(reason=reason):
+            return f"{REFUSED_PREFIX} {refusal(reason)}"
+        case _:
+            assert_never(outcome)
 
 
-def not_found(sha: str) -> str:
-    return f"`{escape(sha, limit=40)}` is not a commit of this repository."
-
-
-def no_config() -> str:
-    return "the default branch has no valid `.github/greenlight.yml`."
-
-
-def no_button(mode: str) -> str:
-    return f"this commit has no deploy button in `{escape(mode)}` mode."
+def crashed() -> str:
+    return "Greenlight failed to deploy; see the service log"
 
 
 def github_refused(reason: str) -> str:
@@ -117,22 +190,6 @@ def github_failing(reason: str) -> str:
 
 
 # Replies --------------------------------------------------------------------------------------
-
-
-def frozen(env: str, windows: Sequence[str], until: float, *, open_ended: bool) -> str:
-    names = ", ".join(code_span(name) for name in windows)
-    ends = until_text(until, open_ended=open_ended)
-    return (
-        f"{code_span(env)} is frozen by the window {names} until {ends}. "
-        f"An admin can deploy anyway with `/deploy {env} --force`; `/rollback {env}` is "
-        "allowed during a freeze."
-    )
-
-
-def frozen_waiting(env: str, windows: Sequence[str], until: float, *, open_ended: bool) -> str:
-    """A deployment status description: plain text, short."""
-    ends = until_text(until, open_ended=open_ended)
-    return _short(f"waiting: {env} frozen by {', '.join(windows)} until {ends}")
 
 
 def forced_through(windows: Sequence[str], actor: str) -> str:
@@ -175,8 +232,8 @@ def superseded_by(sha: str) -> str:
     return _short(f"Superseded by {sha[:7]} before it started")
 
 
-def skipped(reason: str) -> str:
-    return _short(f"Not deployed: {reason}")
+def skipped(skip: Skip) -> str:
+    return _short(f"Not deployed: {skip_text(skip)}")
 
 
 def restarted() -> str:
@@ -229,13 +286,6 @@ def notice_unhealthy(detail: str, rollback_to: str | None) -> str:
     """What a merged PR's notice says of a deploy that failed its health check."""
     then = f"; rolling back to {rollback_to[:7]}" if rollback_to else ""
     return f"health check failed ({detail}){then}"
-
-
-def plan_pending(short: str) -> str:
-    return (
-        f"`{short}` was built for its push; the pull request's own jobs have not been planned "
-        "yet. Try again once its checks have run."
-    )
 
 
 # Freeze windows holding automatic deploys --------------------------------------------------
@@ -300,6 +350,17 @@ def health_cut_short(probes: int) -> str:
 
 def health_failed_log(detail: str) -> str:
     return f"Health check failed: {detail}\n"
+
+
+def health_resumed_log(remaining: float) -> str:
+    return (
+        "The replica running the health check stopped; another took the deploy over and "
+        f"checks again for the rest of the period ({remaining:g}s).\n"
+    )
+
+
+def health_interrupted_log() -> str:
+    return "Greenlight is stopping: the health check goes on once a replica takes it over.\n"
 
 
 def health_passed_log(probes: int) -> str:

@@ -19,8 +19,9 @@ from typing import Any
 
 from bot import links
 from bot.context import Context
+from bot.core import deploy as decide
 from bot.core.checks import check_run_actions
-from bot.deploy import decide, messages
+from bot.deploy import messages
 from bot.deploy.checkup import Checkup
 from bot.deploy.facts import Facts
 from bot.deploy.freeze import FreezeGate
@@ -79,9 +80,11 @@ class Deployer:
         await self.take_over(await self.context.live_replicas())
 
     async def take_over(self, live: set[str]) -> None:
-        """Deploys of replicas not in `live` end as `error` on GitHub, saying why: the
-        steps died with a local replica; a Celery worker running them is told to stop.
-        Nobody can carry them on (what to promote and tell was the stopped replica's)."""
+        """Deploys of replicas not in `live`: one that was checking its environment's health
+        carries on here (its steps are done: the check resumes for what remains of its
+        period, then the deploy ends, rolls back or promotes as it would have there).
+        Any other ends as `error` on GitHub, saying why: its steps died with a local
+        replica; a Celery worker running them is told to stop."""
         if self.context.settings.credentials is None:
             return
         owners, me = self.context.store.owners, self.context.replica_id
@@ -90,16 +93,25 @@ class Deployer:
                 continue  # it ended meanwhile, or another replica took it
             record = await self.store.get(deployment_id)
             assert record is not None
+            if self._may_resume(record):
+                if previous is not None:  # the stopped replica's hold on the environment
+                    await self._turns.free((record.repo, record.environment), previous)
+                self._in_background(self._resume_health(record))
+                continue
             await self._executor.abandon(Target.deploy(record.id))
-            await self._status(record, "error", description=messages.restarted())
-            await self.store.update(
-                record.id,
-                state=DeployState.FAILURE,
-                description=messages.restarted(),
-                finished_at=self.context.clock(),
-            )
+            await self._end_as_restarted(record)
             if previous is not None:  # its environment is free now, not when the lease ends
                 await self._turns.free((record.repo, record.environment), previous)
+
+    def _may_resume(self, record: DeploymentRecord) -> bool:
+        """A deploy whose steps succeeded and whose health check had begun, on an executor
+        whose processes ended with the replica (a Celery worker's probe loop outlives it,
+        and one told to stop cannot be told to start again under the same name)."""
+        return (
+            record.state is DeployState.IN_PROGRESS
+            and record.health_from is not None
+            and not self._executor.owns_running_jobs
+        )
 
     async def stop(self) -> None:
         for queue in self._queues.values():
@@ -150,17 +162,21 @@ class Deployer:
             return
         verdict = decide.may_deploy(await facts.sha_facts(run.sha, default_branch))
         if isinstance(verdict, decide.Refuse):
-            log.info("not deploying %s of %s: %s", run.sha[:7], run.repo, verdict.reason)
+            reason = messages.refusal(verdict.reason)
+            log.info("not deploying %s of %s: %s", run.sha[:7], run.repo, reason)
             return
         first = config.deploy.environment(automatic[0])
         assert first is not None
         outcome = await self.submit(
             DeployRequest(
-                run, first, environments, chain=decide.promotion_chain(automatic, first.name)
+                run, first, environments, chain=decide.promotion(automatic, first.name).to
             )
         )
-        if isinstance(outcome, str):
-            log.info("not deploying %s of %s to %s: %s", run.sha[:7], run.repo, first.name, outcome)
+        if not isinstance(outcome, DeploymentRecord):
+            log.info(
+                "not deploying %s of %s to %s: %s",
+                run.sha[:7], run.repo, first.name, messages.not_queued(outcome),
+            )  # fmt: skip
 
     async def _add_button(self, run: Run, environment: str) -> None:
         if run.aggregate_check_id is None:
@@ -176,27 +192,25 @@ class Deployer:
 
     # The queue --------------------------------------------------------------------------------
 
-    async def submit(self, request: DeployRequest) -> DeploymentRecord | str:
-        """Queue a deploy (replacing an older waiting one); a string says why it did not.
+    async def submit(self, request: DeployRequest) -> DeploymentRecord | decide.NotQueued:
+        """Queue a deploy (replacing an older waiting one), or say why it did not.
 
         An automatic deploy that a freeze window holds waits for the window's end instead.
         """
         if request.automatic:
             held = await self._freezes.hold(request.run, request.environment.name, request.chain)
             if held is not None:
-                return held.reason
+                return held
         queue = self._queues.setdefault(request.key, Queue())
         async with self.context.store.locks.hold(queue_lock(request.key)):
             queued = await self._enqueue(queue, request)
-        if isinstance(queued, decide.Skip):
-            if queued.already_live and request.chain:
-                return await self.submit(self._next(request))
-            return queued.reason
+        if isinstance(queued, decide.Skip) and queued.already_live and request.chain:
+            return await self.submit(self._next(request))
         return queued
 
     async def _enqueue(
         self, queue: Queue[DeployRequest], request: DeployRequest
-    ) -> DeploymentRecord | decide.Skip | str:
+    ) -> DeploymentRecord | decide.Skip | decide.Refuse:
         live = await self.store.live(*request.key)
         skip = (
             await self._failed_before(request)
@@ -210,7 +224,7 @@ class Deployer:
         except GitHubError as error:
             if is_worth_retrying(error):
                 raise  # the caller's work is put off and asked again (see bot.github.backlog)
-            return messages.github_refused(str(error))
+            return decide.Refuse(decide.GitHubRefused(str(error)))
         for older in await self.store.of_state(*request.key, DeployState.QUEUED):
             if older.id != record.id:  # waiting here or on another replica
                 await self._finish(
@@ -234,7 +248,7 @@ class Deployer:
         last = await self.store.last_of_sha(*request.key, request.run.sha)
         if last is None or last.state != DeployState.FAILURE:
             return None
-        return decide.Skip(messages.failed_before(request.environment.name))
+        return decide.Skip(decide.SkipReason.FAILED_BEFORE, request.environment.name)
 
     async def _behind_live(
         self, request: DeployRequest, live: DeploymentRecord | None
@@ -244,7 +258,7 @@ class Deployer:
             return None
         facts = Facts(self.context, request.run.installation_id or 0, request.run.repo)
         ancestry = await facts.ancestry(live.sha if live else None, request.run.sha)
-        verdict = decide.may_replace_live(ancestry, asked_by_person=False)
+        verdict = decide.may_replace_live(ancestry, request.environment.name, asked_by_person=False)
         return verdict if isinstance(verdict, decide.Skip) else None
 
     async def _behind_queue(self, request: DeployRequest) -> decide.Skip | None:
@@ -254,7 +268,7 @@ class Deployer:
             return None
         running = await self.store.of_state(*request.key, DeployState.IN_PROGRESS)
         if any(record.sha == request.run.sha for record in running):
-            return decide.Skip(messages.already_deploying())
+            return decide.Skip(decide.SkipReason.ALREADY_DEPLOYING, request.environment.name)
         queued = await self.store.of_state(*request.key, DeployState.QUEUED)
         waiting = queued[-1] if queued else None
         if waiting is None or waiting.requested_by is not None:
@@ -262,7 +276,7 @@ class Deployer:
         facts = Facts(self.context, request.run.installation_id or 0, request.run.repo)
         ancestry = await facts.ancestry(waiting.sha, request.run.sha)
         if ancestry in {decide.Ancestry.OLDER, decide.Ancestry.SAME}:
-            return decide.Skip(messages.older_than_waiting())
+            return decide.Skip(decide.SkipReason.OLDER_THAN_WAITING, request.environment.name)
         return None
 
     def _next(self, request: DeployRequest) -> DeployRequest:
@@ -350,7 +364,7 @@ class Deployer:
         if (since.id if since else None) != request.live_id:  # changed while it waited
             skip = await self._behind_live(request, since)
             if skip is not None:
-                await self._finish(record, DeployState.SKIPPED, messages.skipped(skip.reason))
+                await self._finish(record, DeployState.SKIPPED, messages.skipped(skip))
                 return skip.already_live, []
         await self._status(record, "in_progress", description=messages.status_started(env.name))
         try:
@@ -365,6 +379,94 @@ class Deployer:
         unhealthy: str | None = None  # what the failed probe saw
         if conclusion == "success" and env.health is not None:
             conclusion, unhealthy = await self._checkup.check(record, ticket, env.health, cancel)
+            if cancel.is_set() and not self._executor.owns_running_jobs:
+                # Stopping: the replica that takes the deploy over carries the check on.
+                await self.store.append_log(record.id, messages.health_interrupted_log())
+                return False, []
+        return await self._conclude(record, request, conclusion, unhealthy, since)
+
+    async def _resume_health(self, record: DeploymentRecord) -> None:
+        """Carry on the health check of a deploy a stopped replica was running, holding its
+        environment as that replica did, then end it as `_drain` would have."""
+        key = (record.repo, record.environment)
+        queue = self._queues.setdefault(key, Queue())
+        try:
+            request = await self._request_of(record)
+            if request is None or request.environment.health is None:
+                await self._end_as_restarted(record)  # its config is gone: nothing to check
+                return
+            if not await self._turns.acquire(key, queue.cancel):
+                return  # stopping meanwhile: the next replica takes it over
+            async with self._turns.holding(key):
+                promote, follow_ups = await self._check_again(record, request, queue.cancel)
+        except Exception:  # as in `_drain`: never left in progress
+            log.exception("resuming the health check of deploy %s crashed", record.id)
+            await self._finish(record, DeployState.FAILURE, messages.crashed())
+            return
+        if promote and request.chain:
+            await self.submit(self._next(request))
+        for work in follow_ups:
+            self._in_background(work)
+
+    async def _check_again(
+        self, record: DeploymentRecord, request: DeployRequest, cancel: asyncio.Event
+    ) -> tuple[bool, list[Coroutine[Any, Any, None]]]:
+        env = request.environment
+        assert env.health is not None
+        since = await self.store.live(*request.key)  # before this one, still in progress
+        unhealthy: str | None = None
+        try:
+            ticket = await self._tickets.make_deploy(
+                record, request.run, env, pr_number=request.run.pr_number
+            )
+        except CodeTokenUnavailable as error:
+            await self.store.append_log(record.id, f"{error}\n")
+            conclusion = "failure"
+        else:
+            conclusion, unhealthy = await self._checkup.resume(record, ticket, env.health, cancel)
+            if cancel.is_set():
+                await self.store.append_log(record.id, messages.health_interrupted_log())
+                return False, []
+        return await self._conclude(record, request, conclusion, unhealthy, since)
+
+    async def _request_of(self, record: DeploymentRecord) -> DeployRequest | None:
+        """The request a deploy was made from, as far as the store and its config say: who
+        asked, whether it rolls back, and where an automatic one promotes to next."""
+        run = await self.context.store.runs.get(record.run_id or 0)
+        if run is None or run.installation_id is None:
+            return None
+        config = await Facts(self.context, run.installation_id, run.repo).config(run.sha)
+        env = config.deploy.environment(record.environment) if config is not None else None
+        if config is None or env is None:
+            return None
+        environments = config.deploy.environments
+        request = DeployRequest(
+            run, env, environments, requested_by=record.requested_by, rollback=record.rollback
+        )
+        if not request.automatic:
+            return request
+        automatic = decide.automatic_environments(config.mode, environments)
+        return replace(request, chain=decide.promotion(automatic, env.name).to)
+
+    async def _end_as_restarted(self, record: DeploymentRecord) -> None:
+        await self._status(record, "error", description=messages.restarted())
+        await self.store.update(
+            record.id,
+            state=DeployState.FAILURE,
+            description=messages.restarted(),
+            finished_at=self.context.clock(),
+        )
+
+    async def _conclude(
+        self,
+        record: DeploymentRecord,
+        request: DeployRequest,
+        conclusion: str,
+        unhealthy: str | None,
+        since: DeploymentRecord | None,
+    ) -> tuple[bool, list[Coroutine[Any, Any, None]]]:
+        """End a deploy that ran (and was checked): its status, and whether it promotes."""
+        env = request.environment
         success = conclusion == "success"
         state = DeployState.SUCCESS if success else DeployState.FAILURE
         record = await self.store.update(

@@ -79,6 +79,18 @@ class Turns:
                     await asyncio.wait_for(queue.cancel.wait(), WAIT_SECONDS)
         return None
 
+    async def acquire(self, key: Key, cancel: asyncio.Event) -> bool:
+        """Wait until the environment's lease is ours (True) or `cancel` is set (False)."""
+        leases, me = self.context.store.leases, self.context.replica_id
+        while not cancel.is_set():
+            if await leases.acquire(
+                lease(key), me, ttl=self.lease_seconds, now=self.context.clock()
+            ):
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(cancel.wait(), WAIT_SECONDS)
+        return False
+
     @contextlib.asynccontextmanager
     async def holding(self, key: Key) -> AsyncIterator[None]:
         """Keep the environment's lease (taken already) renewed for the body, then free it."""

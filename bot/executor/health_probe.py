@@ -8,7 +8,11 @@ seconds have passed or one probe failed, and prints one line per probe, beginnin
 
 Every probe has a deadline (GREENLIGHT_HEALTH_TIMEOUT): a timer signal interrupts a
 connection that hangs or drips, and a check command's whole process group is killed.
-Redirects are not followed: a 301 counts as the status it is.
+Redirects are not followed: a 301 counts as the status it is. An https address is
+verified against the system's CA bundle (the sandbox mounts /etc read-only, so the host's
+bundle is what it sees) and, when the operator set GREENLIGHT_HEALTH_CA_FILE, the
+certificates it holds (passed as GREENLIGHT_HEALTH_CA text); a certificate neither trusts,
+or one for another name, fails the probe saying so.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import http.client
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -43,9 +48,18 @@ def _alarm(_signum: int, _frame: FrameType | None) -> None:
     raise ProbeTimeout
 
 
-def http_probe(url: str, timeout: float) -> dict[str, Any]:
+def tls_context(extra_ca: str) -> ssl.SSLContext:
+    """The system's trust, plus the operator's extra certificates (PEM text) if any."""
+    context = ssl.create_default_context()
+    if extra_ca:
+        context.load_verify_locations(cadata=extra_ca)
+    return context
+
+
+def http_probe(url: str, timeout: float, extra_ca: str = "") -> dict[str, Any]:
     """GET `url` within `timeout` seconds: its status, or what went wrong."""
-    opener = urllib.request.build_opener(_NoRedirects)
+    https = urllib.request.HTTPSHandler(context=tls_context(extra_ca))
+    opener = urllib.request.build_opener(_NoRedirects, https)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         with opener.open(url, timeout=timeout) as answer:
@@ -58,6 +72,8 @@ def http_probe(url: str, timeout: float) -> dict[str, Any]:
         return {"error": f"not an HTTP answer ({type(error).__name__}: {error})"[:200]}
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            return {"error": f"TLS certificate not trusted ({reason.verify_message})"[:200]}
         if isinstance(reason, TimeoutError):
             return {"error": f"no answer within {timeout:g}s"}
         return {"error": f"could not connect ({reason})"[:200]}
@@ -103,6 +119,7 @@ def main() -> int:
     every = float(os.environ["GREENLIGHT_HEALTH_EVERY"])
     period = float(os.environ["GREENLIGHT_HEALTH_FOR"])
     timeout = float(os.environ["GREENLIGHT_HEALTH_TIMEOUT"])
+    extra_ca = os.environ.pop("GREENLIGHT_HEALTH_CA", "")
     signal.signal(signal.SIGALRM, _alarm)
     started = time.time()
     print(PREFIX + json.dumps({"started": started}), flush=True)
@@ -110,7 +127,7 @@ def main() -> int:
     while True:
         number += 1
         at = time.time()
-        seen = http_probe(url, timeout) if url else command_probe(command, timeout)
+        seen = http_probe(url, timeout, extra_ca) if url else command_probe(command, timeout)
         if not report(number, at, seen):
             return 1
         if at - started >= period:

@@ -88,6 +88,24 @@ class CheckRun:
 
 
 @dataclass(frozen=True)
+class CheckRunOutput:
+    """What a check run shows: its title, summary and text (Markdown)."""
+
+    title: str
+    summary: str
+    text: str | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> CheckRunOutput:
+        output = object_at(data, "output")
+        return cls(
+            title=text_at(output, "title"),
+            summary=text_at(output, "summary"),
+            text=optional_text_at(output, "text") or None,
+        )
+
+
+@dataclass(frozen=True)
 class CommitStatus:
     """One context of a commit's combined status."""
 

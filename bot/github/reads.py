@@ -8,6 +8,7 @@ from bot.github.calls import Calls
 from bot.github.errors import NotFound
 from bot.github.models import (
     CheckRun,
+    CheckRunOutput,
     Comment,
     CommitStatus,
     Comparison,
@@ -25,6 +26,17 @@ class Reads(Calls):
         owner, name = repo.split("/", 1)
         return Repository.from_json(
             await self._call("get", "/repos/{owner}/{repo}", {"owner": owner, "repo": name})
+        )
+
+    async def check_run_output(self, repo: str, check_run_id: int) -> CheckRunOutput:
+        """What one check run shows now (to add to it without losing what it says)."""
+        owner, name = repo.split("/", 1)
+        return CheckRunOutput.from_json(
+            await self._call(
+                "get",
+                "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+                {"owner": owner, "repo": name, "check_run_id": check_run_id},
+            )
         )
 
     async def compare(self, repo: str, base: str, head: str) -> Comparison:

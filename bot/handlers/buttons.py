@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.commands.deploys import deploy_button
+from bot.core.deploy import Refuse
 from bot.core.markdown import MAX_CHECK_OUTPUT_BYTES, truncate
 from bot.core.permissions import Permission
 from bot.core.recovery import is_stale
-from bot.deploy.messages import REFUSED_PREFIX
+from bot.deploy import messages as deploy_messages
 from bot.dispatch.events import WebhookEvent
 from bot.dispatch.payloads import Checked, requested_action
 from bot.dispatch.router import Router
@@ -144,8 +145,8 @@ async def explain(
 async def deploy(services: Services, click: Click) -> None:
     """ "Deploy to <env>": write access, admin for a protected environment (checked there)."""
     answer = await deploy_button(services.deployer, run_id=click.run_id, actor=click.actor)
-    if answer.startswith(REFUSED_PREFIX):
-        await explain(services.merging, click, "Not deployed", answer)
+    if isinstance(answer, Refuse):
+        await explain(services.merging, click, "Not deployed", deploy_messages.answer(answer))
 
 
 BUTTONS: dict[str, Button] = {

@@ -48,6 +48,7 @@ class DeploymentRecord:
     finished_at: float | None
     conclusion: str | None = None  # how its steps ended, from whoever ran them
     owner: str | None = None  # the replica that queued or runs it
+    health_from: int | None = None  # where its health check's lines begin in its log
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN note TEXT",
         "CREATE INDEX runs_repo_tree ON runs (repo, tree)",
     ),
+    (  # 13: where a deploy's health check began in its log, so a replica that takes the
+        # deploy over can resume the check (NULL: not checking health)
+        "ALTER TABLE deployments ADD COLUMN health_from INTEGER",
+    ),
 )
 
 

@@ -134,6 +134,8 @@ deployments = sa.Table(
     sa.Column("finished_at", sa.Float),
     sa.Column("conclusion", sa.Text),  # success, failure, timed_out, cancelled
     sa.Column("owner", sa.Text),  # the replica that queued or runs it
+    # The deployment log's length when its health check began: the probe lines follow it.
+    sa.Column("health_from", sa.Integer),
 )
 
 deployment_logs = sa.Table(

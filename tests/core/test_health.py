@@ -12,6 +12,7 @@ from bot.core.health import (
     HealthCheck,
     Healthy,
     Probe,
+    Resume,
     Rollback,
     StayFailed,
     Unhealthy,
@@ -19,6 +20,7 @@ from bot.core.health import (
     command_probe,
     http_probe,
     judge,
+    resume,
 )
 from tests.core.test_config_parser import parse_errors, parse_ok
 
@@ -159,3 +161,48 @@ def test_health_mistakes_are_reported_on_their_line(health: str, key: str, words
     (error,) = parse_errors(ENVIRONMENT + f"      health: {health}\n")
     assert (error.key, error.line) == (key, 8)
     assert words in error.message
+
+
+TWO_MINUTES = HealthCheck(http="https://x", every_seconds=10, for_seconds=120)
+OK, FAIL = "HTTP 200", "HTTP 503, expected HTTP 200"
+
+
+@pytest.mark.parametrize(
+    ("started", "probes", "expected"),
+    [
+        # The replica stopped before the loop started, or before its first probe: all of it.
+        (None, [], Resume(120)),
+        (100.0, [], Resume(120)),
+        # Probes passed for 50 s: 70 s remain, however long the take-over took.
+        (100.0, [Probe(100, True, OK), Probe(150, True, OK)], Resume(70)),
+        # The period was covered just before it stopped: one more probe settles it.
+        (100.0, [Probe(100, True, OK), Probe(230, True, OK)], Resume(0)),
+        # A failed probe was logged before it stopped: it decides, as in an ended check.
+        (
+            100.0,
+            [Probe(100, True, OK), Probe(110, False, FAIL), Probe(120, True, OK)],
+            Unhealthy(Probe(110, False, FAIL)),
+        ),
+    ],
+)
+def test_a_check_cut_short_by_a_stopped_replica_resumes_for_what_remains(
+    started: float | None, probes: list[Probe], expected: Resume | Unhealthy
+) -> None:
+    assert resume(TWO_MINUTES, started, probes) == expected
+
+
+@given(
+    st.floats(0, 1000),
+    st.lists(st.tuples(st.floats(0, 500), st.booleans()), max_size=8),
+)
+def test_a_resumed_check_never_asks_for_more_than_the_period_nor_less_than_nothing(
+    started: float, seen: list[tuple[float, bool]]
+) -> None:
+    probes = [Probe(started + offset, ok, OK if ok else FAIL) for offset, ok in sorted(seen)]
+    verdict = resume(TWO_MINUTES, started, probes)
+    if all(probe.ok for probe in probes):
+        assert isinstance(verdict, Resume)
+        assert 0 <= verdict.for_seconds <= TWO_MINUTES.for_seconds
+    else:
+        assert isinstance(verdict, Unhealthy)
+        assert not verdict.probe.ok

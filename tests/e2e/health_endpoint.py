@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from pathlib import Path
 
@@ -35,11 +36,12 @@ class HealthEndpoint:
         text = self.release_file.read_text().strip() if self.release_file.exists() else ""
         return text or "503"
 
-    async def start(self) -> str:
-        """Listen; the URL to probe."""
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, *, tls: ssl.SSLContext | None = None) -> str:
+        """Listen (over TLS with `tls`); the URL to probe."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=tls)
         port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/healthz"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}/healthz"
         return self.url
 
     async def close(self) -> None:

@@ -13,6 +13,8 @@ import pytest
 
 from bot import links
 from bot.commands.deploys import deploy_button, deploy_command, rollback_command
+from bot.core.deploy import AdminNeeded, DeployQueued, Refuse
+from bot.deploy import messages
 from bot.deploy.messages import REFUSED_PREFIX
 from bot.deploy.service import Deployer
 from bot.store.deployments import DeployState, NewDeployment
@@ -201,8 +203,9 @@ async def test_delivery_deploys_staging_and_offers_production(deploying: Greenli
     run = await deploying.store.runs.for_sha(REPO, sha)
     assert run is not None
     fake.set_permission(REPO, "maintainer", "write")
-    reply = await deploy_button(deploying.services.deployer, run_id=run.id, actor="maintainer")
-    assert "Deploying" in reply
+    answer = await deploy_button(deploying.services.deployer, run_id=run.id, actor="maintainer")
+    assert answer == DeployQueued("production", sha, "maintainer")
+    assert "Deploying" in messages.answer(answer)
     await deployed(deploying, "production", sha)
     staging_log = await deployer(deploying).store.read_log(
         (await deployer(deploying).store.history(REPO, "staging"))[0].id
@@ -402,7 +405,10 @@ async def test_deploys_are_refused_without_the_access_or_a_green_build(
 
     run = await deploying.store.runs.for_sha(REPO, sha)
     assert run is not None
-    reply = await deploy_button(deploying.services.deployer, run_id=run.id, actor="reader")
+    answer = await deploy_button(deploying.services.deployer, run_id=run.id, actor="reader")
+    assert isinstance(answer, Refuse)
+    assert isinstance(answer.reason, AdminNeeded)
+    reply = messages.answer(answer)
     assert "only people with admin access can deploy to a protected environment" in reply
     assert "@reader has read access" in reply
     assert reply.startswith(REFUSED_PREFIX)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.deploy import Wait
 from bot.deploy.facts import Facts
 from bot.deploy.freeze import timer_name
 from bot.deploy.requests import DeployRequest
@@ -146,4 +147,6 @@ async def _deploy_automatically(greenlight: Greenlight, sha: str, env: str) -> N
     target = config.deploy.environment(env)
     assert target is not None
     request = DeployRequest(run, target, config.deploy.environments)
-    assert "frozen" in str(await greenlight.services.deployer.submit(request))
+    held = await greenlight.services.deployer.submit(request)
+    assert isinstance(held, Wait)
+    assert held.reason.environment == env

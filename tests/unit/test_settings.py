@@ -315,3 +315,23 @@ def test_bad_job_limits_are_named(name: str, value: str) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings({name: value}, env_file=NO_ENV_FILE)
     assert any(line.startswith(name) for line in raised.value.problems)
+
+
+def test_a_health_ca_file_is_read_once_as_text(tmp_path: Path) -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    (tmp_path / "ca.pem").write_text(pem)
+    values = {"GREENLIGHT_HEALTH_CA_FILE": str(tmp_path / "ca.pem")}
+    assert load_settings(values, env_file=NO_ENV_FILE).health_ca == pem
+    assert load_settings({}, env_file=NO_ENV_FILE).health_ca == ""
+
+
+@pytest.mark.parametrize(("content", "words"), [(None, "cannot read"), ("hello", "no PEM")])
+def test_a_bad_health_ca_file_is_named(tmp_path: Path, content: str | None, words: str) -> None:
+    path = tmp_path / "ca.pem"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"GREENLIGHT_HEALTH_CA_FILE": str(path)}, env_file=NO_ENV_FILE)
+    (problem,) = raised.value.problems
+    assert problem.startswith("GREENLIGHT_HEALTH_CA_FILE")
+    assert words in problem

@@ -1,4 +1,4 @@
-"""The pure deploy decisions, as tables."""
+"""The pure deploy decisions, as tables: values, and the text rendered from them."""
 
 from __future__ import annotations
 
@@ -7,25 +7,32 @@ from dataclasses import replace
 import pytest
 
 from bot.core.config import Environment, Mode, Step
-from bot.core.freeze import Freeze
-from bot.deploy.decide import (
+from bot.core.deploy import (
     Ancestry,
-    Go,
-    Hold,
+    Deploy,
+    Frozen,
+    GitHubRefused,
+    NotDeployed,
     PastDeploy,
+    Promote,
     Refuse,
     ShaFacts,
     Skip,
+    SkipReason,
+    Wait,
+    as_refusal,
     automatic_environments,
     button_environment,
     command_environment,
     is_production,
     may_deploy,
     may_replace_live,
-    promotion_chain,
+    promotion,
     rollback_target,
     through_freeze,
 )
+from bot.core.freeze import Freeze
+from bot.deploy import messages
 
 STEP = (Step(name="deploy", run="./deploy.sh"),)
 QA, STAGING, PRODUCTION = (Environment(n, STEP) for n in ("qa", "staging", "production"))
@@ -68,7 +75,7 @@ def test_where_a_green_default_branch_build_goes(
 def test_promotion_goes_on_in_order(
     automatic: tuple[str, ...], start: str, chain: tuple[str, ...]
 ) -> None:
-    assert promotion_chain(automatic, start) == chain
+    assert promotion(automatic, start) == Promote(chain)
 
 
 def facts(
@@ -105,10 +112,10 @@ def facts(
 def test_a_deploy_needs_a_trusted_green_sha(given: ShaFacts, refusal: str | None) -> None:
     verdict = may_deploy(given)
     if refusal is None:
-        assert verdict == Go()
+        assert verdict == Deploy()
     else:
         assert isinstance(verdict, Refuse)
-        assert refusal in verdict.reason
+        assert refusal in messages.refusal(verdict.reason)
 
 
 @pytest.mark.parametrize(
@@ -124,12 +131,12 @@ def test_a_deploy_needs_a_trusted_green_sha(given: ShaFacts, refusal: str | None
     ],
 )
 def test_automatic_deploys_never_go_back(ancestry: Ancestry, person: bool, expected: str) -> None:
-    verdict = may_replace_live(ancestry, asked_by_person=person)
+    verdict = may_replace_live(ancestry, "staging", asked_by_person=person)
     if expected == "go":
-        assert verdict == Go()
+        assert verdict == Deploy()
     else:
         assert isinstance(verdict, Skip)
-        assert expected in verdict.reason
+        assert expected in messages.skip_text(verdict)
         assert verdict.already_live == (ancestry is Ancestry.SAME)
 
 
@@ -146,7 +153,7 @@ def test_automatic_deploys_never_go_back(ancestry: Ancestry, person: bool, expec
 def test_the_environment_of_a_command(name: str, in_history: bool, expected: str) -> None:
     verdict = command_environment(THREE, name, in_default_history=in_history)
     if isinstance(verdict, Refuse):
-        assert expected in verdict.reason
+        assert expected in messages.refusal(verdict.reason)
     else:
         assert verdict.name == expected
 
@@ -154,7 +161,7 @@ def test_the_environment_of_a_command(name: str, in_history: bool, expected: str
 def test_no_environments_configured() -> None:
     verdict = command_environment((), "staging", in_default_history=True)
     assert isinstance(verdict, Refuse)
-    assert "configures no" in verdict.reason
+    assert "configures no" in messages.refusal(verdict.reason)
     assert not is_production((), "staging")
     assert is_production(THREE, "production")
     assert not is_production(THREE, "staging")
@@ -208,8 +215,40 @@ def test_through_freeze(
     verdict = through_freeze(
         "production", freeze, asked_by_person=person, forced=forced, rollback=rollback
     )
-    kinds = {Go: "go", Hold: "hold", Refuse: "refuse"}
+    kinds = {Deploy: "go", Wait: "hold", Refuse: "refuse"}
     assert kinds[type(verdict)] == expected
-    if isinstance(verdict, Hold):
+    if isinstance(verdict, Wait):
         assert verdict.until == FROZEN.until
-        assert verdict.reason == "waiting: production frozen by weekend until 2025-11-30 08:00 UTC"
+        assert verdict.reason == Frozen("production", ("weekend",), FROZEN.until)
+        assert messages.waiting(verdict) == (
+            "waiting: production frozen by weekend until 2025-11-30 08:00 UTC"
+        )
+    if isinstance(verdict, Refuse):
+        assert messages.answer(verdict) == (
+            "Not deployed: `production` is frozen by the window `weekend` until 2025-11-30 "
+            "08:00 UTC. An admin can deploy anyway with `/deploy production --force`; "
+            "`/rollback production` is allowed during a freeze."
+        )
+
+
+@pytest.mark.parametrize(
+    ("not_queued", "reply"),
+    [
+        (Refuse(GitHubRefused("no")), "Not deployed: GitHub refused the deployment: no"),
+        (
+            Skip(SkipReason.FAILED_BEFORE, "qa"),
+            "Not deployed: its deploy there failed; comment `/deploy qa` to try again",
+        ),
+        (
+            Wait(Frozen("qa", ("a", "b"), FROZEN.until, open_ended=True), FROZEN.until),
+            "Not deployed: `qa` is frozen by the window `a`, `b` until at least",
+        ),
+    ],
+)
+def test_what_a_person_is_told_when_the_queue_does_not_take_a_deploy(
+    not_queued: Skip | Wait | Refuse, reply: str
+) -> None:
+    refusal = as_refusal(not_queued)
+    assert messages.answer(refusal).startswith(reply)
+    if isinstance(not_queued, Skip):
+        assert refusal == Refuse(NotDeployed(SkipReason.FAILED_BEFORE, "qa"))
