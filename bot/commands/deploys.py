@@ -113,43 +113,6 @@ async def request_rollback(
     return RollbackQueued(env, target.sha, current.sha, actor)
 
 
-async def deploy_command(
-    deployer: Deployer,
-    *,
-    repo: str,
-    installation_id: int,
-    pr_number: int | None,
-    actor: str,
-    env: str,
-    sha: str | None,
-    forced: bool = False,
-) -> str:
-    """`request_deploy`'s answer in Markdown, for the web pages (bot/web) that still read
-    the reply's prefix; the commands and the button use the value."""
-    answer = await request_deploy(
-        deployer, repo=repo, installation_id=installation_id, pr_number=pr_number,
-        actor=actor, env=env, sha=sha, forced=forced,
-    )  # fmt: skip
-    return messages.answer(answer)
-
-
-async def rollback_command(
-    deployer: Deployer,
-    *,
-    repo: str,
-    installation_id: int,
-    pr_number: int | None,
-    actor: str,
-    env: str,
-) -> str:
-    """`request_rollback`'s answer in Markdown, for the web pages (as `deploy_command`)."""
-    answer = await request_rollback(
-        deployer, repo=repo, installation_id=installation_id, pr_number=pr_number,
-        actor=actor, env=env,
-    )  # fmt: skip
-    return messages.answer(answer)
-
-
 async def deploy_button(deployer: Deployer, *, run_id: int, actor: str) -> Answer:
     """The `deploy` button of a green default-branch commit: the last environment."""
     context = deployer.context

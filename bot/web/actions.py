@@ -5,7 +5,7 @@ Each is a POST from a viewer signed in with GitHub, carrying their session's CSR
 (a signed link is never enough to act), checked against the permission its slash-command
 needs (DESIGN.md section 5, decided by the same `authorize`): write access, or being the
 pull request's author for re-running and cancelling its runs, as `/retest` and `/cancel`
-allow; admin for a protected environment (checked by `deploy_command`, as for `/deploy`)
+allow; admin for a protected environment (checked by `request_deploy`, as for `/deploy`)
 and for deploying through a freeze window (`/deploy ENV --force`). Each is carried out by
 the same services as the command, answered with a page saying what was done or why not,
 and recorded with who asked: in the re-run jobs' logs, the cancelled jobs' reason, the
@@ -20,10 +20,11 @@ import logging
 from aiohttp import web
 
 from bot import links
-from bot.commands.deploys import deploy_command, rollback_command
+from bot.commands.deploys import request_deploy, request_rollback
 from bot.core.commands import CommandName
+from bot.core.deploy import Answer, Refuse
 from bot.core.permissions import Authorization, Refused, authorize
-from bot.deploy.messages import REFUSED_PREFIX
+from bot.deploy import messages as deploy_messages
 from bot.github.errors import GitHubError
 from bot.store import overview
 from bot.store.records import Run, Status
@@ -167,7 +168,7 @@ async def deploy(request: web.Request) -> web.Response:
     """Deploy a commit to an environment, as `/deploy ENV SHA` does."""
     repo, installation_id = await _repository(request)
     viewer, form = await _actor(request, repo, CommandName.DEPLOY)
-    answer = await deploy_command(
+    answer = await request_deploy(
         request.app[SERVICES].deployer, repo=repo, installation_id=installation_id,
         pr_number=None, actor=viewer.login, env=form.get("environment", "").strip(),
         sha=form.get("sha", "").strip() or None, forced=is_forced(form),
@@ -179,7 +180,7 @@ async def rollback(request: web.Request) -> web.Response:
     """Redeploy an environment's last good deployment before the current one."""
     repo, installation_id = await _repository(request)
     viewer, form = await _actor(request, repo, CommandName.ROLLBACK)
-    answer = await rollback_command(
+    answer = await request_rollback(
         request.app[SERVICES].deployer, repo=repo, installation_id=installation_id,
         pr_number=None, actor=viewer.login, env=form.get("environment", "").strip(),
     )  # fmt: skip
@@ -194,8 +195,9 @@ async def _repository(request: web.Request) -> tuple[str, int]:
     return repo, entry.installation_id
 
 
-def _reply(request: web.Request, repo: str, viewer: Viewer, answer: str) -> web.Response:
-    done = not answer.startswith(REFUSED_PREFIX)
+def _reply(request: web.Request, repo: str, viewer: Viewer, outcome: Answer) -> web.Response:
+    done = not isinstance(outcome, Refuse)
+    answer = deploy_messages.answer(outcome)
     log.info("%s from the web page, by %s: %s", repo, viewer.login, answer)
     back = links.repo_url("", repo, request.app[SETTINGS].link_secret)
     status = 200 if done else 409

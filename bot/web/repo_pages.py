@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot import links
-from bot.deploy.decide import PastDeploy, rollback_target
+from bot.core.deploy import PastDeploy, rollback_target
 from bot.store import overview
 from bot.store.deployments import DeploymentRecord, Deployments, DeployState
 from bot.store.records import Status

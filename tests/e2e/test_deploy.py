@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from bot import links
-from bot.commands.deploys import deploy_button, deploy_command, rollback_command
+from bot.commands.deploys import deploy_button, request_deploy, request_rollback
 from bot.core.deploy import AdminNeeded, DeployQueued, Refuse
 from bot.deploy import messages
 from bot.deploy.messages import REFUSED_PREFIX
@@ -145,7 +145,7 @@ async def deploy_as(
     greenlight: Greenlight, actor: str, number: int, env: str, sha: str | None
 ) -> str:
     """`/deploy ENV [SHA]` by `actor` on pull request `number`: the reply."""
-    return await deploy_command(
+    answer = await request_deploy(
         greenlight.services.deployer,
         repo=REPO,
         installation_id=installation(greenlight.fake),
@@ -154,6 +154,7 @@ async def deploy_as(
         env=env,
         sha=sha,
     )
+    return messages.answer(answer)
 
 
 async def merged_by_greenlight(greenlight: Greenlight, number: int) -> str:
@@ -368,13 +369,15 @@ async def test_rollback_redeploys_the_previous_good_release(deploying: Greenligh
     fake.commit(REPO, "incident", {"notes.txt": "rolling back\n"})
     pr = fake.open_pull_request(REPO, "incident", title="Incident")  # where /rollback is said
 
-    reply = await rollback_command(
-        deploying.services.deployer,
-        repo=REPO,
-        installation_id=installation(fake),
-        pr_number=pr.number,
-        actor="octo",
-        env="production",
+    reply = messages.answer(
+        await request_rollback(
+            deploying.services.deployer,
+            repo=REPO,
+            installation_id=installation(fake),
+            pr_number=pr.number,
+            actor="octo",
+            env="production",
+        )
     )
     assert f"back from `{bad[:7]}` to `{good[:7]}`" in reply
     assert "@octo" in reply
