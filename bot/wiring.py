@@ -72,6 +72,7 @@ async def running(services: Services) -> AsyncIterator[None]:
         yield
     finally:
         await services.timekeeper.stop()
+        await services.merging.stop()
         taking_over.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await taking_over
