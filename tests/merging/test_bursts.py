@@ -1,4 +1,5 @@
-"""One merge evaluation per burst of events on a pull request, never missing the last one."""
+"""One merge evaluation per burst of events on a pull request, never missing the last one;
+the app itself read once."""
 
 from __future__ import annotations
 
@@ -96,3 +97,13 @@ async def test_events_on_other_pull_requests_are_not_folded(
     assert gate.waits == 2
     assert fake_github.pull(REPO, number).merged
     fake_github.take_violations()  # the 404 of the missing pull request is expected
+
+
+async def test_the_app_itself_is_read_once_per_process(
+    context: Context, fake_github: FakeGitHub
+) -> None:
+    merging = Merging(context, Timekeeper(context.store, "test"))
+    logins = await asyncio.gather(*(merging.bot_login() for _ in range(10)))
+    await merging.evaluator()
+    assert set(logins) == {f"{fake_github.github_app.slug}[bot]"}
+    assert fake_github.request_counts[("GET", "/app")] == 1
