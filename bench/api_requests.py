@@ -66,6 +66,12 @@ class Measure:
     busiest_minute_writes: int
     seconds: float
     paced_seconds: float = 0.0  # time writes waited in the client's pacer, summed
+    not_modified: int = 0  # reads answered 304: free of GitHub's rate limit
+
+    @property
+    def counted(self) -> int:
+        """Requests that count against GitHub's rate limit (all but the 304s)."""
+        return self.total - self.not_modified
 
     @property
     def write_share(self) -> float:
@@ -128,7 +134,10 @@ async def with_greenlight(
     server = await start_greenlight(fake, root, GREENLIGHT_CONCURRENCY=str(concurrency))
     fake.configure_webhooks(str(server.make_url("/webhook")), WEBHOOK_SECRET, events=events)
     try:
+        not_modified = fake.not_modified
         result = await scenario(fake, server)
+        # Every 304 is the scenario's: the app is idle before it starts.
+        result.not_modified = fake.not_modified - not_modified
         github = server.app[SERVICES].context.github
         result.paced_seconds = sum(c.writes.waited for c in github._clients.values())
         return result
@@ -232,7 +241,8 @@ def report(title: str, result: Measure, *, top: int = 0) -> str:
     lines = [
         f"## {title}",
         f"requests: {result.total}, writes: {result.writes} "
-        f"({result.write_share:.0%}), in {result.seconds:.1f} s",
+        f"({result.write_share:.0%}), in {result.seconds:.1f} s; "
+        f"{result.not_modified} answered 304, {result.counted} counted against the rate limit",
         f"busiest 60 s of writes: {result.busiest_minute_writes} (limit {WRITE_LIMIT}); "
         f"writes waited {result.paced_seconds:.0f} s in total in the client's pacer",
     ]

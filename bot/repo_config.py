@@ -34,8 +34,12 @@ RepoConfig = Config | NoConfig | ConfigErrors
 
 
 async def read_config(client: InstallationClient, repo: str, sha: str) -> RepoConfig:
-    """The config of `repo` at `sha`."""
-    text = await client.file_text(repo, CONFIG_PATH, sha)
+    """The config of `repo` at `sha`, through the contents API."""
+    return config_from_text(await client.file_text(repo, CONFIG_PATH, sha))
+
+
+def config_from_text(text: str | None) -> RepoConfig:
+    """The config a file's text says (None: there is no file), however it was read."""
     if text is None:
         return NO_CONFIG
     parsed = parse_config(text)

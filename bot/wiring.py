@@ -80,6 +80,7 @@ async def running(services: Services) -> AsyncIterator[None]:
         yield
     finally:
         await services.timekeeper.stop()
+        await services.merging.stop()
         await taking_over.stop()
         await services.deployer.stop()
         await services.pipeline.stop()

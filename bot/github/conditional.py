@@ -2,7 +2,8 @@
 
 The recovery pass reads the same few things of every repository on each interval; GitHub
 answers `304 Not Modified` to a request that carries the ETag of an unchanged answer, and
-a 304 does not count against the rate limit. gidgethub keeps the ETags when given a cache.
+a 304 does not count against the rate limit. Every client of the app sends its reads
+conditionally, with ETags kept per token (`bot.github.etags`); this one also counts.
 https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
 """
 
@@ -16,7 +17,6 @@ from typing import Any
 
 import aiohttp
 import gidgethub
-from cachetools import LRUCache
 from yarl import URL
 
 from bot.github.api import MeteredGitHubAPI
@@ -24,7 +24,6 @@ from bot.github.client import GitHubApp
 from bot.github.errors import map_error
 from bot.metrics import Metrics
 
-ETAG_CACHE_SIZE = 4096
 ACCEPT = "application/vnd.github+json"
 
 
@@ -42,23 +41,17 @@ _current_count: contextvars.ContextVar[RequestCount | None] = contextvars.Contex
 
 
 class ConditionalGitHubAPI(MeteredGitHubAPI):
-    """The app's metered client with gidgethub's ETag cache, counting into the current pass
-    (one try per request: a read that fails is read again on the next pass)."""
+    """The app's metered client, counting into the current pass (one try per request: a
+    read that fails is read again on the next pass)."""
 
     def __init__(self, session: aiohttp.ClientSession, *, base_url: str, metrics: Metrics) -> None:
         super().__init__(session, base_url=base_url, metrics=metrics)
-        # gidgethub's `cache` argument, which MeteredGitHubAPI does not pass on.
-        self._cache = LRUCache(maxsize=ETAG_CACHE_SIZE)
 
-    async def _request(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        answer = await super()._request(method, url, headers, body)
+    def answered(self, status: int) -> None:
         count = _current_count.get()
         if count is not None:
             count.requests += 1
-            count.not_modified += answer[0] == 304
-        return answer
+            count.not_modified += status == 304
 
     def counting(self) -> RequestCount:
         """Count the requests made from here on in this task (and tasks it starts)."""

@@ -1,4 +1,5 @@
-"""Auto-merge triggers (DESIGN.md sections 4 and 7): each one re-evaluates from fresh facts."""
+"""Auto-merge triggers (DESIGN.md sections 4 and 7): each one re-evaluates from fresh facts,
+once per burst of events on a pull request (`Merging.evaluate_soon`)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ async def evaluate_pull_request(event: WebhookEvent, services: Services) -> None
     if event.installation_id is None or event.repo is None:
         return
     number = PullRequest.of(event).number
-    await services.merging.evaluate(event.installation_id, event.repo, number)
+    services.merging.evaluate_soon(event.installation_id, event.repo, number)
 
 
 @router.register("check_run", "completed")
@@ -38,7 +39,7 @@ async def evaluate_checked_commit(event: WebhookEvent, services: Services) -> No
     checked = Checked.of(event)
     if checked.is_from(services.own_app_id):
         return
-    await services.merging.evaluate_commit(event.installation_id, event.repo, checked.head_sha)
+    await services.merging.evaluate_commit_soon(event.installation_id, event.repo, checked.head_sha)
 
 
 @router.register("status")
@@ -46,4 +47,6 @@ async def evaluate_status_commit(event: WebhookEvent, services: Services) -> Non
     """A commit status changed: decide again for the pull requests at that commit."""
     if event.installation_id is None or event.repo is None:
         return
-    await services.merging.evaluate_commit(event.installation_id, event.repo, status_sha(event))
+    await services.merging.evaluate_commit_soon(
+        event.installation_id, event.repo, status_sha(event)
+    )

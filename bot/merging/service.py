@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot.context import Context
 from bot.core.checks import check_run_actions
@@ -24,10 +25,24 @@ from bot.store.timers import Timer
 from bot.timekeeper import Timekeeper
 
 log = logging.getLogger("greenlight.merging")
+# GitHub sends the events of one change together (a review, a label and a check suite,
+# say): the first one waits this long for the others, then one evaluation reads the facts.
+SETTLE_SECONDS = 0.25
+
+PullKey = tuple[str, int]  # (repository, lower-case; pull request number)
 
 
 class Merging:
-    def __init__(self, context: Context, timekeeper: Timekeeper) -> None:
+    """`sleep` is what the settling waits by (tests replace it)."""
+
+    def __init__(
+        self,
+        context: Context,
+        timekeeper: Timekeeper,
+        *,
+        settle_seconds: float = SETTLE_SECONDS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.context = context
         self.timekeeper = timekeeper
         timekeeper.handle(THAWED, self._thawed)
@@ -35,6 +50,11 @@ class Merging:
         self._slug: str | None = None
         self._slug_lock = asyncio.Lock()
         self._evaluator: Evaluator | None = None
+        self._settle_seconds = settle_seconds
+        self._sleep = sleep
+        self._settling: set[PullKey] = set()  # an evaluation starts after the burst
+        self._soon: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     async def app_slug(self) -> str:
         """The app's slug from `GET /app`, asked once per process."""
@@ -55,6 +75,54 @@ class Merging:
 
     async def evaluate(self, installation_id: int, repo: str, number: int) -> Decision | None:
         return await (await self.evaluator()).evaluate(installation_id, repo, number)
+
+    def evaluate_soon(self, installation_id: int, repo: str, number: int) -> None:
+        """Evaluate once the burst of events this one belongs to has arrived: one
+        evaluation for all of them, which reads the facts after the last one.
+
+        An event that arrives while that evaluation runs starts another, which waits for
+        it (the evaluator's lock), so the last event is never missed. Off the delivery's
+        path: a replica that dies before it ran leaves it to the start-up reconciliation,
+        which evaluates every green pull request.
+        """
+        key = (repo.lower(), number)
+        if self._stopped:
+            return  # shutting down: the restart's reconciliation evaluates it
+        if key in self._settling:
+            return  # the pending evaluation has not read the facts yet: it covers this event
+        self._settling.add(key)
+        task = asyncio.create_task(
+            self._settle_then_evaluate(key, installation_id, repo, number),
+            name=f"evaluate {repo}#{number}",
+        )
+        self._soon.add(task)
+        task.add_done_callback(self._soon.discard)
+
+    async def _settle_then_evaluate(
+        self, key: PullKey, installation_id: int, repo: str, number: int
+    ) -> None:
+        try:
+            await self._sleep(self._settle_seconds)
+        finally:
+            # From here on the facts may be read: a later event needs an evaluation of its own.
+            self._settling.discard(key)
+        try:
+            await self.evaluate_or_later(installation_id, repo, number)
+        except Exception:  # off any delivery: nothing else would log it
+            log.exception("the merge evaluation of %s#%d failed", repo, number)
+
+    async def wait_idle(self) -> None:
+        """Until the evaluations asked for so far (and those they led to) have run."""
+        while self._soon:
+            await asyncio.gather(*self._soon, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Cancel the evaluations still settling or running (a restart's reconciliation
+        evaluates green pull requests again)."""
+        self._stopped = True
+        for task in list(self._soon):
+            task.cancel()
+        await asyncio.gather(*self._soon, return_exceptions=True)
 
     async def _thawed(self, timer: Timer) -> None:
         """A freeze that held a pull request ended: evaluate it again."""
@@ -86,6 +154,12 @@ class Merging:
         client = self.context.github.installation(installation_id)
         for number in pull_numbers(await client.pull_requests_for_commit(repo, sha), sha):
             await self.evaluate(installation_id, repo, number)
+
+    async def evaluate_commit_soon(self, installation_id: int, repo: str, sha: str) -> None:
+        """`evaluate_soon` every open pull request whose head is `sha` (see `evaluate_commit`)."""
+        client = self.context.github.installation(installation_id)
+        for number in pull_numbers(await client.pull_requests_for_commit(repo, sha), sha):
+            self.evaluate_soon(installation_id, repo, number)
 
     async def on_run_completed(self, run: Run) -> None:
         """After one of our own runs: its pull request may be mergeable now."""

@@ -1,9 +1,11 @@
-"""What the pipeline reads from git before it plans a run: the commit's message (for skip
-markers), the files it changed (for `paths`) and its tree (for reuse), fetched with the
-run's code token.
+"""What the pipeline reads from git before it plans a run: the config, the commit's message
+(for skip markers), the files it changed (for `paths`) and its tree (for reuse), fetched
+with the run's code token.
 
-Neither is essential: when one cannot be read the build goes on (not skipped, every job
-planned), so these answer None instead of failing the run.
+The message and the files are not essential: when one cannot be read the build goes on
+(not skipped, every job planned), so these answer None instead of failing the run. The
+config is read from the same fetched commit, which saves a request to the contents API;
+when git cannot read it the pipeline asks the contents API instead.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ class CommitReader:
     def __init__(self, cache: GitCache, tickets: TicketMaker) -> None:
         self._cache = cache
         self._tickets = tickets
+
+    async def file_text(self, run: Run, path: str) -> str | None:
+        """The text of `path` at the run's commit (None: no such file), as the contents
+        API gives it; GitError or CodeTokenUnavailable when git cannot read it."""
+        token = await self._tickets.clone_token(run)
+        data = await self._cache.read_file(run.clone_url, run.sha, path, token=token)
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     async def message(self, run: Run) -> str | None:
         """The full message of the run's commit; None when it cannot be read."""

@@ -14,7 +14,7 @@ from typing import assert_never
 
 from bot import messages
 from bot.context import Context
-from bot.core.config import Config, ConfigError
+from bot.core.config import CONFIG_PATH, Config, ConfigError
 from bot.core.plan import (
     PlannedJob,
     honours_skip_markers,
@@ -25,7 +25,7 @@ from bot.executor import messages as executor_messages
 from bot.executor.base import Executor, Target, TargetKind
 from bot.executor.local import LocalExecutor
 from bot.executor.sandbox import Sandbox
-from bot.executor.workspace import GitCache
+from bot.executor.workspace import GitCache, GitError
 from bot.github.backlog import is_worth_retrying
 from bot.github.errors import GitHubError
 from bot.pipeline import reports
@@ -37,7 +37,7 @@ from bot.pipeline.reuse import Reuser
 from bot.pipeline.run_locks import RunLocks
 from bot.pipeline.secrets import load_secrets
 from bot.pipeline.tickets import CodeTokenUnavailable, TicketMaker
-from bot.repo_config import ConfigErrors, NoConfig, read_config
+from bot.repo_config import ConfigErrors, NoConfig, RepoConfig, config_from_text, read_config
 from bot.store import NewJob, NewRun
 from bot.store.owners import Work
 from bot.store.records import Job, Run, Status
@@ -480,11 +480,20 @@ class Pipeline:
 
     # Steps of a build ------------------------------------------------------------------------
 
+    async def config_at(self, run: Run) -> RepoConfig:
+        """The config at the run's SHA: from the commit, which planning fetches anyway
+        (its message, its changed files); from the contents API when git cannot read it."""
+        try:
+            return config_from_text(await self.commits.file_text(run, CONFIG_PATH))
+        except (GitError, CodeTokenUnavailable) as error:
+            log.info("reading the config of %s through the API: %s", run.sha[:7], error)
+        client = self.context.github.installation(run.installation_id or 0)
+        return await read_config(client, run.repo, run.sha)
+
     async def _read_config(self, run: Run) -> Config | None:
         """The config at the run's SHA; None when absent (silence) or invalid (reported)."""
-        client = self.context.github.installation(run.installation_id or 0)
         try:
-            config = await read_config(client, run.repo, run.sha)
+            config = await self.config_at(run)
         except GitHubError as error:
             if is_worth_retrying(error):
                 raise  # GitHub failing is no fault of the config: tried again later

@@ -131,3 +131,14 @@ def test_scale_measures_one_and_two_workers_and_replicas(shared_worker: SharedWo
     assert finite_positive(summary["two_workers_vs_one"])
     assert finite_positive(summary["two_replicas_vs_one"])
     assert summary["every_delivery_recorded_once"]
+
+
+def test_the_delivery_writer_measures_both_ways_of_committing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import delivery_writer
+
+    assert delivery_writer.main(["--deliveries", "16", "--batch", "8", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    for line in ("dbapi insert + mark", "sqlalchemy insert + mark", "sqlalchemy / dbapi"):
+        assert line in out

@@ -70,6 +70,7 @@ class Greenlight:
         """Until GitHub's deliveries are answered and Greenlight has handled them."""
         await self.fake.settle()
         await self.dispatcher.wait_idle()
+        await self.services.merging.wait_idle()
 
     async def run_for(self, repo: str, sha: str, *, deadline: float = 30.0) -> Run:
         """The run of `sha`, once it has completed."""

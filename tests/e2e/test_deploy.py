@@ -121,8 +121,12 @@ async def deployed(greenlight: Greenlight, env: str, sha: str, state: str = "suc
 
 
 async def merge_pr(fake: FakeGitHub, number: int, user: str = "octo") -> str:
-    """A person presses Merge: git merges, GitHub sends `push` and `closed`."""
+    """A person presses Merge: git merges, GitHub sends `push` and `closed`; unless
+    Greenlight's auto-merge (on in deployment mode) merged the green pull request first."""
     pr = fake.pull(REPO, number)
+    if pr.merged and pr.merge_commit_sha:  # GitHub sent `push` and `closed` then
+        await fake.settle()
+        return pr.merge_commit_sha
     result = merge(
         fake.world,
         pr,

@@ -106,6 +106,7 @@ class FakeGitHub(ScenarioMixin, EventsMixin):
         self.violations: list[Violation] = []
         self.request_counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.not_modified = 0  # conditional requests answered 304
+        self.conditional_asks = 0  # GETs that carried an If-None-Match, whatever the answer
         self.faults = Faults()
         self.token_lifetime = timedelta(hours=1)
         self.base_url = ""

@@ -223,6 +223,8 @@ def _conditional(
     with `If-None-Match` and unchanged, it is `304 Not Modified` (free of rate limit).
     https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
     """
+    if request.method == "GET" and "If-None-Match" in request.headers:
+        fake.conditional_asks += 1
     if request.method != "GET" or response.status != 200 or not isinstance(response, web.Response):
         return response
     body = response.body if isinstance(response.body, bytes) else b""
