@@ -213,6 +213,8 @@ class Pipeline:
         if not run.plans and run.trusted and run.status != Status.COMPLETED:
             return await self._start_new_run(run, request)  # its start failed on GitHub
         became_a_push = request.event == "push" and run.event != "push"
+        if became_a_push and run.fork and run.status == Status.COMPLETED:
+            return await self._build_again_as_own(run, request)
         if became_a_push:
             await store.runs.update(run.id, now=self.context.clock(), event="push", ref=request.ref)
         elif request.pr_number is not None and run.pr_number is None:
@@ -233,6 +235,38 @@ class Pipeline:
         if became_a_push and not added and updated and updated.status == Status.COMPLETED:
             await self.run_locks.after(run.id, functools.partial(self._announce, updated))
         return updated
+
+    async def _build_again_as_own(self, run: Run, request: BuildRequest) -> Run | None:
+        """A fork's commit pushed to a branch of the repository (its pull request
+        fast-forwarded): the fork's build ran without secrets, from code its author
+        controlled, so its result never stands for the repository's own build (nor
+        deploys). The commit is built again, every job, as the repository's code.
+
+        A fork's build still running when its commit is pushed keeps its fork mark: it is
+        never deployed, and the branch's next push builds as usual.
+        """
+        store = self.context.store
+        await store.runs.update(
+            run.id,
+            now=self.context.clock(),
+            event="push",
+            ref=request.ref,
+            fork=False,
+            trusted=True,
+        )
+        log.info(
+            "%s@%s: a fork's commit is now on %s; building it again as the repository's own",
+            run.repo,
+            run.sha[:7],
+            request.ref,
+            extra={"repo": run.repo},
+        )
+        await self.rerun(run.id)
+        adopted = await store.runs.get(run.id)
+        key = plan_key(request.event, request.pr_number)
+        if adopted is not None and adopted.plans and key not in adopted.plans:
+            await self._add_plan(adopted, request, key)
+        return await store.runs.get(run.id)
 
     async def _add_plan(self, run: Run, request: BuildRequest, key: str) -> bool:
         """Plan the run again with the joining trigger's facts; True when jobs were added."""

@@ -24,6 +24,7 @@ from tests.fakes.github import FakeGitHub
 from tests.fakes.pulls import merge
 from tests.fakes.state import Deployment
 from tests.helpers import wait_until
+from tests.merging.flows import comment
 
 REPO = "octo/hello"
 CONFIG = ".github/greenlight.yml"
@@ -278,6 +279,37 @@ async def test_a_fast_forward_push_of_a_built_pr_head_deploys(deploying: Greenli
     assert marked(deploying, "staging") == [sha]
     assert marked(deploying, "production") == []  # one click away, in delivery mode
     assert [c.name for c in fake.check_runs(REPO, sha)].count("build") == 1  # built once
+
+
+async def test_a_forks_head_pushed_to_main_is_built_again_before_it_deploys(
+    deploying: Greenlight,
+) -> None:
+    """A fork's pull request fast-forwarded onto main: its build ran without secrets from
+    code its author controlled, so it is built again as the repository's own, and only
+    that build deploys."""
+    fake = deploying.fake
+    fake.create_repo(REPO, config(deploying, "delivery"))
+    fork = fake.fork(REPO, "stranger")
+    head = fake.commit(fork.full_name, "patch", {"a.txt": "from a fork\n"}, author="stranger")
+    pr = fake.open_pull_request(REPO, "patch", head_repo=fork.full_name, user="stranger")
+    await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
+    await deploying.settle()
+    await comment(deploying, pr.number, "octo", "/ok-to-test")
+    fork_run = await deploying.run_for(REPO, head)
+    assert (fork_run.fork, fork_run.conclusion) == (True, "success")
+
+    before = fake.repo(REPO).git.branch_sha("main")
+    fake.repo(REPO).git.set_ref("refs/heads/main", head)
+    await fake.send("push", fake.push_event(REPO, "main", before or "0" * 40, head))
+    await deployed(deploying, "staging", head)
+
+    run = await deploying.run_for(REPO, head)
+    assert (run.id, run.fork, run.trusted, run.event) == (fork_run.id, False, True, "push")
+    builds = [c for c in fake.check_runs(REPO, head) if c.name == "build"]
+    assert [c.conclusion for c in builds] == ["success", "success"]  # the fork's, then its own
+    (build,) = await deploying.store.runs.jobs(run.id)
+    assert build.attempt == 2
+    assert marked(deploying, "staging") == [head]
 
 
 async def test_a_failing_staging_deploy_stops_promotion(deploying: Greenlight) -> None:
