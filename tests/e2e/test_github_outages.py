@@ -15,7 +15,7 @@ import pytest
 
 from bot.core.merge_messages import MERGED_MARKER
 from bot.logcontext import DeliveryContextFilter
-from tests.e2e.conftest import Greenlight, running_greenlight
+from tests.e2e.conftest import Greenlight, running_greenlight, start_greenlight
 from tests.e2e.executors import ExecutorUnderTest
 from tests.e2e.test_github_faults import DEPLOYING, EXPECTED, PIPELINE
 from tests.fakes.github import FakeGitHub
@@ -267,3 +267,39 @@ async def test_a_merge_asked_by_command_is_made_later_once_and_the_command_runs_
     assert len(merged) == 1
     assert len(put_off(caplog)) == 1
     fake.assert_no_violations()
+
+
+async def test_a_merge_comment_put_off_is_posted_once_by_the_next_process(
+    outage: Outage, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = outage.fake
+    fake.inject(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        times=OUTAGE,
+        where=lambda call: MERGED_MARKER in call.body.get("body", ""),
+    )
+    pr = await open_pull_request(outage, "merge: {auto: true}\njobs:\n  test:\n    run: echo ok\n")
+    await wait_merged(outage, pr.number, deadline=60)
+    await outage.settle()
+    await wait_until(outage.context.github.backlog.pending, message="the comment put off")
+    await outage.server.close()  # the process stops before the later try
+
+    server = await start_greenlight(
+        fake, outage.tmp_path, clock=outage.time.clock, **outage.executor.settings
+    )
+    restarted = Outage(fake, server, outage.tmp_path, outage.executor, outage.time)
+    try:
+        await quiet(restarted)  # the clock passes the later try, on the new process
+        merged = [c for c in fake.comments(REPO, pr.number) if MERGED_MARKER in c.body]
+        assert len(merged) == 1
+        assert len(put_off(caplog)) == 1
+        assert await restarted.context.github.backlog.pending() == []
+        done = restarted.context.metrics.registry.get_sample_value(
+            "greenlight_work_done_later_total", {"kind": "merge-comment"}
+        )
+        assert done == 1
+        fake.assert_no_violations()
+    finally:
+        await fake.settle()
+        await server.close()
