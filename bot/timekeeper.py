@@ -89,14 +89,22 @@ class Timekeeper:
         """Fire what is due now, if this replica holds the lease; how many fired."""
         async with self._firing:
             now = self._clock()
-            if not await self._store.leases.acquire(
-                LEASE, self._replica_id, ttl=6 * self._tick, now=now
-            ):
+            if not await self._hold_lease():
                 return 0
             fired = 0
             for timer in await self._store.timers.due(now=now):
+                # Renewed before each timer: work put off may take a while (GitHub's
+                # retries), and a lease run out mid-pass would let another replica fire
+                # the same timers.
+                if not await self._hold_lease():
+                    break
                 fired += await self._fire(timer)
             return fired
+
+    async def _hold_lease(self) -> bool:
+        return await self._store.leases.acquire(
+            LEASE, self._replica_id, ttl=6 * self._tick, now=self._clock()
+        )
 
     async def _fire(self, timer: Timer) -> int:
         handler = self._handlers.get(timer.kind)

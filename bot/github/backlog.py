@@ -86,7 +86,12 @@ class Backlog:
             self._timekeeper.now() + self.delays[0],
             json.dumps(later),
         )
-        if not await self._timekeeper.add(timer):
+        try:
+            added = await self._timekeeper.add(timer)
+        except Exception:  # the store failing too: the caller's own work must go on
+            log.exception("%s failed on GitHub's side (%s), and could not be put off", what, error)
+            return
+        if not added:
             return  # already waiting: one later try covers both
         self._metrics.work_put_off.labels(kind).inc()
         log.warning("%s failed on GitHub's side (%s); trying again later", what, error)

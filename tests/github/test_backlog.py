@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from bot.github.backlog import Backlog, is_worth_retrying
 from bot.github.errors import GitHubError, NotFound, RateLimited, Transient
@@ -198,3 +199,15 @@ async def test_work_of_an_unknown_kind_or_without_timers_is_logged_as_lost(
         ]
         * 2
     )
+
+
+async def test_work_that_cannot_be_kept_is_logged_and_the_caller_goes_on(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    replica = Replica(store, "a", VirtualTime(), Comments())
+    async with store.engine.begin() as connection:  # the store fails as well as GitHub
+        await connection.execute(sa.text("DROP TABLE timers"))
+    await replica.put_off()  # does not raise into the caller
+    (lost,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "could not be put off" in lost.getMessage()
+    assert replica.count("work_put_off") == 0
