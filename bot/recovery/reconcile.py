@@ -14,7 +14,8 @@ A repository whose tip was built without a config file is left alone after the t
 The cost is bounded: three conditional reads a repository (GitHub answers `304` to an
 unchanged one, free of rate limit), one page of open pull requests (the 100 most recently
 updated), at most `MAX_REPOSITORIES` repositories a pass; and one conditional read of our
-check runs per head whose run has a finished job, at most `MAX_CHECK_RUN_READS` a pass.
+check runs per head whose run has a job finished since GitHub was last seen to agree, at
+most `MAX_CHECK_RUN_READS` a pass.
 Made-up deliveries go through the store's dedupe (see `synthetic`), so a pass repeated, or
 run by two replicas, builds nothing twice.
 """
@@ -24,6 +25,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+from cachetools import LRUCache
 
 from bot import messages
 from bot.core.lenient import Json, number_at, object_at, text_at
@@ -43,6 +46,7 @@ MAX_REPOSITORIES = 500
 MAX_OPEN_PULLS = 100
 MAX_CHECK_RUN_READS = 200  # heads whose check runs are compared with the store, a pass
 UNFINISHED = frozenset({"queued", "in_progress"})
+AGREED_RUNS = 10_000  # runs remembered as agreeing with GitHub (a few hundred KB)
 SETTLE_SECONDS = 60.0  # how long after a job finished its check run may still be on its way
 NO_CONFIG = "no config file"
 
@@ -71,6 +75,9 @@ class Reconciler:
         self._reads = reads
         self._previous_pass: float | None = None  # green PRs changed since are evaluated
         self._compared: set[int] = set()  # runs whose check runs this pass compared
+        # Runs whose finished check runs GitHub showed finished: not read again until another
+        # of their jobs finishes (a re-run), so a quiet repository costs no more each pass.
+        self._agreed: LRUCache[tuple[int, frozenset[int]], bool] = LRUCache(AGREED_RUNS)
 
     async def run(self, *, now: float) -> ReconcileReport:
         """One reconciliation of every known repository, then of stalled jobs."""
@@ -149,7 +156,10 @@ class Reconciler:
         if run.status == Status.COMPLETED and len(settled) == len(jobs):
             finished.add(run.aggregate_check_id)
         finished.discard(None)
-        if not finished or report.checks_compared >= MAX_CHECK_RUN_READS:
+        agreed = (run.id, frozenset(check for check in finished if check is not None))
+        if not finished or agreed in self._agreed:
+            return
+        if report.checks_compared >= MAX_CHECK_RUN_READS:
             return
         self._compared.add(run.id)
         report.checks_compared += 1
@@ -160,6 +170,7 @@ class Reconciler:
             if check.get("id") in finished and check.get("status") in UNFINISHED
         ]
         if not behind:
+            self._agreed[agreed] = True
             return
         report.checks_completed += 1
         self._metrics.reconciled.labels("check_run").inc()

@@ -97,6 +97,16 @@ async def test_a_check_run_left_in_progress_is_completed_by_the_next_pass(
             "greenlight_reconciled_total", {"kind": "check_run"}
         )
         assert reconciled == 1
+        # Read once more, seen to agree, and not read again while nothing else finishes.
+        for compared in (1, 0):
+            await recovery(second).run_pass()
+            report = recovery(second).last_report
+            assert report is not None
+            assert (report.reconcile.checks_compared, report.reconcile.checks_completed) == (
+                compared,
+                0,
+            )
+        assert sorted(completions.counted.values()) == [1, 1]
         fake.assert_no_violations()
     finally:
         await fake.settle()
