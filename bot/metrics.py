@@ -48,6 +48,31 @@ class Metrics:
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
             registry=self.registry,
         )
+        self.github_retries = Counter(
+            "greenlight_github_retries",
+            "GitHub requests tried again after a failure, by reason "
+            "(5xx, reset, secondary limit, primary limit).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.work_put_off = Counter(
+            "greenlight_work_put_off",
+            "Work GitHub kept failing, put off to a later try, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.work_done_later = Counter(
+            "greenlight_work_done_later",
+            "Work put off, then done on a later try, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.work_given_up = Counter(
+            "greenlight_work_given_up",
+            "Work put off, then given up (GitHub still failing, or failing for good), by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
 
         self.recovered = Counter(
             "greenlight_recovered_deliveries",

@@ -41,6 +41,7 @@ class Timekeeper:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
+        self._firing = asyncio.Lock()  # one pass at a time, even when asked from outside
 
     def handle(self, kind: str, handler: Handler) -> None:
         """Call `handler` with each timer of `kind` when it is due."""
@@ -50,6 +51,20 @@ class Timekeeper:
         """Keep `timer` in the store (replacing one of the same name), to fire when due."""
         await self._store.timers.set(timer)
         self._wakeup.set()
+
+    async def add(self, timer: Timer) -> bool:
+        """Keep `timer` unless one of its name is kept already; whether it was added."""
+        added = await self._store.timers.add(timer)
+        self._wakeup.set()
+        return added
+
+    async def named(self, prefix: str) -> list[Timer]:
+        """The timers whose names start with `prefix`, earliest first."""
+        return await self._store.timers.named(prefix)
+
+    def now(self) -> float:
+        """The time timers are due by (epoch s)."""
+        return self._clock()
 
     def start(self) -> None:
         self._stopping.clear()
@@ -72,15 +87,24 @@ class Timekeeper:
 
     async def fire_due(self) -> int:
         """Fire what is due now, if this replica holds the lease; how many fired."""
-        now = self._clock()
-        if not await self._store.leases.acquire(
-            LEASE, self._replica_id, ttl=6 * self._tick, now=now
-        ):
-            return 0
-        fired = 0
-        for timer in await self._store.timers.due(now=now):
-            fired += await self._fire(timer)
-        return fired
+        async with self._firing:
+            now = self._clock()
+            if not await self._hold_lease():
+                return 0
+            fired = 0
+            for timer in await self._store.timers.due(now=now):
+                # Renewed before each timer: work put off may take a while (GitHub's
+                # retries), and a lease run out mid-pass would let another replica fire
+                # the same timers.
+                if not await self._hold_lease():
+                    break
+                fired += await self._fire(timer)
+            return fired
+
+    async def _hold_lease(self) -> bool:
+        return await self._store.leases.acquire(
+            LEASE, self._replica_id, ttl=6 * self._tick, now=self._clock()
+        )
 
     async def _fire(self, timer: Timer) -> int:
         handler = self._handlers.get(timer.kind)

@@ -57,7 +57,39 @@ def build_services(context: Context) -> Services:
     # Then the freeze windows on its aggregate check: people read it after the deploys.
     pipeline.on_run_completed.append(FreezeSummary(context).on_run_completed)
     commands = Commands(merging=merging, pipeline=pipeline, deployer=deployer)
+    keep_work_put_off(context, timekeeper, pipeline, merging, deployer)
     return Services(context, pipeline, merging, deployer, commands, timekeeper)
+
+
+def keep_work_put_off(
+    context: Context,
+    timekeeper: Timekeeper,
+    pipeline: Pipeline,
+    merging: Merging,
+    deployer: Deployer,
+) -> None:
+    """Keep the work GitHub kept failing in the store's timers, and say who does each kind
+    when its later try is due (the dispatcher adds `handler`: a webhook handler run again)."""
+    backlog = context.github.backlog
+    backlog.keep_in(timekeeper)
+    backlog.handle("checks", lambda work: pipeline.reports.resync(work["run_id"]))
+    backlog.handle(
+        "run-completed", lambda work: pipeline.announce_again(work["run_id"], work["hook"])
+    )
+    backlog.handle(
+        "evaluate",
+        lambda work: merging.evaluate(work["installation_id"], work["repo"], work["number"]),
+    )
+    backlog.handle(
+        "merge-comment",
+        lambda work: merging.announce_merged(
+            work["installation_id"], work["repo"], work["number"], work["body"]
+        ),
+    )
+    backlog.handle(
+        "deployment-status",
+        lambda work: deployer.status_again(work["deployment_id"], work["body"]),
+    )
 
 
 @contextlib.asynccontextmanager

@@ -11,9 +11,8 @@ stops the chain there.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -543,19 +542,21 @@ class Deployer:
                 log.warning("deployment status %s of %s failed: %s", state, record.github_id, error)
                 return
             # Sent again later, once: unless the newest status already says it.
-            again = functools.partial(
-                client.create_deployment_status,
-                record.repo,
-                record.github_id,
-                body,
-                look_first=True,
-            )
-            self.context.github.backlog.again(
-                ("deployment-status", record.id, state),
-                again,
+            await self.context.github.backlog.again(
+                f"deployment-status:{record.id}:{state}",
+                "deployment-status",
+                {"deployment_id": record.id, "body": body},
                 what=f"deployment status {state} of {record.repo} deployment {record.github_id}",
                 error=error,
             )
+
+    async def status_again(self, deployment_id: int, body: Mapping[str, Any]) -> None:
+        """Post a deployment status GitHub failed, unless the newest status already says it."""
+        record = await self.store.get(deployment_id)
+        if record is None or record.github_id is None:
+            return
+        client = self.context.github.installation(record.installation_id or 0)
+        await client.create_deployment_status(record.repo, record.github_id, body, look_first=True)
 
     def log_url(self, deployment_id: int) -> str:
         settings = self.context.settings

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -60,6 +59,8 @@ class Dispatcher(Generic[ContextT]):
         self._store = store
         # Where a handler that failed because GitHub did goes to be run again later.
         self._backlog = backlog
+        if backlog is not None:
+            backlog.handle("handler", self._run_again)
         self._router = router
         self._context = context
         self._metrics = metrics
@@ -223,9 +224,10 @@ class Dispatcher(Generic[ContextT]):
                     failures[-1] += " (run again later)"
                     # Handlers re-read the state they act on, so running one again later
                     # does what is right then.
-                    self._backlog.again(
-                        (extra["delivery"], handler.__qualname__),
-                        functools.partial(handler, event, self._context),
+                    await self._backlog.again(
+                        f"handler:{event.delivery_id}:{handler.__qualname__}",
+                        "handler",
+                        {"delivery": event.delivery_id, "handler": handler.__qualname__},
                         what=f"{handler.__qualname__} on {event.name}.{event.action}",
                         error=error,
                     )
@@ -238,6 +240,16 @@ class Dispatcher(Generic[ContextT]):
                     extra=extra,
                 )
         return failures
+
+    async def _run_again(self, work: Mapping[str, Any]) -> None:
+        """Run the handler named in `work` again on its delivery, read back from the store."""
+        delivery = await self._store.deliveries.get(str(work["delivery"]))
+        if delivery is None:
+            return  # pruned since: nothing left to run it on
+        event = from_delivery(delivery)
+        for handler in self._router.handlers(event.name, event.action):
+            if handler.__qualname__ == work["handler"]:
+                await handler(event, self._context)
 
     async def _finish(self, delivery: Delivery, status: DeliveryStatus, error: str | None) -> None:
         # Written with the next batch; if that fails the delivery stays pending and is

@@ -59,7 +59,9 @@ class GitHubApp:
         self.sleep = sleep
         self.retry = retry or RetryPolicy()
         self.budget: Budget = budget if budget is not None else MemoryBudget()
-        self.backlog = Backlog(sleep=self.wait)  # work that failed after its retries
+        self.metrics = metrics
+        # Work that failed after its retries; kept in the store's timers (see `bot.wiring`).
+        self.backlog = Backlog(metrics=metrics)
         self.tokens = TokenCache[int](self._fetch_token, clock=self.now)
         self.code_tokens = TokenCache[RepositoryKey](self._fetch_code_token, clock=self.now)
         self._clients: dict[int, InstallationClient] = {}
@@ -143,7 +145,11 @@ class GitHubApp:
             repeatable=method in REPEATABLE_METHODS if repeatable is None else repeatable,
             look_up=look_up,
             on_rate_limited=on_rate_limited,
+            on_retry=self._count_retry,
         )
+
+    def _count_retry(self, reason: str) -> None:
+        self.metrics.github_retries.labels(reason).inc()
 
     async def call(
         self,

@@ -163,3 +163,20 @@ class RepositoryReads:
                 "per_page": min(limit, 100),
             },
         )
+
+    async def check_runs(self, installation_id: int, repo: str, sha: str, *, app_id: str) -> Any:
+        """One page (100) of the app's latest check runs on commit `sha`.
+        https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference"""
+        owner, name = repo.split("/", 1)
+        return await self._get(
+            installation_id,
+            "/repos/{owner}/{repo}/commits/{ref}/check-runs{?app_id,filter,per_page}",
+            {
+                "owner": owner,
+                "repo": name,
+                "ref": sha,
+                "app_id": app_id,
+                "filter": "latest",
+                "per_page": 100,
+            },
+        )

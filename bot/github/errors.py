@@ -46,11 +46,18 @@ class RateLimited(GitHubError):
     GitHub refused the request before acting on it, so it is safe to send again then."""
 
     def __init__(
-        self, message: str, *, status: int, reset_at: float, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int,
+        reset_at: float,
+        retry_after: float | None = None,
+        primary: bool = False,
     ) -> None:
         super().__init__(message, status=status)
         self.reset_at = reset_at
         self.retry_after = retry_after  # GitHub's `Retry-After`, when it sent one
+        self.primary = primary  # the hourly limit ran out (not a secondary limit)
 
 
 class Transient(GitHubError):
@@ -70,7 +77,10 @@ def map_error(error: Exception, *, now: float) -> GitHubError:
         reset_at = rate_limit_reset(status, message, headers, now=now)
         if reset_at is not None:
             retry_after = _number(headers.get("retry-after"))
-            return RateLimited(message, status=status, reset_at=reset_at, retry_after=retry_after)
+            primary = retry_after is None and headers.get("x-ratelimit-remaining") == "0"
+            return RateLimited(
+                message, status=status, reset_at=reset_at, retry_after=retry_after, primary=primary
+            )
         kind: type[GitHubError] = {
             404: NotFound,
             403: Forbidden,

@@ -59,6 +59,15 @@ class Attempts(Generic[Result]):
     repeatable: bool = True
     look_up: Callable[[], Awaitable[Result | None]] | None = None
     on_rate_limited: Callable[[float], Awaitable[None]] | None = None
+    on_retry: Callable[[str], None] | None = None  # hears `retry_reason` before each new try
+
+
+def retry_reason(error: GitHubError) -> str:
+    """Why a request is tried again, in a word for the metrics: `5xx`, `reset` (no answer:
+    a dropped connection, a timeout), `secondary limit` or `primary limit`."""
+    if isinstance(error, RateLimited):
+        return "primary limit" if error.primary else "secondary limit"
+    return "5xx" if error.status >= 500 else "reset"
 
 
 async def with_retries(send: Callable[[], Awaitable[Result]], how: Attempts[Result]) -> Result:
@@ -76,6 +85,8 @@ async def with_retries(send: Callable[[], Awaitable[Result]], how: Attempts[Resu
             if delay is None or (may_have_landed and how.look_up is None):
                 raise
             log.info("%s failed (%s); try %d in %.1f s", how.describe, error, attempt + 1, delay)
+            if how.on_retry is not None:
+                how.on_retry(retry_reason(error))
             await how.sleep(delay)
             if may_have_landed and how.look_up is not None:
                 found = await how.look_up()

@@ -10,7 +10,6 @@ it was tried on; it is tried again only when those facts change (never in a loop
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -164,21 +163,27 @@ class Evaluator:
                 raise
             # Merged: a later evaluation will not announce it again, so the comment is put
             # off by itself, and posted then unless an earlier try did post it.
-            self.context.github.backlog.again(
-                ("merged-comment", pull.repo, pull.number),
-                functools.partial(self._announce_once, client, pull, body),
+            # (`Merging.announce_merged`, registered for `merge-comment` in `bot.wiring`)
+            await self.context.github.backlog.again(
+                f"merge-comment:{pull.repo}#{pull.number}",
+                "merge-comment",
+                {
+                    "installation_id": client.installation_id,
+                    "repo": pull.repo,
+                    "number": pull.number,
+                    "body": body,
+                },
                 what=f"the merge comment on {pull.repo}#{pull.number}",
                 error=error,
             )
 
-    async def _announce_once(
-        self, client: InstallationClient, pull: PullRequest, body: str
+    async def announce_once(
+        self, client: InstallationClient, repo: str, number: int, body: str
     ) -> None:
-        if find_marked(
-            await client.comments(pull.repo, pull.number), MERGED_MARKER, self.bot_login
-        ):
+        """Post the merge comment `body`, unless a comment with its marker is there."""
+        if find_marked(await client.comments(repo, number), MERGED_MARKER, self.bot_login):
             return
-        await client.comment(pull.repo, pull.number, body)
+        await client.comment(repo, number, body)
 
     async def _delete_branch(self, client: InstallationClient, pull: PullRequest) -> None:
         if pull.is_fork or not pull.head_ref:

@@ -7,7 +7,6 @@ Greenlight's own runs; handlers get it in the `Services` they are given.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -137,12 +136,20 @@ class Merging:
         except GitHubError as error:
             if not is_worth_retrying(error):
                 raise
-            self.context.github.backlog.again(
-                ("evaluate", repo, number),
-                functools.partial(self.evaluate, installation_id, repo, number),
+            await self.context.github.backlog.again(
+                f"evaluate:{repo}#{number}",
+                "evaluate",
+                {"installation_id": installation_id, "repo": repo, "number": number},
                 what=f"the merge evaluation of {repo}#{number}",
                 error=error,
             )
+
+    async def announce_merged(
+        self, installation_id: int, repo: str, number: int, body: str
+    ) -> None:
+        """Post the merge comment `body` of a merge made, unless an earlier try did."""
+        client = self.context.github.installation(installation_id)
+        await (await self.evaluator()).announce_once(client, repo, number, body)
 
     async def evaluate_commit(self, installation_id: int, repo: str, sha: str) -> None:
         """Evaluate every open pull request whose head is `sha` (forks included).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,7 +114,7 @@ class CheckReporter:
         client: InstallationClient,
         run: Run,
         *,
-        on_failure: Callable[[GitHubError], None] | None = None,
+        on_failure: Callable[[GitHubError], Awaitable[None]] | None = None,
         strict: bool = False,
     ) -> None:
         self._client = client
@@ -132,7 +132,7 @@ class CheckReporter:
             if self._strict:
                 raise
             if self._on_failure is not None and is_worth_retrying(error):
-                self._on_failure(error)
+                await self._on_failure(error)
                 return check_run_id
             log.warning(
                 "check run %s on %s@%s not reported: %s",

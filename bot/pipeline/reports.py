@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import weakref
 from collections.abc import Sequence
 
@@ -57,11 +56,13 @@ class Reports:
             return CheckReporter(client, run, strict=True)
         return CheckReporter(client, run, on_failure=lambda error: self._later(run, error))
 
-    def _later(self, run: Run, error: GitHubError) -> None:
-        """GitHub failed a check run of `run` after its retries: bring them up to date later."""
-        self._context.github.backlog.again(
-            ("checks", run.id),
-            functools.partial(self.resync, run.id),
+    async def _later(self, run: Run, error: GitHubError) -> None:
+        """GitHub failed a check run of `run` after its retries: bring them up to date later
+        (`resync`, registered for the backlog's `checks` in `bot.wiring`)."""
+        await self._context.github.backlog.again(
+            f"checks:{run.id}",
+            "checks",
+            {"run_id": run.id},
             what=f"check runs of {run.repo}@{run.sha[:7]}",
             error=error,
         )

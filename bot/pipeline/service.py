@@ -583,14 +583,25 @@ class Pipeline:
                 await hook(run)
             except Exception as error:  # one hook's failure must not stop the others
                 if is_worth_retrying(error):  # a merge or deploy GitHub failed: not lost
-                    self.context.github.backlog.again(
-                        ("run-completed", hook.__qualname__, run.id),
-                        functools.partial(hook, run),
+                    await self.context.github.backlog.again(
+                        f"run-completed:{hook.__qualname__}:{run.id}",
+                        "run-completed",
+                        {"run_id": run.id, "hook": hook.__qualname__},
                         what=f"{hook.__qualname__} after run {run.id}",
                         error=error,
                     )
                     continue
                 log.exception("run-completed hook %s failed", hook.__qualname__)
+
+    async def announce_again(self, run_id: int, hook_name: str) -> None:
+        """Tell the run-completed hook named `hook_name` (a merge, a deploy that GitHub
+        failed) of the run again; it re-reads what it acts on."""
+        run = await self.context.store.runs.get(run_id)
+        if run is None:
+            return  # pruned since
+        for hook in self.on_run_completed:
+            if hook.__qualname__ == hook_name:
+                await hook(run)
 
     async def _job(self, job_id: int) -> Job:
         job = await self.context.store.runs.job(job_id)

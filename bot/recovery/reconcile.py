@@ -5,14 +5,19 @@ For each repository Greenlight knows (from installation events, or from its runs
   push, so it deploys as a push would;
 - an open pull request whose head has no run, or a run without its plan, is built;
 - a green pull request changed since the previous pass is evaluated for merging again;
+- a check run of ours that GitHub still shows `queued` or `in_progress` on one of those
+  heads while the store says its job (or its run, for the aggregate) completed — its final
+  update lost to a GitHub failure and a restart — is brought up to what the store says;
 and across repositories, a job the store says runs while nothing runs it is run again.
 A repository whose tip was built without a config file is left alone after the tip.
 
 The cost is bounded: three conditional reads a repository (GitHub answers `304` to an
 unchanged one, free of rate limit), one page of open pull requests (the 100 most recently
-updated), at most `MAX_REPOSITORIES` repositories a pass. Made-up deliveries go through
-the store's dedupe (see `synthetic`), so a pass repeated, or run by two replicas, builds
-nothing twice.
+updated), at most `MAX_REPOSITORIES` repositories a pass; and one conditional read of our
+check runs per head whose run has a job finished since GitHub was last seen to agree, at
+most `MAX_CHECK_RUN_READS` a pass.
+Made-up deliveries go through the store's dedupe (see `synthetic`), so a pass repeated, or
+run by two replicas, builds nothing twice.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+from cachetools import LRUCache
 
 from bot import messages
 from bot.core.lenient import Json, number_at, object_at, text_at
@@ -37,6 +44,10 @@ from bot.wiring import Services
 log = logging.getLogger("greenlight.recovery")
 MAX_REPOSITORIES = 500
 MAX_OPEN_PULLS = 100
+MAX_CHECK_RUN_READS = 200  # heads whose check runs are compared with the store, a pass
+UNFINISHED = frozenset({"queued", "in_progress"})
+AGREED_RUNS = 10_000  # runs remembered as agreeing with GitHub (a few hundred KB)
+SETTLE_SECONDS = 60.0  # how long after a job finished its check run may still be on its way
 NO_CONFIG = "no config file"
 
 
@@ -48,6 +59,8 @@ class ReconcileReport:
     built: list[str] = field(default_factory=list)  # ids of the made-up deliveries handled
     evaluated: int = 0
     restarted_jobs: int = 0
+    checks_compared: int = 0  # heads whose check runs were read from GitHub
+    checks_completed: int = 0  # runs whose check runs GitHub showed unfinished, brought up
     failed: int = 0  # repositories that could not be read (logged)
 
 
@@ -61,10 +74,15 @@ class Reconciler:
         self._dispatcher = dispatcher
         self._reads = reads
         self._previous_pass: float | None = None  # green PRs changed since are evaluated
+        self._compared: set[int] = set()  # runs whose check runs this pass compared
+        # Runs whose finished check runs GitHub showed finished: not read again until another
+        # of their jobs finishes (a re-run), so a quiet repository costs no more each pass.
+        self._agreed: LRUCache[tuple[int, frozenset[int]], bool] = LRUCache(AGREED_RUNS)
 
     async def run(self, *, now: float) -> ReconcileReport:
         """One reconciliation of every known repository, then of stalled jobs."""
         report = ReconcileReport()
+        self._compared.clear()
         repositories = await self._store.recovery_points.repositories()
         for repo, installation_id in repositories[:MAX_REPOSITORIES]:
             report.repositories += 1
@@ -91,6 +109,8 @@ class Reconciler:
             await self._submit(push_delivery(repository, tip, installation_id, now=now), report)
         if tip_run is not None and tip_run.note == NO_CONFIG:
             return
+        if tip_run is not None:
+            await self._compare_check_runs(tip_run, report, now=now)
         pulls = await self._reads.open_pull_requests(installation_id, repo, limit=MAX_OPEN_PULLS)
         for pull in pulls if isinstance(pulls, list) else []:
             await self._pull_request(repository, pull, installation_id, report, now=now)
@@ -112,10 +132,56 @@ class Reconciler:
             await self._submit(
                 pull_request_delivery(repository, pull, installation_id, now=now), report
             )
-        elif self._should_evaluate(run, pull):
+            return
+        await self._compare_check_runs(run, report, now=now)
+        if self._should_evaluate(run, pull):
             report.evaluated += 1
             self._metrics.reconciled.labels("merge_evaluated").inc()
             await self._services.merging.evaluate(installation_id, repo, number)
+
+    async def _compare_check_runs(self, run: Run, report: ReconcileReport, *, now: float) -> None:
+        """Bring the run's check runs up to the store when GitHub shows one unfinished whose
+        job (or run, for the aggregate) the store has completed: its final update was lost."""
+        app_id = self._services.own_app_id
+        if app_id is None or run.id in self._compared or run.installation_id is None:
+            return
+        jobs = await self._store.runs.jobs(run.id)
+        # Finished a while ago: a report still on its way (retried, paced) is not raced.
+        settled = [
+            job
+            for job in jobs
+            if job.status == Status.COMPLETED and (job.finished_at or 0.0) <= now - SETTLE_SECONDS
+        ]
+        finished = {job.check_run_id for job in settled}
+        if run.status == Status.COMPLETED and len(settled) == len(jobs):
+            finished.add(run.aggregate_check_id)
+        finished.discard(None)
+        agreed = (run.id, frozenset(check for check in finished if check is not None))
+        if not finished or agreed in self._agreed:
+            return
+        if report.checks_compared >= MAX_CHECK_RUN_READS:
+            return
+        self._compared.add(run.id)
+        report.checks_compared += 1
+        shown = await self._reads.check_runs(run.installation_id, run.repo, run.sha, app_id=app_id)
+        behind = [
+            check
+            for check in (shown or {}).get("check_runs") or []
+            if check.get("id") in finished and check.get("status") in UNFINISHED
+        ]
+        if not behind:
+            self._agreed[agreed] = True
+            return
+        report.checks_completed += 1
+        self._metrics.reconciled.labels("check_run").inc()
+        log.warning(
+            "reconciling: %d check runs of %s@%s left unfinished on GitHub; completing them",
+            len(behind),
+            run.repo,
+            run.sha[:7],
+            extra={"repo": run.repo},
+        )
+        await self._services.pipeline.reports.resync(run.id)
 
     def _should_evaluate(self, run: Run, pull: Json) -> bool:
         """A green pull request that changed (review, label) since the previous pass."""

@@ -127,7 +127,8 @@ def _log_report(report: PassReport) -> None:
     missed = report.log
     log.info(
         "recovery pass: %s; reconciled %d repositories (%d builds, %d merge evaluations, "
-        "%d stalled jobs, %d unreadable); %d API requests (%d not modified)",
+        "%d stalled jobs, check runs of %d heads compared and of %d runs completed, "
+        "%d unreadable); %d API requests (%d not modified)",
         (
             f"{len(missed.recovered)} missed deliveries recovered, {missed.skipped} skipped, "
             f"{missed.pages} log pages"
@@ -138,6 +139,8 @@ def _log_report(report: PassReport) -> None:
         len(report.reconcile.built),
         report.reconcile.evaluated,
         report.reconcile.restarted_jobs,
+        report.reconcile.checks_compared,
+        report.reconcile.checks_completed,
         report.reconcile.failed,
         report.requests,
         report.not_modified,

@@ -312,6 +312,13 @@ class DeliveryLog:
             if result.rowcount < chunk:
                 return removed
 
+    async def get(self, delivery_id: str) -> Delivery | None:
+        """The recorded delivery `delivery_id`; None when never recorded, or pruned."""
+        query = sa.select(deliveries).where(deliveries.c.id == delivery_id)
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).mappings().first()
+        return None if row is None else delivery_from_row(row)
+
     async def status(self, delivery_id: str) -> DeliveryStatus | None:
         """The status of a recorded delivery; None when it was never recorded."""
         async with self._engine.connect() as connection:

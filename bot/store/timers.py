@@ -46,6 +46,31 @@ class Timers:
         async with self._engine.begin() as connection:
             await connection.execute(statement)
 
+    async def add(self, timer: Timer) -> bool:
+        """Keep `timer` unless one of the same name is kept already; whether it was added."""
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        values = {
+            "name": timer.name,
+            "kind": timer.kind,
+            "due_at": timer.due_at,
+            "data": timer.data,
+        }
+        statement = dialect.insert(timers).values(values).on_conflict_do_nothing()
+        async with self._engine.begin() as connection:
+            return (await connection.execute(statement)).rowcount == 1
+
+    async def named(self, prefix: str) -> list[Timer]:
+        """The timers whose names start with `prefix`, earliest first."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = (
+            sa.select(timers)
+            .where(timers.c.name.like(pattern, escape="\\"))
+            .order_by(timers.c.due_at, timers.c.name)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [Timer(row["name"], row["kind"], row["due_at"], row["data"]) for row in rows]
+
     async def due(self, *, now: float, limit: int = 100) -> list[Timer]:
         """The timers due at `now`, earliest first."""
         query = (

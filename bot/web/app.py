@@ -81,7 +81,6 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(store.close)
         stack.push_async_callback(session.close)
-        stack.push_async_callback(github.backlog.close)
         await store.replicas.beat(context.replica_id, now=context.clock())
         stack.push_async_callback(leave, store, context.replica_id)
         beats = beating(

@@ -123,10 +123,14 @@ async def start_greenlight(
 
 @asynccontextmanager
 async def running_greenlight(
-    fake: FakeGitHub, tmp_path: Path, executor: ExecutorUnderTest
+    fake: FakeGitHub,
+    tmp_path: Path,
+    executor: ExecutorUnderTest,
+    *,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Greenlight]:
     """The app on `executor`, for the body; GitHub's deliveries answered before it stops."""
-    server = await start_greenlight(fake, tmp_path, **executor.settings)
+    server = await start_greenlight(fake, tmp_path, clock=clock, **executor.settings)
     try:
         yield Greenlight(fake, server, tmp_path, executor)
     finally:

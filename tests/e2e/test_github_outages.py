@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.core.merge_messages import MERGED_MARKER
 from bot.logcontext import DeliveryContextFilter
-from tests.e2e.conftest import Greenlight
+from tests.e2e.conftest import Greenlight, running_greenlight, start_greenlight
+from tests.e2e.executors import ExecutorUnderTest
 from tests.e2e.test_github_faults import DEPLOYING, EXPECTED, PIPELINE
 from tests.fakes.github import FakeGitHub
 from tests.fakes.server import Call
@@ -26,30 +29,58 @@ CONFIG = ".github/greenlight.yml"
 OUTAGE = 6  # more failures in a row than the five tries of one request
 
 
+@dataclass
+class Outage(Greenlight):
+    time: VirtualTime = field(default_factory=VirtualTime)
+
+
 @pytest.fixture
-def outage(greenlight: Greenlight, caplog: pytest.LogCaptureFixture) -> Greenlight:
+async def outage(
+    fake_github: FakeGitHub,
+    tmp_path: Path,
+    executor: ExecutorUnderTest,
+    caplog: pytest.LogCaptureFixture,
+) -> AsyncIterator[Outage]:
     """Greenlight on a virtual clock, its warnings captured with their delivery ids."""
     time = VirtualTime()
-    greenlight.context.github.clock = time.clock
-    greenlight.context.github.sleep = time.sleep
-    caplog.set_level(logging.INFO, logger="greenlight")
-    caplog.handler.addFilter(DeliveryContextFilter())
-    return greenlight
+    async with running_greenlight(fake_github, tmp_path, executor, clock=time.clock) as running:
+        running.context.github.clock = time.clock
+        running.context.github.sleep = time.sleep
+        caplog.set_level(logging.INFO, logger="greenlight")
+        caplog.handler.addFilter(DeliveryContextFilter())
+        yield Outage(running.fake, running.server, running.tmp_path, running.executor, time)
 
 
 def put_off(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if "trying again later" in r.getMessage()]
 
 
-async def quiet(greenlight: Greenlight) -> None:
-    """Until deliveries, deploys and the work put off are all done."""
-    for _ in range(3):
+async def quiet(greenlight: Outage) -> None:
+    """Until deliveries, deploys and the work put off are all done: the virtual clock is
+    moved on to each later try in turn, and the timers fired as the app fires them."""
+    for _ in range(10):
         await greenlight.settle()
-        await greenlight.context.github.backlog.wait_idle()
         await greenlight.services.deployer.wait_idle()
+        waiting = await greenlight.context.github.backlog.pending()
+        if not waiting:
+            return
+        greenlight.time.offset += max(0.0, waiting[0].due_at - greenlight.time.clock())
+        await greenlight.services.timekeeper.fire_due()
+    raise AssertionError(f"work still put off: {waiting}")
 
 
-async def built(greenlight: Greenlight, sha: str) -> dict[str, str | None]:
+async def until(greenlight: Outage, condition: Callable[[], bool], *, message: str) -> None:
+    """Until `condition` holds, the virtual clock moved on to each later try meanwhile."""
+
+    async def holds() -> bool:
+        await quiet(greenlight)
+        return condition()
+
+    await wait_until(holds, deadline=30, message=message)
+
+
+async def built(greenlight: Outage, sha: str) -> dict[str, str | None]:
+    await quiet(greenlight)  # the build itself may have been put off
     await greenlight.run_for(REPO, sha)
     await quiet(greenlight)
     fake = greenlight.fake
@@ -108,7 +139,7 @@ CHECK_RUN = "/repos/{owner}/{repo}/check-runs/{check_run_id}"
 )
 @pytest.mark.parametrize("after_applying", [False, True], ids=["refused", "applied"])
 async def test_no_check_run_is_left_behind(
-    outage: Greenlight,
+    outage: Outage,
     caplog: pytest.LogCaptureFixture,
     method: str,
     template: str,
@@ -133,7 +164,7 @@ async def test_no_check_run_is_left_behind(
 
 
 async def test_a_build_whose_token_exchange_failed_runs_later(
-    outage: Greenlight, caplog: pytest.LogCaptureFixture
+    outage: Outage, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = outage.fake
     fake.fail_next("POST", "/app/installations/{installation_id}/access_tokens", times=OUTAGE)
@@ -144,7 +175,7 @@ async def test_a_build_whose_token_exchange_failed_runs_later(
 
 
 async def test_a_merge_github_kept_failing_is_made_later_once(
-    outage: Greenlight, caplog: pytest.LogCaptureFixture
+    outage: Outage, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = outage.fake
     fake.fail_next("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", times=OUTAGE)
@@ -161,13 +192,13 @@ async def test_a_merge_github_kept_failing_is_made_later_once(
 
 
 async def test_a_deployment_github_kept_failing_is_made_later_once(
-    outage: Greenlight, caplog: pytest.LogCaptureFixture
+    outage: Outage, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = outage.fake
     fake.fail_next("POST", "/repos/{owner}/{repo}/deployments", times=OUTAGE)
     sha = await push(fake, DEPLOYING)
     await outage.run_for(REPO, sha)
-    await wait_until(lambda: deployed(fake), deadline=30, message="staging deployed")
+    await until(outage, lambda: deployed(fake), message="staging deployed")
     await quiet(outage)
     (staging,) = fake.deployments(REPO, "staging")
     assert [s.state for s in fake.deployment_statuses(staging.id)] == ["in_progress", "success"]
@@ -180,7 +211,7 @@ async def test_a_deployment_github_kept_failing_is_made_later_once(
 
 @pytest.mark.parametrize("applied", [False, True])
 async def test_a_deployment_status_github_kept_failing_is_posted_later_once(
-    outage: Greenlight, caplog: pytest.LogCaptureFixture, applied: bool
+    outage: Outage, caplog: pytest.LogCaptureFixture, applied: bool
 ) -> None:
     fake = outage.fake
     fake.inject(
@@ -192,7 +223,7 @@ async def test_a_deployment_status_github_kept_failing_is_posted_later_once(
     )
     sha = await push(fake, DEPLOYING)
     await outage.run_for(REPO, sha)
-    await wait_until(lambda: deployed(fake), deadline=30, message="staging deployed")
+    await until(outage, lambda: deployed(fake), message="staging deployed")
     await quiet(outage)
     (staging,) = fake.deployments(REPO, "staging")
     assert [s.state for s in fake.deployment_statuses(staging.id)] == ["in_progress", "success"]
@@ -201,7 +232,7 @@ async def test_a_deployment_status_github_kept_failing_is_posted_later_once(
 
 @pytest.mark.parametrize("applied", [False, True], ids=["refused", "applied"])
 async def test_a_merge_comment_github_kept_failing_is_posted_later_once(
-    outage: Greenlight, caplog: pytest.LogCaptureFixture, applied: bool
+    outage: Outage, caplog: pytest.LogCaptureFixture, applied: bool
 ) -> None:
     fake = outage.fake
     fake.inject(
@@ -221,7 +252,7 @@ async def test_a_merge_comment_github_kept_failing_is_posted_later_once(
 
 
 async def test_a_merge_asked_by_command_is_made_later_once_and_the_command_runs_once(
-    outage: Greenlight, caplog: pytest.LogCaptureFixture
+    outage: Outage, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = outage.fake
     pr = await open_pull_request(outage, "jobs:\n  test:\n    run: echo ok\n")
@@ -236,3 +267,39 @@ async def test_a_merge_asked_by_command_is_made_later_once_and_the_command_runs_
     assert len(merged) == 1
     assert len(put_off(caplog)) == 1
     fake.assert_no_violations()
+
+
+async def test_a_merge_comment_put_off_is_posted_once_by_the_next_process(
+    outage: Outage, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = outage.fake
+    fake.inject(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        times=OUTAGE,
+        where=lambda call: MERGED_MARKER in call.body.get("body", ""),
+    )
+    pr = await open_pull_request(outage, "merge: {auto: true}\njobs:\n  test:\n    run: echo ok\n")
+    await wait_merged(outage, pr.number, deadline=60)
+    await outage.settle()
+    await wait_until(outage.context.github.backlog.pending, message="the comment put off")
+    await outage.server.close()  # the process stops before the later try
+
+    server = await start_greenlight(
+        fake, outage.tmp_path, clock=outage.time.clock, **outage.executor.settings
+    )
+    restarted = Outage(fake, server, outage.tmp_path, outage.executor, outage.time)
+    try:
+        await quiet(restarted)  # the clock passes the later try, on the new process
+        merged = [c for c in fake.comments(REPO, pr.number) if MERGED_MARKER in c.body]
+        assert len(merged) == 1
+        assert len(put_off(caplog)) == 1
+        assert await restarted.context.github.backlog.pending() == []
+        done = restarted.context.metrics.registry.get_sample_value(
+            "greenlight_work_done_later_total", {"kind": "merge-comment"}
+        )
+        assert done == 1
+        fake.assert_no_violations()
+    finally:
+        await fake.settle()
+        await server.close()

@@ -293,3 +293,51 @@ async def test_a_refusal_is_not_tried_again(
     with pytest.raises(GitHubError):
         await client.create_check_run(REPO, {"name": "lint", "head_sha": head(fake_github)})
     assert time_passes.waits == []
+
+
+RETRIED = [
+    pytest.param({"status": 502}, "5xx", id="502"),
+    # aiohttp itself sends an idempotent request again once when a kept-alive connection
+    # drops, so of the two resets the client sees (and counts) one.
+    pytest.param({"reset": True}, "reset", id="reset"),
+    pytest.param({"status": 403, "headers": {"Retry-After": "7"}}, "secondary limit", id="403"),
+    pytest.param(
+        {"status": 403, "body": {"message": "You have exceeded a secondary rate limit"}},
+        "secondary limit",
+        id="403-no-header",
+    ),
+    pytest.param({"status": 429}, "secondary limit", id="429"),
+    pytest.param(
+        {
+            "status": 403,
+            "headers": {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"},
+            "body": {"message": "API rate limit exceeded", "documentation_url": "x"},
+        },
+        "primary limit",
+        id="primary",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fault", "reason"), RETRIED)
+async def test_requests_tried_again_are_counted_by_reason(
+    github: GitHubApp,
+    client: InstallationClient,
+    fake_github: FakeGitHub,
+    fault: dict[str, Any],
+    reason: str,
+) -> None:
+    fake_github.inject("GET", "/repos/{owner}/{repo}", times=2, **fault)
+    assert (await client.repository(REPO)).full_name == REPO
+    counted = {
+        sample.labels["reason"]: sample.value
+        for metric in github.metrics.registry.collect()
+        if metric.name == "greenlight_github_retries"
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
+    tries = 1 if reason == "reset" else 2
+    assert counted == {reason: tries}
+    assert f'greenlight_github_retries_total{{reason="{reason}"}} {tries}.0' in (
+        github.metrics.render().decode()
+    )

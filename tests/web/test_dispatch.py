@@ -16,6 +16,7 @@ from bot.github.errors import Transient
 from bot.metrics import Metrics
 from bot.store import open_store
 from bot.store.records import Claim, Delivery, DeliveryStatus
+from bot.timekeeper import Timekeeper
 from tests.virtual_time import VirtualTime
 
 
@@ -104,10 +105,9 @@ async def test_on_sqlite_a_restart_takes_what_a_killed_process_still_claimed(
     await store.close()
 
 
-async def test_a_handler_github_failed_runs_again_later(tmp_path: Path) -> None:
+async def test_a_handler_github_failed_runs_again_later_after_a_restart(tmp_path: Path) -> None:
     store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
     time = VirtualTime()
-    backlog = Backlog(sleep=time.sleep, delays=(30, 120))
     calls: list[str] = []
     router: Router[None] = Router()
 
@@ -121,16 +121,28 @@ async def test_a_handler_github_failed_runs_again_later(tmp_path: Path) -> None:
     async def broken(event: WebhookEvent, _context: None) -> None:
         raise RuntimeError("a bug is not run again")
 
-    dispatcher = Dispatcher(store, router, None, Metrics(), backlog=backlog)
+    def replica(name: str) -> tuple[Dispatcher[None], Timekeeper]:
+        backlog = Backlog(metrics=Metrics(), delays=(30, 120))
+        timekeeper = Timekeeper(store, name, clock=time.clock)
+        backlog.keep_in(timekeeper)
+        return Dispatcher(store, router, None, Metrics(), backlog=backlog), timekeeper
+
+    dispatcher, _ = replica("first")
     await dispatcher.start()
     await store.deliveries.record(delivery("d", "o/r"))
     dispatcher.submit(delivery("d", "o/r"))
     await dispatcher.wait_idle()
-    await backlog.wait_idle()
-    assert calls == ["d", "d"]
-    assert time.waits == [30]
+    await dispatcher.stop()  # the process stops before the later try
+    assert calls == ["d"]
     assert await store.deliveries.status("d") == DeliveryStatus.FAILED
-    await dispatcher.stop()
+
+    _, timekeeper = replica("restarted")
+    time.offset += 30
+    assert await timekeeper.fire_due() == 1
+    assert calls == ["d", "d"]
+    time.offset += 3600
+    assert await timekeeper.fire_due() == 0
+    assert calls == ["d", "d"]
     await store.close()
 
 
