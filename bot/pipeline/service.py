@@ -93,6 +93,7 @@ class Pipeline:
         for task in list(self._unplanned):
             task.cancel()
         await self.executor.stop()
+        await self.reports.progress.close()
 
     async def recover(self) -> None:
         """At start-up: take over what no live replica holds (a previous process's work)."""
@@ -263,9 +264,10 @@ class Pipeline:
                 run_id, now=self.context.clock(), status=Status.IN_PROGRESS, conclusion=None
             )
             run = await store.runs.get(run_id) or run
-            await self.reports.create_job_checks(run, added)
+            jobs = await store.runs.jobs(run_id)
+            await self.reports.create_job_checks(run, added, starting=self._starting(jobs))
             if reopened:  # the aggregate check completed: a new one runs till the end
-                await self.reports.create_aggregate(run, await store.runs.jobs(run_id))
+                await self.reports.create_aggregate(run, jobs)
 
     async def _start_new_run(self, run: Run, request: BuildRequest) -> Run | None:
         store = self.context.store
@@ -374,8 +376,9 @@ class Pipeline:
             )
             run = await store.runs.get(run_id)
             assert run is not None
-            await self.reports.create_job_checks(run, new_jobs)
-            await self.reports.create_aggregate(run, await store.runs.jobs(run_id))
+            jobs = await store.runs.jobs(run_id)
+            await self.reports.create_job_checks(run, new_jobs, starting=self._starting(jobs))
+            await self.reports.create_aggregate(run, jobs)
         await self.advance(run_id)
         return sorted(chosen)
 
@@ -427,6 +430,12 @@ class Pipeline:
             conclusion = await self.reports.aggregate_done(run, await store.runs.jobs(run_id))
             await self._finish_run(run_id, conclusion)
         return ended_unstarted
+
+    def _starting(self, jobs: Sequence[Job]) -> set[str]:
+        """The jobs the next scheduling pass hands to the executor: their check runs are
+        created `in_progress` (GitHub's `queued` then `in_progress` would be two writes)."""
+        started = {job.name for job in jobs if self._is_started(job)}
+        return set(next_step([_state(job) for job in jobs], started=started).start)
 
     def _is_started(self, job: Job) -> bool:
         """Handed to an executor: this replica's, or another's (its owner, if not this one;
@@ -498,7 +507,7 @@ class Pipeline:
         await store.runs.update(run.id, now=self.context.clock(), status=Status.IN_PROGRESS)
         run = await store.runs.get(run.id) or run
         jobs = await store.runs.jobs(run.id)
-        await self.reports.create_job_checks(run, jobs)
+        await self.reports.create_job_checks(run, jobs, starting=self._starting(jobs))
         await self.reports.create_aggregate(run, jobs)
         await self.advance(run.id)
 
