@@ -274,8 +274,14 @@ class Pipeline:
         config = await self._read_config(run)
         if config is None:
             return run
-        marker = await self.planner.skip_marker(run, config, request.commit_message)
-        if marker is not None and honours_skip_markers(request.event):
+        # A pull request's head never honours a skip marker; its message, which git takes
+        # tens of milliseconds to read, only adds a note to the aggregate check: read it
+        # after the jobs' check runs are out (`_note_ignored_marker`).
+        honoured = honours_skip_markers(request.event)
+        marker = None
+        if honoured or request.commit_message is not None:
+            marker = await self.planner.skip_marker(run, config, request.commit_message)
+        if marker is not None and honoured:
             await self._skip_by_marker(run, config, request, marker)
             return await store.runs.get(run.id)
         if marker is not None:
@@ -285,7 +291,10 @@ class Pipeline:
             await self.reports.awaiting_approval(run, request.author)
             return await store.runs.get(run.id)
         plan = await self.planner.plan_for(run, config, request, marker)
-        await self._plan_and_start(run, plan, plan_key(request.event, request.pr_number))
+        late = config if not honoured and request.commit_message is None else None
+        await self._plan_and_start(
+            run, plan, plan_key(request.event, request.pr_number), marker_config=late
+        )
         return await store.runs.get(run.id)
 
     async def _skip_by_marker(
@@ -500,7 +509,16 @@ class Pipeline:
                 assert_never(config)
         return None
 
-    async def _plan_and_start(self, run: Run, plan: Sequence[PlannedJob], key: str) -> None:
+    async def _plan_and_start(
+        self,
+        run: Run,
+        plan: Sequence[PlannedJob],
+        key: str,
+        *,
+        marker_config: Config | None = None,
+    ) -> None:
+        """Record the plan, show its check runs and start its jobs; with `marker_config`,
+        look for a skip marker the head does not honour once the jobs' checks are out."""
         store = self.context.store
         await store.runs.add_jobs(run.id, [_new_job(job, order) for order, job in enumerate(plan)])
         await store.runs.add_plan(run.id, key, now=self.context.clock())
@@ -508,8 +526,20 @@ class Pipeline:
         run = await store.runs.get(run.id) or run
         jobs = await store.runs.jobs(run.id)
         await self.reports.create_job_checks(run, jobs, starting=self._starting(jobs))
+        if marker_config is not None:
+            run = await self._note_ignored_marker(run, marker_config)
         await self.reports.create_aggregate(run, jobs)
         await self.advance(run.id)
+
+    async def _note_ignored_marker(self, run: Run, config: Config) -> Run:
+        """The run, noting a skip marker in its commit's message that it does not honour."""
+        marker = await self.planner.skip_marker(run, config, None)
+        if marker is None:
+            return run
+        await self.context.store.runs.update(
+            run.id, now=self.context.clock(), ignored_marker=marker
+        )
+        return await self.context.store.runs.get(run.id) or run
 
     async def _finish_run(self, run_id: int, conclusion: str, *, note: str | None = None) -> None:
         await self.context.store.runs.update(
