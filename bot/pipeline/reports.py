@@ -260,7 +260,10 @@ class Reports:
                 text=fit_log_tail(tail, log_url=self._log_url(job)),
                 annotation_batches=(),
             )
-            await self._reporter(run).show(current.check_run_id, output)
+            # Failing, it is logged, and not tried again: the next window or the end says more.
+            client = self._context.github.installation(run.installation_id or 0)
+            reporter = CheckReporter(client, run, written=self._written)
+            await reporter.show(current.check_run_id, output)
 
     async def job_done(self, run: Run, job: Job, *, reporter: CheckReporter | None = None) -> None:
         await self.progress.stop(job.id)  # an intermediate update pending never lands after
