@@ -444,7 +444,11 @@ class Pipeline:
         """The jobs the next scheduling pass hands to the executor: their check runs are
         created `in_progress` (GitHub's `queued` then `in_progress` would be two writes)."""
         started = {job.name for job in jobs if self._is_started(job)}
-        return set(next_step([_state(job) for job in jobs], started=started).start)
+        starting = next_step([_state(job) for job in jobs], started=started).start
+        settings = self.context.settings
+        if settings.executor == "local":  # beyond its free slots a job waits, `queued`
+            starting = starting[: max(0, settings.concurrency - len(self._started))]
+        return set(starting)
 
     def _is_started(self, job: Job) -> bool:
         """Handed to an executor: this replica's, or another's (its owner, if not this one;

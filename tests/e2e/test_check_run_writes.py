@@ -251,3 +251,21 @@ async def test_a_failed_create_in_progress_is_looked_up_not_made_twice(
     assert greenlight.checks(REPO, sha)["lint"].conclusion == "success"
     assert fake.faults.injected
     fake.assert_no_violations()
+
+
+async def test_jobs_beyond_the_free_slots_are_created_queued(greenlight: Greenlight) -> None:
+    if greenlight.context.settings.executor != "local":
+        pytest.skip("the Celery workers' slots are theirs: every job handed over is started")
+    fake = greenlight.fake
+    fake.create_repo(REPO, {"README.md": "hi\n"})
+    history = record_history(fake)
+    slots = greenlight.context.settings.concurrency
+    jobs = "".join(f"  job{n}:\n    run: echo {n}\n" for n in range(slots + 2))
+    sha = await push(fake, f"jobs:\n{jobs}")
+    await greenlight.run_for(REPO, sha)
+    await greenlight.settle()
+    await wait_until(lambda: all(c.status == "completed" for c in fake.check_runs(REPO, sha)))
+
+    created = [seen[0].status for name, seen in history.items() if name != "greenlight"]
+    assert sorted(created) == ["in_progress"] * slots + ["queued"] * 2
+    assert all(seen[-1].status == "completed" for seen in history.values())
