@@ -4,9 +4,11 @@
     `tests.fakes.FakeGitHub` wired as in tests/e2e (one process, one event loop, real git,
     real processes), a repo whose config has one quick job. The fake's check-run hook
     stamps the moment a check run becomes `in_progress`. Each run is a new PR on a new
-    commit; the next starts when the previous run completed. The fake checks every
-    request against GitHub's OpenAPI description, which costs milliseconds per call;
-    the time spent inside the fake is shown beside the total.
+    commit; the next starts when the previous run completed and the app is idle again
+    (its check runs concluded, the webhooks they cause handled). The fake's check of each
+    request and answer against GitHub's OpenAPI description (milliseconds per call, no
+    part of Greenlight's latency) is off unless `--validate`; the time spent inside the
+    fake is shown beside the total. Goal (issue 13): a median under 50 ms, validation off.
 (b) 10 steps of `sleep 0.2` through `bot.executor.process.run_steps` against one `bash`
     running the same 10 commands; and through the whole app (webhook → job check run
     completed) against the same bash figure.
@@ -36,6 +38,7 @@ from bench import median, ratio, table, verdict
 # writes to that (bot.github.pacing.WritePacer); each quick run makes about 6 writes, so the
 # runs rotate over 5 installations to measure latency, not that budget.
 INSTALLATIONS = 5
+FIRST_IN_PROGRESS_GOAL = 0.050  # seconds, median, the fake's validation off (issue 13)
 SLOW_REPO = "bench-slow/project"
 SLEEP_STEPS = 10
 SLEEP_SECONDS = 0.2
@@ -115,7 +118,10 @@ async def _app_figures(args: argparse.Namespace, stamps: Stamps, tmp: Path) -> d
     from tests.fakes.plugin import start_fake_github, stop_fake_github
 
     (tmp / "app").mkdir(parents=True, exist_ok=True)
-    fake, fake_server = await start_fake_github(tmp / "github")
+    validate = bool(args.validate)
+    fake, fake_server = await start_fake_github(
+        tmp / "github", validate_responses=validate, validate_requests=validate
+    )
     _instrument(fake, stamps)
     server = await start_greenlight(fake, tmp / "app")
     greenlight = Greenlight(fake, server, tmp / "app")
@@ -138,7 +144,7 @@ async def _app_figures(args: argparse.Namespace, stamps: Stamps, tmp: Path) -> d
             job_only.append(stamps.completed[(sha, "sleepy")] - stamps.in_progress[sha])
             await greenlight.run_for(SLOW_REPO, sha)
         paced = _write_pacing(greenlight, [*repos, SLOW_REPO])
-        fake.assert_no_violations()
+        fake.assert_no_violations()  # what the fake still checks when validation is off
     finally:
         await server.close()
         await stop_fake_github(fake, fake_server)
@@ -161,6 +167,8 @@ async def _quick_run(
     total = stamps.in_progress[sha] - started
     inside = stamps.busy_between(started, stamps.in_progress[sha])
     await greenlight.run_for(repo, sha)
+    await _until(lambda: (sha, "greenlight") in stamps.completed, stamps)
+    await greenlight.settle()  # the run's last reports and what they cause: not the next's
     return total, inside
 
 
@@ -386,10 +394,14 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
             ],
         )
     )  # fmt: skip
+    goal = FIRST_IN_PROGRESS_GOAL
+    summary["webhook_to_in_progress_vs_goal"] = ratio(a, goal)
+    validation = "on" if args.validate else "off"
     print(
-        f"goal < 150 ms: {verdict(a < 0.150)}  (cold: the first PR of the service, with a new "
-        f"installation token and an empty git cache; writes held back by the app's write "
-        f"pacer: {app['paced_seconds']:.1f} s)"
+        f"median {_ms(a)} ms = {ratio(a, goal):.2f} of the goal, the fake's request validation "
+        f"{validation}; goal < {_ms(goal)} ms: {verdict(a < goal)}  (cold: the first PR of the "
+        f"service, with a new installation token and an empty git cache; writes held back by "
+        f"the app's write pacer: {app['paced_seconds']:.1f} s)"
     )
 
     ex = figures["executor"]
@@ -471,6 +483,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench pipeline", description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=20, help="(a) webhook → in_progress runs")
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="(a, b) the fake checks requests and answers against GitHub's OpenAPI description",
+    )
     p.add_argument(
         "--installations", type=int, default=INSTALLATIONS, help="(a) runs rotate over these"
     )

@@ -78,6 +78,10 @@ def job_started() -> str:
     return "Running"
 
 
+def job_running(log_url: str) -> str:
+    return f"Running; the end of its log so far is below. [Follow the whole log]({log_url})."
+
+
 def needs_failed(need: str, conclusion: str) -> str:
     return f"needs {need}, which ended {conclusion.replace('_', ' ')}"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from bot.github.pacing import Priority
+
 LookUp = Callable[[], Awaitable[Any]]
 
 
@@ -28,6 +30,7 @@ class Calls:
         *,
         look_up: LookUp | None = None,
         repeatable: bool | None = None,
+        priority: Priority = Priority.FEEDBACK,
         **kwargs: Any,
     ) -> Any:
         raise NotImplementedError

@@ -20,7 +20,7 @@ from bot.github.backlog import Backlog
 from bot.github.calls import LookUp
 from bot.github.errors import GitHubError, map_error
 from bot.github.models import App
-from bot.github.pacing import Budget, MemoryBudget, WritePacer
+from bot.github.pacing import Budget, MemoryBudget, Priority, WritePacer
 from bot.github.retry import Attempts, RetryPolicy, with_retries
 from bot.github.writes import Writes
 from bot.metrics import Metrics
@@ -246,13 +246,14 @@ class InstallationClient(Writes):
         *,
         look_up: LookUp | None = None,
         repeatable: bool | None = None,
+        priority: Priority = Priority.FEEDBACK,
         **kwargs: Any,
     ) -> Any:
         token = await self.token()
 
         async def send() -> Any:
             if method != "get":
-                await self.writes.wait()  # every try counts against GitHub's write limit
+                await self.writes.wait(priority)  # every try counts against GitHub's write limit
             return await self._app.send_once(method, url, url_vars, oauth_token=token, **kwargs)
 
         how = self._app.attempts(
@@ -292,6 +293,7 @@ class InstallationClient(Writes):
             "delete",
             "/repos/{owner}/{repo}/git/refs/{ref}",
             {"owner": owner, "repo": name, "ref": f"heads/{branch}"},
+            priority=Priority.DEFERRABLE,
         )
 
     async def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
@@ -302,6 +304,7 @@ class InstallationClient(Writes):
             "/repos/{owner}/{repo}/issues/comments/{comment_id}",
             {"owner": owner, "repo": name, "comment_id": comment_id},
             data={"body": body},
+            priority=Priority.DEFERRABLE,
         )
 
     async def react(self, repo: str, comment_id: int, content: str) -> None:
@@ -313,4 +316,5 @@ class InstallationClient(Writes):
             {"owner": owner, "repo": name, "comment_id": comment_id},
             data={"content": content},
             repeatable=True,  # GitHub answers an existing reaction with 200, not a second one
+            priority=Priority.DEFERRABLE,
         )

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import heapq
+import itertools
 import time
 from collections.abc import Awaitable, Callable
+from enum import IntEnum
 from typing import Protocol
 
 from bot.core.write_room import Limits, room_delay
@@ -25,6 +28,15 @@ WRITES_PER_HOUR = 480
 HOUR = 3600.0
 
 Clock = Callable[[], float]
+
+
+class Priority(IntEnum):
+    """Which writes go first when they wait for room: the lower, the sooner."""
+
+    FEEDBACK = 0  # what people wait to see: check runs, conclusions, merges, replies
+    DEFERRABLE = 1  # what can come a little later: comment edits, branch deletion, reactions
+
+
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -64,7 +76,9 @@ class MemoryBudget:
 
 class WritePacer:
     """At most `limit` writes in any `window` seconds (and `hourly_limit` an hour) for one
-    installation, in FIFO order within the process, and none while GitHub asked to pause.
+    installation, and none while GitHub asked to pause. Writes that wait for room go in
+    order of priority, then of arrival, within the process: feedback (a first check run, a
+    conclusion) before what can wait (a comment edit, a branch deletion, a reaction).
 
     GitHub's secondary limit allows 80 content-creating requests a minute (and 500 an
     hour) and answers 403/429 beyond; a burst of PRs going green at once (check runs,
@@ -91,17 +105,36 @@ class WritePacer:
         self.hourly_limit = hourly_limit
         self._clock = clock
         self._sleep = sleep
-        self._lock = asyncio.Lock()
+        # The writes waiting, as (priority, arrival): the first of them may take the room.
+        self._line: list[tuple[int, int]] = []
+        self._turns: dict[tuple[int, int], asyncio.Event] = {}
+        self._arrivals = itertools.count()
         self.waited = 0.0  # seconds writes spent waiting, for benchmarks and metrics
 
     @property
     def limits(self) -> Limits:
         return ((self.limit, self.window), (self.hourly_limit, HOUR))
 
-    async def wait(self) -> None:
-        """Return when one more write fits (and count it)."""
-        async with self._lock:
+    @property
+    def waiting(self) -> int:
+        """How many writes wait for room now."""
+        return len(self._line)
+
+    async def wait(self, priority: Priority = Priority.FEEDBACK) -> None:
+        """Return when one more write fits (and count it), after the waiting writes of the
+        same or a higher priority."""
+        place = (int(priority), next(self._arrivals))
+        turn = asyncio.Event()
+        heapq.heappush(self._line, place)
+        self._turns[place] = turn
+        if self._line[0] == place:
+            turn.set()
+        try:
             while True:
+                await turn.wait()
+                if self._line[0] != place:  # a write that goes before came while it slept
+                    turn.clear()
+                    continue
                 delay = await self.budget.take(
                     self.installation_id, now=self._clock(), limits=self.limits
                 )
@@ -109,6 +142,15 @@ class WritePacer:
                     return
                 self.waited += delay
                 await self._sleep(delay)
+        finally:
+            self._leave(place)
+
+    def _leave(self, place: tuple[int, int]) -> None:
+        self._line.remove(place)
+        heapq.heapify(self._line)
+        del self._turns[place]
+        if self._line:
+            self._turns[self._line[0]].set()
 
     async def pause_until(self, until: float) -> None:
         """Hold this installation's writes until `until` (epoch s): GitHub asked to wait."""

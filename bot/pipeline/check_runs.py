@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,13 @@ log = logging.getLogger("greenlight.checks")
 AGGREGATE = "greenlight"
 CONFIG_CHECK = "greenlight/config"
 LOG_TAIL_CHARS = 60_000
+# What a check run shows; a write that would leave all of it as it is is not sent.
+SHOWN = ("status", "conclusion", "output", "actions")
+
+
+def shown(body: dict[str, Any]) -> str:
+    """What a check-run write makes GitHub show, to compare with the last one written."""
+    return json.dumps({key: body[key] for key in SHOWN if key in body}, sort_keys=True)
 
 
 def iso(timestamp: float) -> str:
@@ -107,6 +114,10 @@ class CheckReporter:
     again (the pipeline then brings the run's checks up to date later), unless `strict`:
     then they are raised, for the one doing that. A `strict` reporter also looks a check
     run up by its `external_id` before creating it: an earlier try may have made it.
+
+    `written` keeps, per check run, what was last written to it (`shown`): an update that
+    would show the same again is not sent (a run's checks brought up to date after a
+    failure, the aggregate concluded twice, a log tail that did not grow).
     """
 
     def __init__(
@@ -116,17 +127,26 @@ class CheckReporter:
         *,
         on_failure: Callable[[GitHubError], Awaitable[None]] | None = None,
         strict: bool = False,
+        written: MutableMapping[int, str] | None = None,
     ) -> None:
         self._client = client
         self._run = run
         self._on_failure = on_failure
         self._strict = strict
+        self._written: MutableMapping[int, str] = written if written is not None else {}
+
+    def is_unchanged(self, check_run_id: int, body: dict[str, Any]) -> bool:
+        """Whether `body` would show what was last written to the check run."""
+        return self._written.get(check_run_id) == shown(body)
 
     async def _send(self, check_run_id: int | None, body: dict[str, Any]) -> int | None:
         try:
             if check_run_id is None:
-                return await self._create(body)
+                created = await self._create(body)
+                self._written[created] = shown(body)
+                return created
             await self._client.update_check_run(self._run.repo, check_run_id, body)
+            self._written[check_run_id] = shown(body)
             return check_run_id
         except GitHubError as error:
             if self._strict:
@@ -167,13 +187,17 @@ class CheckReporter:
         conclusion: str | None = None,
         now: float | None = None,
         actions: Sequence[dict[str, str]] = (),
+        started_at: float | None = None,
     ) -> int | None:
+        """Create a check run: `queued`, `in_progress` (from `started_at`) or `completed`."""
         body: dict[str, Any] = {
             "name": name,
             "external_id": external_id,
             "details_url": details_url,
             "status": status,
         }
+        if started_at is not None:
+            body["started_at"] = iso(started_at)
         if conclusion is not None:
             body["conclusion"] = conclusion
             if now is not None:
@@ -190,14 +214,13 @@ class CheckReporter:
     async def start(self, check_run_id: int | None, *, started_at: float, title: str) -> None:
         if check_run_id is None:
             return
-        await self._send(
-            check_run_id,
-            {
-                "status": "in_progress",
-                "started_at": iso(started_at),
-                "output": {"title": title, "summary": title},
-            },
-        )
+        body: dict[str, Any] = {
+            "status": "in_progress",
+            "started_at": iso(started_at),
+            "output": {"title": title, "summary": title},
+        }
+        if not self.is_unchanged(check_run_id, body):  # created `in_progress` already
+            await self._send(check_run_id, body)
 
     async def complete(
         self,
@@ -217,8 +240,18 @@ class CheckReporter:
             "output": output_json(output),
             "actions": list(actions),
         }
+        if self.is_unchanged(check_run_id, body):
+            return  # written already: so were its annotations
         await self._send(check_run_id, body)
         await self._append_annotations(check_run_id, output)
+
+    async def show(self, check_run_id: int | None, output: CheckOutput) -> None:
+        """Change what a running check run shows, unless it shows that already."""
+        if check_run_id is None:
+            return
+        body: dict[str, Any] = {"output": output_json(output)}
+        if not self.is_unchanged(check_run_id, body):
+            await self._send(check_run_id, body)
 
     async def _append_annotations(self, check_run_id: int, output: CheckOutput) -> None:
         for batch in range(1, len(output.annotation_batches)):

@@ -73,11 +73,16 @@ class Planner:
         since: str | None,
     ) -> tuple[PlannedJob, ...]:
         """Plan with these facts; `since` (else the run's own base) is what `paths` compare."""
+        # Only `paths` asks which files changed, and git takes tens of milliseconds to say:
+        # a config without them plans (and shows its first check run) without asking.
+        uses_paths = any(job.paths for job in config.jobs)
         context = PlanContext(
             event=event,
             branch=branch,
             base=run.base_ref if base is None else base,
             mode=config.mode,
-            changed_files=await self._commits.changed_files(run, since=since),
+            changed_files=(
+                await self._commits.changed_files(run, since=since) if uses_paths else None
+            ),
         )
         return plan_jobs(config, context)

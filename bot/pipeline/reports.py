@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import cachetools
 
 from bot import links, messages
 from bot.context import Context
@@ -12,6 +16,7 @@ from bot.core.checks import (
     CheckOutput,
     aggregate_conclusion,
     check_run_actions,
+    fit_log_tail,
     render_aggregate_output,
     render_job_output,
 )
@@ -20,10 +25,12 @@ from bot.github.errors import GitHubError
 from bot.pipeline.check_runs import (
     AGGREGATE,
     CONFIG_CHECK,
+    LOG_TAIL_CHARS,
     CheckReporter,
     config_error_output,
     job_view,
 )
+from bot.pipeline.progress import ProgressUpdates
 from bot.store.records import Job, Run, Status
 
 
@@ -38,6 +45,10 @@ def _note(run: Run) -> str | None:
     return messages.skip_marker_ignored(run.ignored_marker)
 
 
+# Check runs whose last write is remembered (a few hundred bytes each).
+WRITTEN_KEPT = 10_000
+
+
 class Reports:
     def __init__(self, context: Context) -> None:
         self._context = context
@@ -46,6 +57,11 @@ class Reports:
         self._job_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # What each check run was last told, to send no write that changes nothing; the
+        # recent ones are enough (a run's checks are written within its life).
+        self._written: cachetools.LRUCache[int, str] = cachetools.LRUCache(WRITTEN_KEPT)
+        self.progress = ProgressUpdates()
+        self._tails: dict[int, tuple[int, str]] = {}  # job id → (last log chunk, log tail)
 
     def _job_lock(self, job: Job) -> asyncio.Lock:
         return self._job_locks.setdefault(job.id, asyncio.Lock())
@@ -53,8 +69,10 @@ class Reports:
     def _reporter(self, run: Run, *, strict: bool = False) -> CheckReporter:
         client = self._context.github.installation(run.installation_id or 0)
         if strict:
-            return CheckReporter(client, run, strict=True)
-        return CheckReporter(client, run, on_failure=lambda error: self._later(run, error))
+            return CheckReporter(client, run, strict=True, written=self._written)
+        return CheckReporter(
+            client, run, on_failure=lambda error: self._later(run, error), written=self._written
+        )
 
     async def _later(self, run: Run, error: GitHubError) -> None:
         """GitHub failed a check run of `run` after its retries: bring them up to date later
@@ -153,28 +171,48 @@ class Reports:
         await self._aggregate_now(run, _plain(title, title), "cancelled")
 
     async def create_job_checks(
-        self, run: Run, jobs: Sequence[Job], *, reporter: CheckReporter | None = None
+        self,
+        run: Run,
+        jobs: Sequence[Job],
+        *,
+        starting: Collection[str] = (),
+        reporter: CheckReporter | None = None,
     ) -> None:
+        """Create the check runs of jobs that have none: those `starting` (handed to the
+        executor right after) first and already `in_progress`, the finished ones
+        `completed`, the others `queued`."""
         reporter = reporter or self._reporter(run)
-        for job in jobs:
+        first = sorted(jobs, key=lambda job: job.name not in starting)
+        for job in first:
             if job.check_run_id is not None:
                 continue
-            done = job.status == Status.COMPLETED
-            output = (
-                render_job_output(job_view(job, log_text="", log_url=self._log_url(job)))
-                if done
-                else _plain(messages.job_queued(), messages.job_queued())
-            )
             check_id = await reporter.create(
                 job.name,
                 external_id=f"job:{job.id}",
                 details_url=self._log_url(job),
-                status="completed" if done else "queued",
-                output=output,
-                conclusion=job.conclusion if done else None,
-                now=self._context.clock(),
+                **self._first_state(job, starting=job.name in starting),
             )
             await self._context.store.runs.update_job(job.id, check_run_id=check_id)
+
+    def _first_state(self, job: Job, *, starting: bool) -> dict[str, Any]:
+        """How a job's check run is created: as far as the job has come."""
+        now = self._context.clock()
+        if job.status == Status.COMPLETED:
+            view = job_view(job, log_text="", log_url=self._log_url(job))
+            return {
+                "status": "completed",
+                "output": render_job_output(view),
+                "conclusion": job.conclusion,
+                "now": now,
+            }
+        if starting or job.status == Status.IN_PROGRESS:
+            title = messages.job_started()
+            return {
+                "status": "in_progress",
+                "output": _plain(title, title),
+                "started_at": job.started_at or now,
+            }
+        return {"status": "queued", "output": _plain(messages.job_queued(), messages.job_queued())}
 
     async def create_aggregate(
         self, run: Run, jobs: Sequence[Job], *, reporter: CheckReporter | None = None
@@ -199,8 +237,39 @@ class Reports:
                 started_at=job.started_at or self._context.clock(),
                 title=messages.job_started(),
             )
+            self.progress.watch(job.id, functools.partial(self._job_progress, run, job.id))
+
+    async def _job_progress(self, run: Run, job_id: int) -> None:
+        """Show the tail of a running job's log, if it grew since it was last shown."""
+        store = self._context.store
+        last_chunk, tail = self._tails.get(job_id, (0, ""))
+        text, chunk = await store.runs.read_log(job_id, after=last_chunk)
+        if chunk == last_chunk:
+            return
+        tail = (tail + text)[-LOG_TAIL_CHARS:]
+        self._tails[job_id] = (chunk, tail)
+        job = await store.runs.job(job_id)
+        if job is None:
+            return
+        async with self._job_lock(job):
+            current = await store.runs.job(job_id)
+            if current is None or current.status == Status.COMPLETED:
+                return  # its final update goes out instead, never one after it
+            title = messages.job_started()
+            output = CheckOutput(
+                title=title,
+                summary=messages.job_running(self._log_url(job)),
+                text=fit_log_tail(tail, log_url=self._log_url(job)),
+                annotation_batches=(),
+            )
+            # Failing, it is logged, and not tried again: the next window or the end says more.
+            client = self._context.github.installation(run.installation_id or 0)
+            reporter = CheckReporter(client, run, written=self._written)
+            await reporter.show(current.check_run_id, output)
 
     async def job_done(self, run: Run, job: Job, *, reporter: CheckReporter | None = None) -> None:
+        await self.progress.stop(job.id)  # an intermediate update pending never lands after
+        self._tails.pop(job.id, None)
         log_text, _ = await self._context.store.runs.read_log(job.id)
         view = job_view(job, log_text=log_text, log_url=self._log_url(job))
         async with self._job_lock(job):

@@ -96,6 +96,7 @@ class Pipeline:
         for task in list(self._unplanned):
             task.cancel()
         await self.executor.stop()
+        await self.reports.progress.close()
 
     async def recover(self) -> None:
         """At start-up: take over what no live replica holds (a previous process's work)."""
@@ -303,17 +304,24 @@ class Pipeline:
                 run_id, now=self.context.clock(), status=Status.IN_PROGRESS, conclusion=None
             )
             run = await store.runs.get(run_id) or run
-            await self.reports.create_job_checks(run, added)
+            jobs = await store.runs.jobs(run_id)
+            await self.reports.create_job_checks(run, added, starting=self._starting(jobs))
             if reopened:  # the aggregate check completed: a new one runs till the end
-                await self.reports.create_aggregate(run, await store.runs.jobs(run_id))
+                await self.reports.create_aggregate(run, jobs)
 
     async def _start_new_run(self, run: Run, request: BuildRequest) -> Run | None:
         store = self.context.store
         config = await self._read_config(run)
         if config is None:
             return run
-        marker = await self.planner.skip_marker(run, config, request.commit_message)
-        if marker is not None and honours_skip_markers(request.event):
+        # A pull request's head never honours a skip marker; its message, which git takes
+        # tens of milliseconds to read, only adds a note to the aggregate check: read it
+        # after the jobs' check runs are out (`_note_ignored_marker`).
+        honoured = honours_skip_markers(request.event)
+        marker = None
+        if honoured or request.commit_message is not None:
+            marker = await self.planner.skip_marker(run, config, request.commit_message)
+        if marker is not None and honoured:
             await self._skip_by_marker(run, config, request, marker)
             return await store.runs.get(run.id)
         if marker is not None:
@@ -323,7 +331,10 @@ class Pipeline:
             await self.reports.awaiting_approval(run, request.author)
             return await store.runs.get(run.id)
         plan = await self.planner.plan_for(run, config, request, marker)
-        await self._plan_and_start(run, config, plan, plan_key(request.event, request.pr_number))
+        late = config if not honoured and request.commit_message is None else None
+        await self._plan_and_start(
+            run, config, plan, plan_key(request.event, request.pr_number), marker_config=late
+        )
         return await store.runs.get(run.id)
 
     async def _skip_by_marker(
@@ -418,8 +429,9 @@ class Pipeline:
             )
             run = await store.runs.get(run_id)
             assert run is not None
-            await self.reports.create_job_checks(run, new_jobs)
-            await self.reports.create_aggregate(run, await store.runs.jobs(run_id))
+            jobs = await store.runs.jobs(run_id)
+            await self.reports.create_job_checks(run, new_jobs, starting=self._starting(jobs))
+            await self.reports.create_aggregate(run, jobs)
         await self.advance(run_id)
         return sorted(chosen)
 
@@ -471,6 +483,16 @@ class Pipeline:
             conclusion = await self.reports.aggregate_done(run, await store.runs.jobs(run_id))
             await self._finish_run(run_id, conclusion)
         return ended_unstarted
+
+    def _starting(self, jobs: Sequence[Job]) -> set[str]:
+        """The jobs the next scheduling pass hands to the executor: their check runs are
+        created `in_progress` (GitHub's `queued` then `in_progress` would be two writes)."""
+        started = {job.name for job in jobs if self._is_started(job)}
+        starting = next_step([_state(job) for job in jobs], started=started).start
+        settings = self.context.settings
+        if settings.executor == "local":  # beyond its free slots a job waits, `queued`
+            starting = starting[: max(0, settings.concurrency - len(self._started))]
+        return set(starting)
 
     def _is_started(self, job: Job) -> bool:
         """Handed to an executor: this replica's, or another's (its owner, if not this one;
@@ -545,8 +567,16 @@ class Pipeline:
         return None
 
     async def _plan_and_start(
-        self, run: Run, config: Config, plan: Sequence[PlannedJob], key: str
+        self,
+        run: Run,
+        config: Config,
+        plan: Sequence[PlannedJob],
+        key: str,
+        *,
+        marker_config: Config | None = None,
     ) -> None:
+        """Record the plan, show its check runs and start its jobs; with `marker_config`,
+        look for a skip marker the head does not honour once the jobs' checks are out."""
         store = self.context.store
         digests = self.reuse.digests(run, config, plan)
         await store.runs.add_jobs(
@@ -560,9 +590,21 @@ class Pipeline:
         run = await store.runs.get(run.id) or run
         await self.reuse.take_results(run, plan, await store.runs.jobs(run.id))
         jobs = await store.runs.jobs(run.id)
-        await self.reports.create_job_checks(run, jobs)
+        await self.reports.create_job_checks(run, jobs, starting=self._starting(jobs))
+        if marker_config is not None:
+            run = await self._note_ignored_marker(run, marker_config)
         await self.reports.create_aggregate(run, jobs)
         await self.advance(run.id)
+
+    async def _note_ignored_marker(self, run: Run, config: Config) -> Run:
+        """The run, noting a skip marker in its commit's message that it does not honour."""
+        marker = await self.planner.skip_marker(run, config, None)
+        if marker is None:
+            return run
+        await self.context.store.runs.update(
+            run.id, now=self.context.clock(), ignored_marker=marker
+        )
+        return await self.context.store.runs.get(run.id) or run
 
     async def _finish_run(self, run_id: int, conclusion: str, *, note: str | None = None) -> None:
         await self.context.store.runs.update(

@@ -190,6 +190,17 @@ class GitRepo:
             return None
         return self._run(("cat-file", "blob", f"{ref}:{path}"), None, {})
 
+    def object_at(self, ref: str, path: str) -> tuple[str, str, bytes] | None:
+        """(type, object id, content) at ``ref:path`` in one git process, or None; the
+        content is a blob's bytes (empty for a tree or a submodule)."""
+        out = self._run(("cat-file", "--batch"), f"{ref}:{path}\n".encode(), {})
+        header, _, rest = out.partition(b"\n")
+        fields = header.decode("utf-8", "surrogateescape").split(" ")
+        if len(fields) != 3 or fields[1] == "missing":
+            return None
+        sha, kind, size = fields
+        return kind, sha, rest[: int(size)] if kind == "blob" else b""
+
     def object_type(self, ref: str, path: str) -> str | None:
         """``blob``, ``tree`` or ``commit`` (submodule) at ``ref:path``, or None."""
         try:

@@ -31,15 +31,14 @@ async def get_contents(call: Call) -> web.StreamResponse:
     repo, path = call.repo, call.params["path"].strip("/")
     ref = call.query.get("ref") or repo.default_branch
     sha = repo.git.resolve(ref)
-    kind = repo.git.object_type(sha, path) if sha else None
-    if sha is None or kind is None:
+    found = repo.git.object_at(sha, path) if sha else None  # one git process, not three
+    if sha is None or found is None:
         raise ApiError(404, "Not Found")
+    kind, blob, data = found
     if kind == "tree":
         return json_response(call.r.content_directory(repo, ref, repo.git.list_dir(sha, path)))
-    data = repo.git.read_file(sha, path) or b""
     if wants(call, "raw"):
         return web.Response(body=data, content_type="application/vnd.github.raw")
-    blob = repo.git.object_sha(sha, path)
     return json_response(call.r.content_file(repo, ref, path, data, blob))
 
 
