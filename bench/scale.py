@@ -187,11 +187,11 @@ async def _flush(broker: str) -> None:
 @contextmanager
 def unpaced_writes() -> Iterator[None]:
     """The app's writes to GitHub never wait for the installation's budget, in this process."""
-    from bot.github.pacing import WritePacer
+    from bot.github.pacing import Priority, WritePacer
 
     original = WritePacer.wait
 
-    async def at_once(self: WritePacer) -> None:
+    async def at_once(self: WritePacer, priority: Priority = Priority.FEEDBACK) -> None:
         return None
 
     WritePacer.wait = at_once  # type: ignore[method-assign]
