@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import assert_never
 
 from bot.context import Context
@@ -24,6 +24,7 @@ from bot.core.merge_messages import (
     merge_comment,
     merge_refused_comment,
 )
+from bot.executor.workspace import GitCache
 from bot.github import models
 from bot.github.backlog import is_worth_retrying
 from bot.github.client import InstallationClient
@@ -45,13 +46,18 @@ class Evaluator:
         self,
         context: Context,
         permissions: PermissionCache,
-        bot_login: str,
+        bot_login: Callable[[], Awaitable[str]],
         timekeeper: Timekeeper,
+        *,
+        cache: GitCache | None = None,
     ) -> None:
         self.context = context
         self.timekeeper = timekeeper
         self.permissions = permissions
-        self.bot_login = bot_login  # "<slug>[bot]": finds the bot's own comments
+        # "<slug>[bot]": finds the bot's own comments. Asked only when one must be found
+        # (`GET /app` the first time), so a merge that goes through never asks it.
+        self.bot_login = bot_login
+        self.cache = cache  # the pipeline's git cache: the config at the head, when fetched
         self._queued: set[tuple[str, int]] = set()
         self.evaluations = 0  # how many ran to the end (benchmarks and tests read it)
 
@@ -79,7 +85,13 @@ class Evaluator:
         data = await client.pull_request(repo, number)
         pull = PullRequest.from_github(repo, data)
         snapshot = await gather(
-            client, self.context.store, self.permissions, pull, data, now=self.context.clock()
+            client,
+            self.context.store,
+            self.permissions,
+            pull,
+            data,
+            now=self.context.clock(),
+            cache=self.cache,
         )
         return snapshot, (decide_merge(snapshot.facts) if snapshot else None)
 
@@ -91,7 +103,13 @@ class Evaluator:
         if not pull.is_open:
             return None
         snapshot = await gather(
-            client, self.context.store, self.permissions, pull, data, now=self.context.clock()
+            client,
+            self.context.store,
+            self.permissions,
+            pull,
+            data,
+            now=self.context.clock(),
+            cache=self.cache,
         )
         if snapshot is None:
             return None
@@ -142,7 +160,7 @@ class Evaluator:
                 pull.number,
                 marker=MERGE_REFUSED_MARKER,
                 body=merge_refused_comment(str(refusal)),
-                bot_login=self.bot_login,
+                bot_login=await self.bot_login(),
             )
             return
         await store.pull_requests.update(pull.repo, pull.number, merged_by_app=True)
@@ -181,7 +199,7 @@ class Evaluator:
         self, client: InstallationClient, repo: str, number: int, body: str
     ) -> None:
         """Post the merge comment `body`, unless a comment with its marker is there."""
-        if find_marked(await client.comments(repo, number), MERGED_MARKER, self.bot_login):
+        if find_marked(await client.comments(repo, number), MERGED_MARKER, await self.bot_login()):
             return
         await client.comment(repo, number, body)
 
