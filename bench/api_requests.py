@@ -67,6 +67,7 @@ class Measure:
     seconds: float
     paced_seconds: float = 0.0  # time writes waited in the client's pacer, summed
     not_modified: int = 0  # reads answered 304: free of GitHub's rate limit
+    first_checks_seconds: float | None = None  # burst: until every PR has a check run
 
     @property
     def counted(self) -> int:
@@ -164,6 +165,7 @@ async def pr_life(fake: FakeGitHub, server: Any) -> Measure:
     review = fake.add_review(REPO, pr.number, "wendy")
     await fake.send("pull_request_review", fake.review_event("submitted", review.id))
     await wait_merged(fake, server, [pr.number])
+    await wait_quiet(fake, server)
     return measure(fake.request_counts, since)  # type: ignore[arg-type]
 
 
@@ -180,17 +182,27 @@ def burst(count: int, gate: Path) -> Callable[[FakeGitHub, Any], Awaitable[Measu
     async def scenario(fake: FakeGitHub, server: Any) -> Measure:
         fake.create_repo(REPO, config(gate, approvals=0))
         numbers = []
+        opened = time.monotonic()
         for n in range(count):
             fake.commit(REPO, f"feature-{n}", {f"file-{n}.txt": f"{n}\n"})
             pr = fake.open_pull_request(REPO, f"feature-{n}")
             await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
             numbers.append(pr.number)
+        heads = [fake.pull(REPO, n).head_sha for n in numbers]
+        await wait_until(
+            lambda: all(fake.check_runs(REPO, sha) for sha in heads),
+            deadline=900,
+            message="every PR's first check run",
+        )
+        first_checks = time.monotonic() - opened
         await wait_held(fake, server, [fake.pull(REPO, n).head_sha for n in numbers])
         since = time.monotonic()
         await asyncio.to_thread(gate.touch)
         await wait_merged(fake, server, numbers, deadline=900)
         await wait_main_built(fake, server, count)
-        return measure(fake.request_counts, since)  # type: ignore[arg-type]
+        result = measure(fake.request_counts, since)  # type: ignore[arg-type]
+        result.first_checks_seconds = first_checks
+        return result
 
     return scenario
 
@@ -202,6 +214,18 @@ async def wait_for_check(fake: FakeGitHub, server: Any, sha: str) -> None:
         return bool(runs) and runs[-1].status == "completed"
 
     await wait_until(done, deadline=120, message=f"the build of {sha[:7]}")
+
+
+async def wait_quiet(fake: FakeGitHub, server: Any, *, quiet: float = 1.0) -> None:
+    """Until the app has made no request for `quiet` seconds: the hooks that run after a
+    merge (the freeze summary, a deploy's look) belong to the life too."""
+    log: list[tuple[float, Any]] = fake.request_counts.log  # type: ignore[attr-defined]
+
+    async def idle() -> bool:
+        await settle(fake, server)
+        return time.monotonic() - (log[-1][0] if log else 0.0) >= quiet
+
+    await wait_until(idle, deadline=60, message="the app to stop making requests")
 
 
 async def wait_held(fake: FakeGitHub, server: Any, heads: list[str]) -> None:
@@ -246,6 +270,11 @@ def report(title: str, result: Measure, *, top: int = 0) -> str:
         f"busiest 60 s of writes: {result.busiest_minute_writes} (limit {WRITE_LIMIT}); "
         f"writes waited {result.paced_seconds:.0f} s in total in the client's pacer",
     ]
+    if result.first_checks_seconds is not None:
+        lines.append(
+            f"every PR had its first check run {result.first_checks_seconds:.1f} s "
+            "after the first was opened"
+        )
     if top:
         lines.append("| requests | method | template |")
         lines.append("| ---: | --- | --- |")
