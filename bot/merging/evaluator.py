@@ -17,7 +17,15 @@ from typing import assert_never
 
 from bot.context import Context
 from bot.core.freeze import Freeze
-from bot.core.merge import Block, Decision, MergeNow, UpdateBranch, Wait, decide_merge
+from bot.core.merge import (
+    Block,
+    Decision,
+    MergeNow,
+    UpdateBranch,
+    Wait,
+    decide_merge,
+    decided_before_checks,
+)
 from bot.core.merge_messages import (
     MERGE_REFUSED_MARKER,
     MERGED_MARKER,
@@ -32,7 +40,14 @@ from bot.github.errors import Conflict, GitHubError, NotFound, NotMergeable, Val
 from bot.merging import messages
 from bot.merging.access import PermissionCache
 from bot.merging.comments import find_marked, upsert_marked
-from bot.merging.facts import PullRequest, Snapshot, fingerprint, gather
+from bot.merging.facts import (
+    PullRequest,
+    Snapshot,
+    fingerprint,
+    gather,
+    gather_before_checks,
+    read_checks,
+)
 from bot.store.timers import Timer
 from bot.timekeeper import Timekeeper
 
@@ -102,18 +117,18 @@ class Evaluator:
         pull = PullRequest.from_github(repo, data)
         if not pull.is_open:
             return None
-        snapshot = await gather(
-            client,
-            self.context.store,
-            self.permissions,
-            pull,
-            data,
-            now=self.context.clock(),
-            cache=self.cache,
+        snapshot = await gather_before_checks(
+            client, self.context.store, self.permissions, pull, data, cache=self.cache
         )
         if snapshot is None:
             return None
-        decision = decide_merge(snapshot.facts)
+        # Held back whatever the checks say (no approval yet, a draft, auto-merge off):
+        # their four reads are spared. `/status` (`snapshot`) still reads every fact.
+        decision = decided_before_checks(snapshot.facts)
+        if decision is None:
+            now = self.context.clock()
+            snapshot = snapshot.with_checks(await read_checks(client, pull, data, now=now))
+            decision = decide_merge(snapshot.facts)
         match decision:
             case MergeNow():
                 await self._merge(client, snapshot, decision)

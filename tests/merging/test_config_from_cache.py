@@ -8,17 +8,20 @@ from pathlib import Path
 import pytest
 
 from bot.context import Context
-from bot.core.merge import Block, decide_merge
+from bot.core.merge import Block, MergeNow, Wait, decide_merge
 from bot.executor.workspace import GitCache, NotCached
 from bot.merging.access import PermissionCache
+from bot.merging.evaluator import Evaluator
 from bot.merging.facts import PullRequest, Snapshot, gather
 from bot.store.runs import NewRun
+from bot.timekeeper import Timekeeper
 from tests.fakes.github import FakeGitHub
 from tests.merging.conftest import client_for
 from tests.merging.flows import REPO, config
 
 CONTENTS = ("GET", "/repos/{owner}/{repo}/contents/{path}")
 CONFIG = "merge: {approvals: 1, method: squash}\njobs:\n  t:\n    run: echo\n"
+AUTO = "merge: {auto: true, approvals: 1}\njobs:\n  t:\n    run: echo\n"
 
 
 def clone_url(fake: FakeGitHub) -> str:
@@ -128,3 +131,45 @@ async def test_reading_a_cached_file_never_fetches(fake_github: FakeGitHub, tmp_
     assert cache.command_counts["fetch"] > 0  # the count does see fetches
     assert await cache.read_cached_file(clone_url(fake_github), sha, "a.txt") == b"a\n"
     assert await cache.read_cached_file(clone_url(fake_github), sha, "gone.txt") is None
+
+
+async def test_an_evaluation_held_by_its_reviews_spares_the_check_reads(
+    context: Context, fake_github: FakeGitHub
+) -> None:
+    """No approval yet: the evaluation waits without reading checks, rules or freezes;
+    `/status` (the snapshot) still reads them and lists every reason."""
+    fake = fake_github
+    fake.create_repo(REPO, config(AUTO))
+    sha = fake.commit(REPO, "feature", {"a.txt": "a\n"})
+    pr = fake.open_pull_request(REPO, "feature")
+    fake.add_check_run(REPO, sha, "lint", status="completed", conclusion="failure")
+    installation = client_for(context, fake).installation_id
+    evaluator = Evaluator(context, PermissionCache(), bot_login, Timekeeper(context.store, "t"))
+    check_runs = ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs")
+
+    decision = await evaluator.evaluate(installation, REPO, pr.number)
+
+    assert isinstance(decision, Wait)
+    assert [reason.code for reason in decision.reasons] == ["approvals"]
+    assert fake.request_counts[check_runs] == 0
+    assert fake.request_counts[CONTENTS] == 1  # the config at the head; no freeze windows
+    _, full = await evaluator.snapshot(client_for(context, fake), REPO, pr.number)
+    assert isinstance(full, Block)
+    codes = [reason.code for reason in full.reasons]
+    assert codes == ["check_failed:lint", "approvals", "check_missing:greenlight"]
+    assert fake.request_counts[check_runs] == 1
+
+
+async def test_an_approved_evaluation_reads_the_checks(
+    context: Context, fake_github: FakeGitHub
+) -> None:
+    number, _ = open_pull_request(fake_github, AUTO)
+    installation = client_for(context, fake_github).installation_id
+    evaluator = Evaluator(context, PermissionCache(), bot_login, Timekeeper(context.store, "t"))
+    decision = await evaluator.evaluate(installation, REPO, number)
+    assert isinstance(decision, MergeNow)
+    assert fake_github.pull(REPO, number).merged
+
+
+async def bot_login() -> str:
+    return "greenlight[bot]"
