@@ -176,7 +176,7 @@ async def read_checks(
         client.check_runs_for_ref(repo, sha),
         client.commit_statuses(repo, sha),
         client.required_checks(repo, pull.base_ref),
-        freeze_windows(client, repo, data.default_branch or pull.base_ref),
+        freeze_windows(client, repo),
     )
     return ChecksRead(check_facts(check_runs, statuses), required, freeze_at(windows, MERGE, now))
 
