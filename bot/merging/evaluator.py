@@ -113,6 +113,8 @@ class Evaluator:
     async def _evaluate(
         self, client: InstallationClient, repo: str, number: int
     ) -> Decision | None:
+        if (await self.context.store.pull_requests.get(repo, number)).merged_by_app:
+            return None  # merged here: final (GitHub never reopens a merged pull request)
         data = await client.pull_request(repo, number)
         pull = PullRequest.from_github(repo, data)
         if not pull.is_open:
