@@ -66,12 +66,13 @@ class Measure:
     busiest_minute_writes: int
     seconds: float
     paced_seconds: float = 0.0  # time writes waited in the client's pacer, summed
-    not_modified: int = 0  # reads answered 304: free of GitHub's rate limit
+    not_modified: int | None = None  # reads answered 304: free of GitHub's rate limit
+    first_checks_seconds: float | None = None  # burst: until every PR has a check run
 
     @property
     def counted(self) -> int:
         """Requests that count against GitHub's rate limit (all but the 304s)."""
-        return self.total - self.not_modified
+        return self.total - (self.not_modified or 0)
 
     @property
     def write_share(self) -> float:
@@ -136,8 +137,8 @@ async def with_greenlight(
     try:
         not_modified = fake.not_modified
         result = await scenario(fake, server)
-        # Every 304 is the scenario's: the app is idle before it starts.
-        result.not_modified = fake.not_modified - not_modified
+        if result.not_modified is None:  # the scenario's: the app is idle before it starts
+            result.not_modified = fake.not_modified - not_modified
         github = server.app[SERVICES].context.github
         result.paced_seconds = sum(c.writes.waited for c in github._clients.values())
         return result
@@ -156,15 +157,29 @@ async def pr_life(fake: FakeGitHub, server: Any) -> Measure:
     """Opened, built with 3 jobs, approved, auto-merged, merge comment."""
     fake.create_repo(REPO, config(None, approvals=1))
     fake.set_permission(REPO, "wendy", "write")
-    since = time.monotonic()
-    fake.commit(REPO, "feature", {"a.txt": "a\n"})
-    pr = fake.open_pull_request(REPO, "feature")
+    return await one_life(fake, server, "feature")
+
+
+async def second_life(fake: FakeGitHub, server: Any) -> Measure:
+    """The life of a second pull request, once the process has seen a first: what a
+    running service spends (the repository's reads already have ETags)."""
+    await pr_life(fake, server)
+    return await one_life(fake, server, "second")
+
+
+async def one_life(fake: FakeGitHub, server: Any, branch: str) -> Measure:
+    since, not_modified = time.monotonic(), fake.not_modified
+    fake.commit(REPO, branch, {f"{branch}.txt": "a\n"})
+    pr = fake.open_pull_request(REPO, branch)
     await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
     await wait_for_check(fake, server, pr.head_sha)
     review = fake.add_review(REPO, pr.number, "wendy")
     await fake.send("pull_request_review", fake.review_event("submitted", review.id))
     await wait_merged(fake, server, [pr.number])
-    return measure(fake.request_counts, since)  # type: ignore[arg-type]
+    await wait_quiet(fake, server)
+    result = measure(fake.request_counts, since)  # type: ignore[arg-type]
+    result.not_modified = fake.not_modified - not_modified
+    return result
 
 
 async def push_build(fake: FakeGitHub, server: Any) -> Measure:
@@ -180,17 +195,27 @@ def burst(count: int, gate: Path) -> Callable[[FakeGitHub, Any], Awaitable[Measu
     async def scenario(fake: FakeGitHub, server: Any) -> Measure:
         fake.create_repo(REPO, config(gate, approvals=0))
         numbers = []
+        opened = time.monotonic()
         for n in range(count):
             fake.commit(REPO, f"feature-{n}", {f"file-{n}.txt": f"{n}\n"})
             pr = fake.open_pull_request(REPO, f"feature-{n}")
             await fake.send("pull_request", fake.pull_request_event("opened", REPO, pr.number))
             numbers.append(pr.number)
+        heads = [fake.pull(REPO, n).head_sha for n in numbers]
+        await wait_until(
+            lambda: all(fake.check_runs(REPO, sha) for sha in heads),
+            deadline=900,
+            message="every PR's first check run",
+        )
+        first_checks = time.monotonic() - opened
         await wait_held(fake, server, [fake.pull(REPO, n).head_sha for n in numbers])
         since = time.monotonic()
         await asyncio.to_thread(gate.touch)
         await wait_merged(fake, server, numbers, deadline=900)
         await wait_main_built(fake, server, count)
-        return measure(fake.request_counts, since)  # type: ignore[arg-type]
+        result = measure(fake.request_counts, since)  # type: ignore[arg-type]
+        result.first_checks_seconds = first_checks
+        return result
 
     return scenario
 
@@ -202,6 +227,18 @@ async def wait_for_check(fake: FakeGitHub, server: Any, sha: str) -> None:
         return bool(runs) and runs[-1].status == "completed"
 
     await wait_until(done, deadline=120, message=f"the build of {sha[:7]}")
+
+
+async def wait_quiet(fake: FakeGitHub, server: Any, *, quiet: float = 1.0) -> None:
+    """Until the app has made no request for `quiet` seconds: the hooks that run after a
+    merge (the freeze summary, a deploy's look) belong to the life too."""
+    log: list[tuple[float, Any]] = fake.request_counts.log  # type: ignore[attr-defined]
+
+    async def idle() -> bool:  # the last request's time, not a fixed sleep
+        await settle(fake, server)
+        return time.monotonic() - (log[-1][0] if log else 0.0) >= quiet
+
+    await wait_until(idle, deadline=60, message="the app to stop making requests")
 
 
 async def wait_held(fake: FakeGitHub, server: Any, heads: list[str]) -> None:
@@ -246,6 +283,11 @@ def report(title: str, result: Measure, *, top: int = 0) -> str:
         f"busiest 60 s of writes: {result.busiest_minute_writes} (limit {WRITE_LIMIT}); "
         f"writes waited {result.paced_seconds:.0f} s in total in the client's pacer",
     ]
+    if result.first_checks_seconds is not None:
+        lines.append(
+            f"every PR had its first check run {result.first_checks_seconds:.1f} s "
+            "after the first was opened"
+        )
     if top:
         lines.append("| requests | method | template |")
         lines.append("| ---: | --- | --- |")
@@ -261,6 +303,8 @@ async def run(args: argparse.Namespace) -> None:
             no_push = tuple(event for event in ALL_EVENTS if event != "push")
             life = await with_greenlight(root / "life", pr_life, events=no_push)
             print(report("One pull request's life (3 jobs)", life, top=40))
+            again = await with_greenlight(root / "again", second_life, events=no_push)
+            print(report("A second pull request's life, same process", again, top=40))
             build = await with_greenlight(root / "push", push_build)
             print(report("A default-branch build (3 jobs)", build, top=0))
         if args.burst:

@@ -47,11 +47,15 @@ def config_from_text(text: str | None) -> RepoConfig:
 
 
 async def freeze_windows(
-    client: InstallationClient, repo: str, default_branch: str
+    client: InstallationClient, repo: str, ref: str | None = None
 ) -> tuple[FreezeWindow, ...]:
-    """The freeze windows of the default branch's tip: a pull request cannot lift a freeze
-    by editing them on its own branch."""
-    config = usable(await read_config(client, repo, default_branch))
+    """The freeze windows of the default branch's tip (or of `ref`, which the web pages
+    name): a pull request cannot lift a freeze by editing them on its own branch.
+
+    Without `ref` the contents API reads the default branch itself, so no request asks
+    which branch that is, and every reader asks the same URL: the repeats are answered
+    `304` (bot.github.etags)."""
+    config = usable(config_from_text(await client.file_text(repo, CONFIG_PATH, ref)))
     return () if config is None else config.freeze
 
 

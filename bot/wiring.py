@@ -45,7 +45,8 @@ def build_services(context: Context) -> Services:
     """Build the app's services on `context` and hook them to one another."""
     timekeeper = Timekeeper(context.store, context.replica_id, clock=context.clock)
     pipeline = Pipeline(context)
-    merging = Merging(context, timekeeper)
+    # The merge evaluation reads the config at a head the pipeline fetched from its cache.
+    merging = Merging(context, timekeeper, cache=pipeline.cache)
     # Deploys run their steps on the pipeline's executor, with tickets made as for jobs.
     deployer = Deployer(
         context, executor=pipeline.executor, tickets=pipeline.tickets, timekeeper=timekeeper

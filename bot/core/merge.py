@@ -211,6 +211,29 @@ def decide_merge(facts: MergeFacts) -> Decision:
     return MergeNow(method, facts.head_sha, passed, approvers)
 
 
+def decided_before_checks(facts: MergeFacts) -> Decision | None:
+    """The decision when the pull request itself, its reviews or auto-merge being off hold
+    it back whatever its checks, branch rules and freezes say; None when those are needed.
+
+    Its reasons are those of `decide_merge` that need no checks: a subset of the full
+    decision's, which is also `Wait` or `Block` (any reason rules out merging, and only
+    check reasons allow updating the branch). `auto_off` is kept, which the merge button
+    looks for. `facts.checks`, `required_checks` and `freeze` are not looked at. `/status`
+    reads every fact and decides with `decide_merge`, so it still lists every reason.
+    """
+    if facts.merged or facts.state != "open":
+        return decide_merge(facts)
+    reasons = [*_pull_request_reasons(facts), *_review_reasons(facts)]
+    if not (facts.config.auto or facts.merge_requested_by):
+        reasons.append(_reason("auto_off"))
+    if not reasons:
+        return None
+    reasons.sort(key=_rank)
+    if any(is_blocking(reason) for reason in reasons):
+        return Block(tuple(reasons))
+    return Wait(tuple(reasons))
+
+
 def is_blocking(reason: Reason) -> bool:
     """Whether a person must act (Block) rather than time or CI (Wait)."""
     return reason.code.partition(":")[0] in _BLOCKING

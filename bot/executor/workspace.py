@@ -70,6 +70,10 @@ class GitError(Exception):
     """A git command failed; the message carries git's stderr, the token masked."""
 
 
+class NotCached(GitError):
+    """The cache does not hold the commit, and was asked not to fetch it."""
+
+
 def git_environment(
     clone_url: str, token: str | None = None, *, inherited: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -176,6 +180,22 @@ class GitCache:
             await self._ensure_commit(cache, clone_url, sha, token)
             found = await self._git(
                 clone_url, token, "cat-file", "--batch", git_dir=cache,
+                stdin=f"{sha}:{path.lstrip('/')}\n".encode(),
+            )  # fmt: skip
+        return _blob(found.stdout)
+
+    async def read_cached_file(self, clone_url: str, sha: str, path: str) -> bytes | None:
+        """Like `read_file`, without fetching (so without a token): NotCached when the
+        cache does not hold `sha` yet. A commit's files never change, so any cache that
+        holds it answers what the contents API would at that SHA."""
+        _require_sha(sha)
+        if "\n" in path:
+            return None
+        async with self._locked(clone_url) as cache:
+            if not (cache / "HEAD").exists() or not await self._has_commit(cache, clone_url, sha):
+                raise NotCached(f"{sha[:7]} is not in the cache of {clone_url}")
+            found = await self._git(
+                clone_url, None, "cat-file", "--batch", git_dir=cache,
                 stdin=f"{sha}:{path.lstrip('/')}\n".encode(),
             )  # fmt: skip
         return _blob(found.stdout)

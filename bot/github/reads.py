@@ -50,14 +50,17 @@ class Reads(Calls):
             )
         )
 
-    async def file_text(self, repo: str, path: str, ref: str) -> str | None:
-        """The text of `path` at `ref`, or None when the file does not exist there."""
+    async def file_text(self, repo: str, path: str, ref: str | None) -> str | None:
+        """The text of `path` at `ref` (None: the default branch's tip, without asking
+        which branch that is), or None when the file does not exist there.
+        https://docs.github.com/en/rest/repos/contents#get-repository-content"""
         owner, name = repo.split("/", 1)
+        where = {"owner": owner, "repo": name, "path": path}
         try:
             data = await self._call(
                 "get",
                 "/repos/{owner}/{repo}/contents/{path}{?ref}",
-                {"owner": owner, "repo": name, "path": path, "ref": ref},
+                where if ref is None else {**where, "ref": ref},
             )
         except NotFound:
             return None

@@ -22,11 +22,11 @@ async def run_commands(event: WebhookEvent, services: Services) -> None:
     comment = command_comment(event, payload)
     if comment is None:
         return
-    slug = await services.merging.app_slug()
-    if not is_command_comment_event(event.action or "", payload.sender_type, event.sender, slug):
-        return
     parsed = parse_commands(payload.body)
-    if parsed:
+    if not parsed:
+        return  # most comments (the bot's own merge comment among them): no `GET /app`
+    slug = await services.merging.app_slug()
+    if is_command_comment_event(event.action or "", payload.sender_type, event.sender, slug):
         now = services.context.clock()
         stale = is_stale(recovered=event.recovered, sent_at=event.sent_at, now=now)
         await services.commands.run(replace(comment, stale=stale), parsed)

@@ -12,18 +12,27 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import assert_never
 
 from bot.context import Context
 from bot.core.freeze import Freeze
-from bot.core.merge import Block, Decision, MergeNow, UpdateBranch, Wait, decide_merge
+from bot.core.merge import (
+    Block,
+    Decision,
+    MergeNow,
+    UpdateBranch,
+    Wait,
+    decide_merge,
+    decided_before_checks,
+)
 from bot.core.merge_messages import (
     MERGE_REFUSED_MARKER,
     MERGED_MARKER,
     merge_comment,
     merge_refused_comment,
 )
+from bot.executor.workspace import GitCache
 from bot.github import models
 from bot.github.backlog import is_worth_retrying
 from bot.github.client import InstallationClient
@@ -31,7 +40,14 @@ from bot.github.errors import Conflict, GitHubError, NotFound, NotMergeable, Val
 from bot.merging import messages
 from bot.merging.access import PermissionCache
 from bot.merging.comments import find_marked, upsert_marked
-from bot.merging.facts import PullRequest, Snapshot, fingerprint, gather
+from bot.merging.facts import (
+    PullRequest,
+    Snapshot,
+    fingerprint,
+    gather,
+    gather_before_checks,
+    read_checks,
+)
 from bot.store.timers import Timer
 from bot.timekeeper import Timekeeper
 
@@ -45,13 +61,18 @@ class Evaluator:
         self,
         context: Context,
         permissions: PermissionCache,
-        bot_login: str,
+        bot_login: Callable[[], Awaitable[str]],
         timekeeper: Timekeeper,
+        *,
+        cache: GitCache | None = None,
     ) -> None:
         self.context = context
         self.timekeeper = timekeeper
         self.permissions = permissions
-        self.bot_login = bot_login  # "<slug>[bot]": finds the bot's own comments
+        # "<slug>[bot]": finds the bot's own comments. Asked only when one must be found
+        # (`GET /app` the first time), so a merge that goes through never asks it.
+        self.bot_login = bot_login
+        self.cache = cache  # the pipeline's git cache: the config at the head, when fetched
         self._queued: set[tuple[str, int]] = set()
         self.evaluations = 0  # how many ran to the end (benchmarks and tests read it)
 
@@ -79,23 +100,37 @@ class Evaluator:
         data = await client.pull_request(repo, number)
         pull = PullRequest.from_github(repo, data)
         snapshot = await gather(
-            client, self.context.store, self.permissions, pull, data, now=self.context.clock()
+            client,
+            self.context.store,
+            self.permissions,
+            pull,
+            data,
+            now=self.context.clock(),
+            cache=self.cache,
         )
         return snapshot, (decide_merge(snapshot.facts) if snapshot else None)
 
     async def _evaluate(
         self, client: InstallationClient, repo: str, number: int
     ) -> Decision | None:
+        if (await self.context.store.pull_requests.get(repo, number)).merged_by_app:
+            return None  # merged here: final (GitHub never reopens a merged pull request)
         data = await client.pull_request(repo, number)
         pull = PullRequest.from_github(repo, data)
         if not pull.is_open:
             return None
-        snapshot = await gather(
-            client, self.context.store, self.permissions, pull, data, now=self.context.clock()
+        snapshot = await gather_before_checks(
+            client, self.context.store, self.permissions, pull, data, cache=self.cache
         )
         if snapshot is None:
             return None
-        decision = decide_merge(snapshot.facts)
+        # Held back whatever the checks say (no approval yet, a draft, auto-merge off):
+        # their four reads are spared. `/status` (`snapshot`) still reads every fact.
+        decision = decided_before_checks(snapshot.facts)
+        if decision is None:
+            now = self.context.clock()
+            snapshot = snapshot.with_checks(await read_checks(client, pull, data, now=now))
+            decision = decide_merge(snapshot.facts)
         match decision:
             case MergeNow():
                 await self._merge(client, snapshot, decision)
@@ -142,7 +177,7 @@ class Evaluator:
                 pull.number,
                 marker=MERGE_REFUSED_MARKER,
                 body=merge_refused_comment(str(refusal)),
-                bot_login=self.bot_login,
+                bot_login=await self.bot_login(),
             )
             return
         await store.pull_requests.update(pull.repo, pull.number, merged_by_app=True)
@@ -181,7 +216,7 @@ class Evaluator:
         self, client: InstallationClient, repo: str, number: int, body: str
     ) -> None:
         """Post the merge comment `body`, unless a comment with its marker is there."""
-        if find_marked(await client.comments(repo, number), MERGED_MARKER, self.bot_login):
+        if find_marked(await client.comments(repo, number), MERGED_MARKER, await self.bot_login()):
             return
         await client.comment(repo, number, body)
 

@@ -9,20 +9,28 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.check_facts import check_facts
-from bot.core.config import Config, MergeMethod
-from bot.core.freeze import MERGE, freeze_at
-from bot.core.merge import MergeFacts, Review, latest_checks
+from bot.core.config import CONFIG_PATH, Config, MergeMethod
+from bot.core.freeze import MERGE, Freeze, freeze_at
+from bot.core.merge import CheckFact, MergeFacts, Review, latest_checks
 from bot.core.permissions import Permission
 from bot.core.replan import lacks_plan
+from bot.executor.workspace import GitCache, GitError
 from bot.github import models
 from bot.github.client import InstallationClient
 from bot.merging.access import PermissionCache
 from bot.pipeline.check_runs import AGGREGATE
 from bot.pipeline.jobspec import load_job
-from bot.repo_config import NoConfig, freeze_windows, read_config, usable
+from bot.repo_config import (
+    NoConfig,
+    RepoConfig,
+    config_from_text,
+    freeze_windows,
+    read_config,
+    usable,
+)
 from bot.store import Store
 from bot.store.records import PullRequestState, Run, Status
 
@@ -64,11 +72,30 @@ class PullRequest:
 
 
 @dataclass(frozen=True)
+class ChecksRead:
+    """What the checks say, read apart from the rest: an evaluation that is already
+    decided without them (`decided_before_checks`) does not read them."""
+
+    checks: tuple[CheckFact, ...]
+    required_checks: tuple[str, ...]
+    freeze: Freeze | None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     pull: PullRequest
-    facts: MergeFacts
+    facts: MergeFacts  # before `with_checks`: no checks, required checks or freeze
     config: Config | None  # None when the file at the head does not parse
     state: PullRequestState
+
+    def with_checks(self, read: ChecksRead) -> Snapshot:
+        facts = replace(
+            self.facts,
+            checks=read.checks,
+            required_checks=read.required_checks,
+            freeze=read.freeze,
+        )
+        return replace(self, facts=facts)
 
 
 async def gather(
@@ -79,22 +106,41 @@ async def gather(
     data: models.PullRequest,
     *,
     now: float,
+    cache: GitCache | None = None,
 ) -> Snapshot | None:
-    """The snapshot of an open pull request at `now`; None for a repository without a config."""
+    """The snapshot of an open pull request at `now`, every fact read at once (`/status`);
+    None for a repository without a config."""
+    first, checks = await asyncio.gather(
+        gather_before_checks(client, store, permissions, pull, data, cache=cache),
+        read_checks(client, pull, data, now=now),
+    )
+    return None if first is None else first.with_checks(checks)
+
+
+async def gather_before_checks(
+    client: InstallationClient,
+    store: Store,
+    permissions: PermissionCache,
+    pull: PullRequest,
+    data: models.PullRequest,
+    *,
+    cache: GitCache | None = None,
+) -> Snapshot | None:
+    """The snapshot without the checks, branch rules and freeze (see `Snapshot.with_checks`);
+    None for a repository without a config.
+
+    With `cache`, the config at the head is read from the commit the pipeline fetched to
+    build it, when it did: one request less per evaluation."""
     repo, sha = pull.repo, pull.head_sha
-    repo_config, reviews, check_runs, statuses, required, windows = await asyncio.gather(
-        read_config(client, repo, sha),
+    run = await store.runs.for_sha(repo, sha)
+    repo_config, reviews = await asyncio.gather(
+        config_at_head(client, cache, run, repo, sha),
         client.reviews(repo, pull.number),
-        client.check_runs_for_ref(repo, sha),
-        client.commit_statuses(repo, sha),
-        client.required_checks(repo, pull.base_ref),
-        freeze_windows(client, repo, data.default_branch or pull.base_ref),
     )
     if isinstance(repo_config, NoConfig):
         return None
     config = usable(repo_config)
     state = await store.pull_requests.get(repo, pull.number)
-    run = await store.runs.for_sha(repo, sha)
     facts = MergeFacts(
         state=data.state,
         merged=data.merged,
@@ -105,8 +151,8 @@ async def gather(
         mergeable_state=data.mergeable_state,
         labels=data.labels,
         reviews=await _reviews(client, permissions, repo, reviews),
-        checks=check_facts(check_runs, statuses),
-        required_checks=required,
+        checks=(),
+        required_checks=(),
         held_by=state.held_by,
         merge_requested_by=state.merge_requested_by,
         requested_method=_method(state.merge_method),
@@ -116,9 +162,39 @@ async def gather(
         config=(config or Config()).merge,
         plan_pending=_plan_pending(run, pull.number),
         skipped_by_marker=await _skipped_by_marker(store, run),
-        freeze=freeze_at(windows, MERGE, now),
     )
     return Snapshot(pull, facts, config, state)
+
+
+async def read_checks(
+    client: InstallationClient, pull: PullRequest, data: models.PullRequest, *, now: float
+) -> ChecksRead:
+    """The head's check runs and statuses, the base's required checks, and the freeze
+    windows of the default branch's tip that hold merges at `now`."""
+    repo, sha = pull.repo, pull.head_sha
+    check_runs, statuses, required, windows = await asyncio.gather(
+        client.check_runs_for_ref(repo, sha),
+        client.commit_statuses(repo, sha),
+        client.required_checks(repo, pull.base_ref),
+        freeze_windows(client, repo),
+    )
+    return ChecksRead(check_facts(check_runs, statuses), required, freeze_at(windows, MERGE, now))
+
+
+async def config_at_head(
+    client: InstallationClient, cache: GitCache | None, run: Run | None, repo: str, sha: str
+) -> RepoConfig:
+    """The config at `sha`: from the git cache when it holds the commit (it never fetches:
+    that would cost a token), else through the contents API. The same text either way,
+    so the same config, errors included."""
+    if cache is not None and run is not None:
+        try:
+            data = await cache.read_cached_file(run.clone_url, sha, CONFIG_PATH)
+        except GitError:
+            pass  # not fetched (yet), or git failed: the API answers
+        else:
+            return config_from_text(None if data is None else data.decode("utf-8", "replace"))
+    return await read_config(client, repo, sha)
 
 
 def _plan_pending(run: Run | None, number: int) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from bot.context import Context
 from bot.core.checks import check_run_actions
 from bot.core.merge import Block, Decision, Wait
+from bot.executor.workspace import GitCache
 from bot.github.backlog import is_worth_retrying
 from bot.github.client import InstallationClient
 from bot.github.errors import GitHubError
@@ -39,6 +40,7 @@ class Merging:
         context: Context,
         timekeeper: Timekeeper,
         *,
+        cache: GitCache | None = None,
         settle_seconds: float = SETTLE_SECONDS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -49,6 +51,7 @@ class Merging:
         self._slug: str | None = None
         self._slug_lock = asyncio.Lock()
         self._evaluator: Evaluator | None = None
+        self._cache = cache
         self._settle_seconds = settle_seconds
         self._sleep = sleep
         self._settling: set[PullKey] = set()  # an evaluation starts after the burst
@@ -68,7 +71,7 @@ class Merging:
     async def evaluator(self) -> Evaluator:
         if self._evaluator is None:
             self._evaluator = Evaluator(
-                self.context, self.permissions, await self.bot_login(), self.timekeeper
+                self.context, self.permissions, self.bot_login, self.timekeeper, cache=self._cache
             )
         return self._evaluator
 

@@ -35,8 +35,7 @@ class FreezeSummary:
         if run.aggregate_check_id is None or run.installation_id is None:
             return
         client = self._context.github.installation(run.installation_id)
-        default_branch = (await client.repository(run.repo)).default_branch
-        windows = await freeze_windows(client, run.repo, default_branch)
+        windows = await freeze_windows(client, run.repo)
         shown = calendar(windows, self._context.clock(), within=WITHIN_SECONDS)
         if shown.is_empty:
             log.debug("no freeze window in force or near for %s of %s", run.sha[:7], run.repo)

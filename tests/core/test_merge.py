@@ -21,6 +21,7 @@ from bot.core.merge import (
     check_state,
     count_approvals,
     decide_merge,
+    decided_before_checks,
     is_blocking,
     latest_checks,
     results_by_name,
@@ -628,3 +629,56 @@ def test_results_by_name_as_deploys_read_them(
     checks: tuple[CheckFact, ...], expected: dict[str, str | None]
 ) -> None:
     assert results_by_name(checks) == expected
+
+
+def without_checks(merge_facts: MergeFacts) -> MergeFacts:
+    """What the evaluation knows before it reads checks, branch rules and freezes."""
+    return replace(merge_facts, checks=(), required_checks=(), freeze=None)
+
+
+@pytest.mark.parametrize(
+    "merge_facts",
+    [
+        *(case.values[0] for case in BLOCK_CASES),
+        *(case.values[0] for case in WAIT_CASES),
+        GREEN,
+        facts(mergeable_state="behind", config=config(update_branch=True)),
+        facts(config=config(approvals=0), reviews=(), checks=(run("lint", "failure"),)),
+        facts(freeze=Freeze(("release",), until=10.0)),
+        facts(freeze=Freeze(("release",), until=10.0), reviews=()),
+    ],
+)
+def test_an_early_decision_agrees_with_the_full_one(merge_facts: MergeFacts) -> None:
+    """Decided before the checks: the full decision holds it back too, for those reasons
+    among others, and says `auto_off` exactly when the early one does."""
+    early = decided_before_checks(without_checks(merge_facts))
+    full = decide_merge(merge_facts)
+    if early is None:
+        return
+    assert isinstance(full, Wait | Block)
+    assert set(codes(early)) <= set(codes(full))
+    assert ("auto_off" in codes(early)) == ("auto_off" in codes(full))
+    if isinstance(early, Block):
+        assert isinstance(full, Block)
+
+
+@pytest.mark.parametrize(
+    ("merge_facts", "expected"),
+    [
+        pytest.param(facts(reviews=()), "approvals"),
+        pytest.param(facts(config=config(auto=False)), "auto_off"),
+        pytest.param(facts(held_by="bob", draft=True), "held"),
+        pytest.param(facts(state="closed"), "closed"),
+        pytest.param(GREEN, None),
+        pytest.param(facts(mergeable_state="behind", config=config(update_branch=True)), None),
+        pytest.param(facts(mergeable=False, mergeable_state="dirty"), None),
+        pytest.param(facts(checks=(run("lint", "failure"),)), None),
+    ],
+)
+def test_what_is_decided_before_the_checks(merge_facts: MergeFacts, expected: str | None) -> None:
+    early = decided_before_checks(without_checks(merge_facts))
+    if expected is None:
+        assert early is None
+    else:
+        assert early is not None
+        assert codes(early)[0] == expected

@@ -107,3 +107,31 @@ async def test_the_app_itself_is_read_once_per_process(
     await merging.evaluator()
     assert set(logins) == {f"{fake_github.github_app.slug}[bot]"}
     assert fake_github.request_counts[("GET", "/app")] == 1
+
+
+async def test_a_merge_that_goes_through_never_asks_for_the_app(
+    context: Context, fake_github: FakeGitHub
+) -> None:
+    """The bot's login finds its own comments; a merge and its comment need none."""
+    number, _ = pull_request(fake_github, green=True)
+    installation = client_for(context, fake_github).installation_id
+    merging = Merging(context, Timekeeper(context.store, "test"))
+    await merging.evaluate(installation, REPO, number)
+    assert fake_github.pull(REPO, number).merged
+    assert fake_github.request_counts[("GET", "/app")] == 0
+    assert await merging.bot_login() == f"{fake_github.github_app.slug}[bot]"
+    assert fake_github.request_counts[("GET", "/app")] == 1
+
+
+async def test_a_pull_request_merged_here_is_not_read_again(
+    context: Context, fake_github: FakeGitHub
+) -> None:
+    """An evaluation queued behind the one that merged reads nothing: merged is final."""
+    number, _ = pull_request(fake_github, green=True)
+    installation = client_for(context, fake_github).installation_id
+    merging = Merging(context, Timekeeper(context.store, "test"))
+    await merging.evaluate(installation, REPO, number)
+    assert fake_github.pull(REPO, number).merged
+    reads = fake_github.request_counts[("GET", PULL)]
+    assert await merging.evaluate(installation, REPO, number) is None
+    assert fake_github.request_counts[("GET", PULL)] == reads

@@ -30,7 +30,7 @@ async def test_a_burst_of_triggers_merges_once(
 ) -> None:
     number = green_pull_request(fake_github)
     installation = client_for(context, fake_github).installation_id
-    evaluator = Evaluator(context, permissions, BOT, Timekeeper(context.store, "test"))
+    evaluator = Evaluator(context, permissions, bot_login, Timekeeper(context.store, "test"))
 
     await asyncio.gather(*(evaluator.evaluate(installation, REPO, number) for _ in range(10)))
 
@@ -50,10 +50,14 @@ async def test_a_closed_pull_request_is_left_alone(
     number = green_pull_request(fake_github)
     fake_github.pull(REPO, number).state = "closed"
     installation = client_for(context, fake_github).installation_id
-    evaluator = Evaluator(context, permissions, BOT, Timekeeper(context.store, "test"))
+    evaluator = Evaluator(context, permissions, bot_login, Timekeeper(context.store, "test"))
     await evaluator.evaluate(installation, REPO, number)
     assert fake_github.request_counts[MERGE] == 0
     assert fake_github.comments(REPO, number) == []
+
+
+async def bot_login() -> str:
+    return BOT
 
 
 def test_pull_numbers_keeps_open_heads_only() -> None:
