@@ -253,9 +253,8 @@ async def test_a_failed_create_in_progress_is_looked_up_not_made_twice(
     fake.assert_no_violations()
 
 
+@pytest.mark.one_executor("the local executor's free slots: a Celery worker's are its own")
 async def test_jobs_beyond_the_free_slots_are_created_queued(greenlight: Greenlight) -> None:
-    if greenlight.context.settings.executor != "local":
-        pytest.skip("the Celery workers' slots are theirs: every job handed over is started")
     fake = greenlight.fake
     fake.create_repo(REPO, {"README.md": "hi\n"})
     history = record_history(fake)
