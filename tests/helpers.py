@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.settings import Settings, load_settings
+import aiohttp
+
+from bot.context import Context
+from bot.github.client import GitHubApp
+from bot.metrics import Metrics
+from bot.settings import AppCredentials, Settings, load_settings
+from bot.store import open_store
+
+if TYPE_CHECKING:
+    from tests.fakes.github import FakeGitHub
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WEBHOOK_SECRET = "it's a secret to everybody"
@@ -105,3 +115,21 @@ class Listener:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def fake_github_context(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[Context]:
+    """The services' shared context (SQLite store, app client) talking to the fake GitHub."""
+    key = fake_github.private_key_pem
+    pem = key.decode() if isinstance(key, bytes) else key
+    settings = make_settings(tmp_path, pem, GITHUB_API_URL=fake_github.base_url)
+    store = await open_store(settings.database_url)
+    async with aiohttp.ClientSession() as session:
+        github = GitHubApp(
+            session,
+            api_url=fake_github.base_url,
+            metrics=Metrics(),
+            credentials=AppCredentials(str(fake_github.app_id), pem, "s"),
+        )
+        yield Context(settings=settings, store=store, github=github, metrics=Metrics())
+    await store.close()

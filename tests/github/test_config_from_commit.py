@@ -6,22 +6,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from bot.context import Context
 from bot.core.config import Config
 from bot.executor.workspace import GitCache
-from bot.github.client import GitHubApp
-from bot.metrics import Metrics
 from bot.pipeline.commits import CommitReader
 from bot.pipeline.tickets import TicketMaker
 from bot.repo_config import NO_CONFIG, ConfigErrors, RepoConfig, config_from_text, read_config
-from bot.settings import AppCredentials
-from bot.store import open_store
 from bot.store.records import Run, Status
 from tests.fakes.github import FakeGitHub
-from tests.helpers import make_settings
+from tests.helpers import fake_github_context
 
 CONFIG = ".github/greenlight.yml"
 CONTENTS = ("GET", "/repos/{owner}/{repo}/contents/{path}")
@@ -35,19 +30,8 @@ CASES = {
 
 @pytest.fixture
 async def context(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[Context]:
-    key = fake_github.private_key_pem
-    pem = key.decode() if isinstance(key, bytes) else key
-    settings = make_settings(tmp_path, pem, GITHUB_API_URL=fake_github.base_url)
-    store = await open_store(settings.database_url)
-    async with aiohttp.ClientSession() as session:
-        github = GitHubApp(
-            session,
-            api_url=fake_github.base_url,
-            metrics=Metrics(),
-            credentials=AppCredentials(str(fake_github.app_id), pem, "s"),
-        )
-        yield Context(settings=settings, store=store, github=github, metrics=Metrics())
-    await store.close()
+    async with fake_github_context(fake_github, tmp_path) as context:
+        yield context
 
 
 def run_of(fake: FakeGitHub, repo: str) -> Run:

@@ -5,36 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from bot.context import Context
-from bot.github.client import GitHubApp, InstallationClient
+from bot.github.client import InstallationClient
 from bot.merging.access import PermissionCache
-from bot.metrics import Metrics
-from bot.settings import AppCredentials
-from bot.store import open_store
 from tests.fakes.github import FakeGitHub
-from tests.helpers import make_settings
+from tests.helpers import fake_github_context
 from tests.merging.flows import REPO
 
 
 @pytest.fixture
 async def context(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[Context]:
     """Greenlight's services (no pipeline) talking to the fake, with a SQLite store."""
-    key = fake_github.private_key_pem
-    pem = key.decode() if isinstance(key, bytes) else key
-    settings = make_settings(tmp_path, pem, GITHUB_API_URL=fake_github.base_url)
-    store = await open_store(settings.database_url)
-    async with aiohttp.ClientSession() as session:
-        github = GitHubApp(
-            session,
-            api_url=fake_github.base_url,
-            metrics=Metrics(),
-            credentials=AppCredentials(str(fake_github.app_id), pem, "s"),
-        )
-        yield Context(settings=settings, store=store, github=github, metrics=Metrics())
-    await store.close()
+    async with fake_github_context(fake_github, tmp_path) as context:
+        yield context
 
 
 @pytest.fixture
