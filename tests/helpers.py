@@ -120,16 +120,27 @@ class Listener:
 @contextlib.asynccontextmanager
 async def fake_github_context(fake_github: FakeGitHub, tmp_path: Path) -> AsyncIterator[Context]:
     """The services' shared context (SQLite store, app client) talking to the fake GitHub."""
-    key = fake_github.private_key_pem
-    pem = key.decode() if isinstance(key, bytes) else key
-    settings = make_settings(tmp_path, pem, GITHUB_API_URL=fake_github.base_url)
+    settings = make_settings(tmp_path, app_key(fake_github), GITHUB_API_URL=fake_github.base_url)
     store = await open_store(settings.database_url)
+    async with fake_github_app(fake_github) as github:
+        yield Context(settings=settings, store=store, github=github, metrics=Metrics())
+    await store.close()
+
+
+def app_key(fake_github: FakeGitHub) -> str:
+    """The fake's private key of the app, in PEM."""
+    key = fake_github.private_key_pem
+    return key.decode() if isinstance(key, bytes) else key
+
+
+@contextlib.asynccontextmanager
+async def fake_github_app(fake_github: FakeGitHub, **options: Any) -> AsyncIterator[GitHubApp]:
+    """Greenlight's GitHub client, as the fake's app (`options`: its clock, sleep…)."""
     async with aiohttp.ClientSession() as session:
-        github = GitHubApp(
+        yield GitHubApp(
             session,
             api_url=fake_github.base_url,
             metrics=Metrics(),
-            credentials=AppCredentials(str(fake_github.app_id), pem, "s"),
+            credentials=AppCredentials(str(fake_github.app_id), app_key(fake_github), "s"),
+            **options,
         )
-        yield Context(settings=settings, store=store, github=github, metrics=Metrics())
-    await store.close()

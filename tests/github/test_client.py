@@ -16,24 +16,16 @@ from bot.github.errors import Forbidden, NotFound, RateLimited, Transient, Valid
 from bot.github.models import CommitStatus, Comparison, PullRequest, Repository, Review
 from bot.github.retry import RetryPolicy
 from bot.metrics import Metrics
-from bot.settings import AppCredentials
 from tests.fakes.github import FakeGitHub
+from tests.helpers import fake_github_app
 
 REPO = "octo/hello"
 
 
 @pytest.fixture
 async def github(fake_github: FakeGitHub) -> AsyncIterator[GitHubApp]:
-    key = fake_github.private_key_pem
-    pem = key.decode() if isinstance(key, bytes) else key
     fake_github.create_repo(REPO, {"README.md": "hi\n", "docs/a.md": "a\n"})
-    async with aiohttp.ClientSession() as session:
-        app = GitHubApp(
-            session,
-            api_url=fake_github.base_url,
-            metrics=Metrics(),
-            credentials=AppCredentials(str(fake_github.app_id), pem, "s"),
-        )
+    async with fake_github_app(fake_github) as app:
         app.retry = RetryPolicy(backoff_base=0.01)  # keep the retry tests quick
         yield app
 

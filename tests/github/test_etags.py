@@ -11,9 +11,8 @@ import pytest
 from bot.github.auth import TOKEN_SAFETY_MARGIN_SECONDS
 from bot.github.client import GitHubApp
 from bot.github.etags import EtagCache
-from bot.metrics import Metrics
-from bot.settings import AppCredentials
 from tests.fakes.github import FakeGitHub
+from tests.helpers import fake_github_app
 
 REPO = "octo/hello"
 
@@ -35,17 +34,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def github(fake_github: FakeGitHub, clock: Clock) -> AsyncIterator[GitHubApp]:
-    key = fake_github.private_key_pem
-    pem = key.decode() if isinstance(key, bytes) else key
     fake_github.create_repo(REPO, {"README.md": "hi\n"})
-    async with aiohttp.ClientSession() as session:
-        yield GitHubApp(
-            session,
-            api_url=fake_github.base_url,
-            metrics=Metrics(),
-            credentials=AppCredentials(str(fake_github.app_id), pem, "s"),
-            clock=clock,
-        )
+    async with fake_github_app(fake_github, clock=clock) as app:
+        yield app
 
 
 def installation_id(fake: FakeGitHub) -> int:

@@ -21,9 +21,8 @@ from bot.github.errors import (
     map_error,
 )
 from bot.github.retry import RetryPolicy
-from bot.metrics import Metrics
-from bot.settings import AppCredentials
 from tests.fakes.github import FakeGitHub
+from tests.helpers import fake_github_app
 from tests.virtual_time import VirtualTime
 
 REPO = "octo/hello"
@@ -108,18 +107,11 @@ def time_passes() -> VirtualTime:
 
 @pytest.fixture
 async def github(fake_github: FakeGitHub, time_passes: VirtualTime) -> AsyncIterator[GitHubApp]:
-    key = fake_github.private_key_pem
-    pem = key.decode() if isinstance(key, bytes) else key
     fake_github.create_repo(REPO, {"README.md": "hi\n"})
-    async with aiohttp.ClientSession() as session:
-        yield GitHubApp(
-            session,
-            api_url=fake_github.base_url,
-            metrics=Metrics(),
-            credentials=AppCredentials(str(fake_github.app_id), pem, "s"),
-            clock=time_passes.clock,
-            sleep=time_passes.sleep,
-        )
+    async with fake_github_app(
+        fake_github, clock=time_passes.clock, sleep=time_passes.sleep
+    ) as app:
+        yield app
 
 
 @pytest.fixture

@@ -8,16 +8,13 @@ import collections
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bot.core.write_room import Limits
-from bot.github.client import GitHubApp, InstallationClient
+from bot.github.client import InstallationClient
 from bot.github.pacing import MemoryBudget, WritePacer
-from bot.metrics import Metrics
-from bot.settings import AppCredentials
 from tests.fakes.github import FakeGitHub
-from tests.helpers import wait_until
+from tests.helpers import fake_github_app, wait_until
 from tests.virtual_time import VirtualTime
 
 REPO = "octo/hello"
@@ -55,18 +52,10 @@ class CountingBudget(MemoryBudget):
 
 @pytest.fixture
 async def client(fake_github: FakeGitHub) -> AsyncIterator[InstallationClient]:
-    key = fake_github.private_key_pem
-    pem = key.decode() if isinstance(key, bytes) else key
     fake_github.create_repo(REPO, {"README.md": "hi\n"})
     installation = fake_github.world.installation_for(REPO, fake_github.app_id)
     assert installation is not None
-    async with aiohttp.ClientSession() as session:
-        app = GitHubApp(
-            session,
-            api_url=fake_github.base_url,
-            metrics=Metrics(),
-            credentials=AppCredentials(str(fake_github.app_id), pem, "s"),
-        )
+    async with fake_github_app(fake_github) as app:
         client = app.installation(installation.id)
         await client.token()
         yield client
